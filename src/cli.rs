@@ -1,0 +1,36 @@
+//! The command line: `serve`, `transcode`, and friends.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+use crate::config::ServeArgs;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sealcast",
+    version,
+    about = "A secure video server: encrypted HLS, a key server, signed URLs"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (edge, key server and workers in one process by default).
+    Serve(ServeArgs),
+    /// Package a video file as AES-128 encrypted HLS into a directory, offline.
+    Transcode(commands::transcode::TranscodeArgs),
+}
+
+/// Parses the command line and runs the command; clap exits 2 on bad flags.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Transcode(args) => commands::transcode::run(args),
+    }
+}

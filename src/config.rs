@@ -1,0 +1,526 @@
+//! Layered configuration for `sealcast serve`: flag > `SEALCAST_*` env > TOML file > default.
+//!
+//! clap reads flags and environment variables (each flag names its variable),
+//! the optional TOML file fills what they left unset, and defaults fill the
+//! rest. A bad value anywhere is a [`ConfigError`] that names the setting, so
+//! the binary can print one line and exit with status 2.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Flags of `sealcast serve`; every one also reads a `SEALCAST_*` variable.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct ServeArgs {
+    /// Optional TOML file with any of the settings below (snake_case keys).
+    #[arg(long, env = "SEALCAST_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database, local objects and generated secrets.
+    #[arg(long, env = "SEALCAST_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port (printed at start).
+    #[arg(long, env = "SEALCAST_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// `sqlite://PATH` or `postgres://…`; default: SQLite in the data dir.
+    #[arg(long, env = "SEALCAST_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// `file:///path` or `s3://bucket/prefix`; default: `<data dir>/objects`.
+    #[arg(long, env = "SEALCAST_STORAGE")]
+    pub storage: Option<String>,
+    /// Custom S3 endpoint (Garage, MinIO); implies path-style addressing.
+    #[arg(long, env = "SEALCAST_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region; default `us-east-1`, or `AWS_REGION` from the credential chain.
+    #[arg(long, env = "SEALCAST_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// Objects larger than this many MiB are uploaded to S3 in parts.
+    #[arg(long, env = "SEALCAST_S3_PART_SIZE_MIB")]
+    pub s3_part_size_mib: Option<u64>,
+    /// `plain` or `json`.
+    #[arg(long, env = "SEALCAST_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Origins allowed by CORS, comma separated; none by default (never `*`).
+    #[arg(long, env = "SEALCAST_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Option<Vec<String>>,
+    /// PEM certificate chain; with `--tls-key` the server speaks HTTPS only.
+    #[arg(long, env = "SEALCAST_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `--tls-cert`.
+    #[arg(long, env = "SEALCAST_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds a request may take before it is answered 503 (uploads excluded).
+    #[arg(long, env = "SEALCAST_REQUEST_TIMEOUT_SECS")]
+    pub request_timeout_secs: Option<u64>,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "SEALCAST_SHUTDOWN_GRACE_SECS")]
+    pub shutdown_grace_secs: Option<u64>,
+    /// File holding the URL-signing secret (base64, ≥ 32 bytes, mode 0600).
+    #[arg(long, env = "SEALCAST_URL_SIGNING_SECRET_FILE")]
+    pub url_signing_secret_file: Option<PathBuf>,
+    /// File holding the custody master key (base64 X25519 secret, mode 0600).
+    #[arg(long, env = "SEALCAST_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// File holding the token signing key (Ed25519 PKCS#8 PEM, mode 0600).
+    #[arg(long, env = "SEALCAST_SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<PathBuf>,
+}
+
+/// The TOML file: the same settings as the flags, all optional.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    database_url: Option<String>,
+    storage: Option<String>,
+    s3_endpoint: Option<String>,
+    s3_region: Option<String>,
+    s3_part_size_mib: Option<u64>,
+    log_format: Option<String>,
+    cors_origins: Option<Vec<String>>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    request_timeout_secs: Option<u64>,
+    shutdown_grace_secs: Option<u64>,
+    url_signing_secret_file: Option<PathBuf>,
+    master_key_file: Option<PathBuf>,
+    signing_key_file: Option<PathBuf>,
+}
+
+/// A setting that could not be used; `Display` is the one line printed at exit.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting `{setting}`: {reason}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(setting: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            setting,
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Plain,
+    Json,
+}
+
+/// Where objects live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageConfig {
+    File {
+        root: PathBuf,
+    },
+    S3 {
+        bucket: String,
+        prefix: String,
+        endpoint: Option<String>,
+        region: String,
+        part_size: usize,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Where each secret comes from: an operator-supplied file, or generated into the data dir.
+#[derive(Debug, Clone, Default)]
+pub struct SecretSources {
+    pub url_signing_secret_file: Option<PathBuf>,
+    pub master_key_file: Option<PathBuf>,
+    pub signing_key_file: Option<PathBuf>,
+}
+
+/// The resolved configuration. Holds no secret values, only where they live,
+/// so it is safe to log.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub storage: StorageConfig,
+    pub log_format: LogFormat,
+    pub cors_origins: Vec<String>,
+    pub tls: Option<TlsConfig>,
+    pub request_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub secrets: SecretSources,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./sealcast-data";
+
+impl Config {
+    /// Resolves flags/env (already in `args`), then the TOML file, then defaults.
+    pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file_config(path)?,
+            None => FileConfig::default(),
+        };
+        Self::resolve(args.clone(), file)
+    }
+
+    fn resolve(a: ServeArgs, f: FileConfig) -> Result<Config, ConfigError> {
+        let data_dir = a
+            .data_dir
+            .or(f.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        if data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::new("data_dir", "must not be empty"));
+        }
+        let listen = a
+            .listen
+            .or(f.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("default listen address"));
+        let database_url = a.database_url.or(f.database_url).unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                data_dir.join("sealcast.db").to_string_lossy()
+            )
+        });
+        validate_database_url(&database_url)?;
+
+        let part_mib = a.s3_part_size_mib.or(f.s3_part_size_mib).unwrap_or(8);
+        if !(5..=512).contains(&part_mib) {
+            return Err(ConfigError::new(
+                "s3_part_size_mib",
+                format!("{part_mib} is outside 5..=512 (S3 parts are at least 5 MiB)"),
+            ));
+        }
+        let storage = parse_storage(
+            a.storage.or(f.storage).as_deref(),
+            &data_dir,
+            a.s3_endpoint.or(f.s3_endpoint),
+            a.s3_region.or(f.s3_region),
+            (part_mib as usize) * 1024 * 1024,
+        )?;
+
+        let log_format = match a.log_format.or(f.log_format).as_deref() {
+            None | Some("plain") => LogFormat::Plain,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "log_format",
+                    format!("`{other}` is not `plain` or `json`"),
+                ))
+            }
+        };
+
+        let cors_origins = a.cors_origins.or(f.cors_origins).unwrap_or_default();
+        for origin in &cors_origins {
+            validate_origin(origin)?;
+        }
+
+        let tls = match (a.tls_cert.or(f.tls_cert), a.tls_key.or(f.tls_key)) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(TlsConfig { cert, key }),
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "tls_key",
+                    "tls_cert is set but tls_key is not",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "tls_cert",
+                    "tls_key is set but tls_cert is not",
+                ))
+            }
+        };
+
+        let request_timeout_secs = a
+            .request_timeout_secs
+            .or(f.request_timeout_secs)
+            .unwrap_or(30);
+        if !(1..=3600).contains(&request_timeout_secs) {
+            return Err(ConfigError::new(
+                "request_timeout_secs",
+                "must be within 1..=3600",
+            ));
+        }
+        let shutdown_grace_secs = a
+            .shutdown_grace_secs
+            .or(f.shutdown_grace_secs)
+            .unwrap_or(20);
+        if shutdown_grace_secs > 3600 {
+            return Err(ConfigError::new(
+                "shutdown_grace_secs",
+                "must be at most 3600",
+            ));
+        }
+
+        Ok(Config {
+            data_dir,
+            listen,
+            database_url,
+            storage,
+            log_format,
+            cors_origins,
+            tls,
+            request_timeout: Duration::from_secs(request_timeout_secs),
+            shutdown_grace: Duration::from_secs(shutdown_grace_secs),
+            secrets: SecretSources {
+                url_signing_secret_file: a.url_signing_secret_file.or(f.url_signing_secret_file),
+                master_key_file: a.master_key_file.or(f.master_key_file),
+                signing_key_file: a.signing_key_file.or(f.signing_key_file),
+            },
+        })
+    }
+
+    /// Where generated secrets are kept (mode 0700 directory, 0600 files).
+    pub fn secrets_dir(&self) -> PathBuf {
+        self.data_dir.join("secrets")
+    }
+}
+
+fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new("config", format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| {
+        // toml's message names the offending key and line; keep it on one line.
+        let msg = e.to_string().replace('\n', " ");
+        ConfigError::new("config", format!("{}: {}", path.display(), msg.trim()))
+    })
+}
+
+fn validate_database_url(url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+    {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "database_url",
+            "must start with `sqlite:` or `postgres://`",
+        ))
+    }
+}
+
+fn validate_origin(origin: &str) -> Result<(), ConfigError> {
+    if origin == "*" {
+        return Err(ConfigError::new(
+            "cors_origins",
+            "`*` is refused: list the exact origins that may call the API",
+        ));
+    }
+    let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+        && !origin.trim_end_matches('/').contains(['?', '#', ' '])
+        && axum::http::HeaderValue::from_str(origin).is_ok();
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "cors_origins",
+            format!("`{origin}` is not an origin like https://example.com"),
+        ))
+    }
+}
+
+fn parse_storage(
+    value: Option<&str>,
+    data_dir: &Path,
+    endpoint: Option<String>,
+    region: Option<String>,
+    part_size: usize,
+) -> Result<StorageConfig, ConfigError> {
+    let Some(value) = value else {
+        return Ok(StorageConfig::File {
+            root: data_dir.join("objects"),
+        });
+    };
+    if let Some(path) = value.strip_prefix("file://") {
+        if path.is_empty() {
+            return Err(ConfigError::new(
+                "storage",
+                "file:// needs a path, e.g. file:///var/lib/sealcast",
+            ));
+        }
+        return Ok(StorageConfig::File {
+            root: PathBuf::from(path),
+        });
+    }
+    if let Some(rest) = value.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !bucket_ok {
+            return Err(ConfigError::new(
+                "storage",
+                format!("`{bucket}` is not a valid S3 bucket name"),
+            ));
+        }
+        let prefix = prefix.trim_matches('/');
+        if !prefix.is_empty() {
+            crate::storage::ObjectPrefix::new(&format!("{prefix}/"))
+                .map_err(|e| ConfigError::new("storage", format!("bad prefix: {e}")))?;
+        }
+        if let Some(ep) = &endpoint {
+            if !(ep.starts_with("http://") || ep.starts_with("https://")) {
+                return Err(ConfigError::new(
+                    "s3_endpoint",
+                    "must be an http:// or https:// URL",
+                ));
+            }
+        }
+        let region = region
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .unwrap_or_else(|| "us-east-1".into());
+        return Ok(StorageConfig::S3 {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+            endpoint,
+            region,
+            part_size,
+        });
+    }
+    Err(ConfigError::new(
+        "storage",
+        format!("`{value}` is not file:///path or s3://bucket/prefix"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(toml_text: &str) -> FileConfig {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_embedded() {
+        let c = Config::resolve(ServeArgs::default(), FileConfig::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./sealcast-data"));
+        assert!(c.database_url.starts_with("sqlite://") && c.database_url.ends_with("sealcast.db"));
+        assert_eq!(
+            c.storage,
+            StorageConfig::File {
+                root: PathBuf::from("./sealcast-data/objects")
+            }
+        );
+        assert!(c.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn flag_beats_file_beats_default() {
+        let args = ServeArgs {
+            listen: Some("127.0.0.1:9000".parse().unwrap()),
+            ..Default::default()
+        };
+        let f = file("listen = \"127.0.0.1:7000\"\ndata_dir = \"/tmp/x\"\n");
+        let c = Config::resolve(args, f).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn s3_storage_parses_bucket_and_prefix() {
+        let args = ServeArgs {
+            storage: Some("s3://videos/prod/sealcast".into()),
+            s3_endpoint: Some("http://127.0.0.1:3900".into()),
+            s3_region: Some("garage".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(args, FileConfig::default()).unwrap();
+        match c.storage {
+            StorageConfig::S3 {
+                bucket,
+                prefix,
+                endpoint,
+                region,
+                ..
+            } => {
+                assert_eq!(bucket, "videos");
+                assert_eq!(prefix, "prod/sealcast");
+                assert_eq!(endpoint.as_deref(), Some("http://127.0.0.1:3900"));
+                assert_eq!(region, "garage");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_values_name_their_setting() {
+        let cases: Vec<(ServeArgs, &str)> = vec![
+            (
+                ServeArgs {
+                    storage: Some("ftp://x".into()),
+                    ..Default::default()
+                },
+                "storage",
+            ),
+            (
+                ServeArgs {
+                    storage: Some("s3://A_B".into()),
+                    ..Default::default()
+                },
+                "storage",
+            ),
+            (
+                ServeArgs {
+                    log_format: Some("xml".into()),
+                    ..Default::default()
+                },
+                "log_format",
+            ),
+            (
+                ServeArgs {
+                    cors_origins: Some(vec!["*".into()]),
+                    ..Default::default()
+                },
+                "cors_origins",
+            ),
+            (
+                ServeArgs {
+                    database_url: Some("mysql://x".into()),
+                    ..Default::default()
+                },
+                "database_url",
+            ),
+            (
+                ServeArgs {
+                    tls_cert: Some("c.pem".into()),
+                    ..Default::default()
+                },
+                "tls_key",
+            ),
+            (
+                ServeArgs {
+                    s3_part_size_mib: Some(1),
+                    ..Default::default()
+                },
+                "s3_part_size_mib",
+            ),
+            (
+                ServeArgs {
+                    request_timeout_secs: Some(0),
+                    ..Default::default()
+                },
+                "request_timeout_secs",
+            ),
+        ];
+        for (args, setting) in cases {
+            let err = Config::resolve(args, FileConfig::default()).unwrap_err();
+            assert_eq!(err.setting, setting, "{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,150 @@
+//! The HTTP application: shared state, the router and its layer stack.
+//!
+//! `router(app)` is separate from `main` so tests can drive it directly, and
+//! every layer that shapes a response lives in one readable stack below.
+
+mod demo;
+mod health;
+pub mod metrics;
+mod middleware;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::{ApiError, ErrorCode};
+use crate::storage::ObjectStore;
+
+/// Everything a handler may need, shared behind one `Arc`.
+pub struct App {
+    pub config: Config,
+    pub db: Db,
+    pub storage: Arc<dyn ObjectStore>,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("listen", &self.config.listen)
+            .field("storage", &self.storage.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+pub type AppState = Arc<App>;
+
+/// Default cap on request bodies (JSON); upload routes set their own.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+pub(crate) static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP surface with its layers.
+pub fn router(app: AppState) -> Router {
+    let routes = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .merge(demo::routes())
+        .fallback(fallback);
+
+    let timeout = app.config.request_timeout;
+    let tls = app.config.tls.is_some();
+    let cors = cors_layer(&app.config.cors_origins);
+
+    let stack = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(
+            REQUEST_ID_HEADER.clone(),
+            MakeRequestUuid,
+        ))
+        .layer(axum::middleware::from_fn(middleware::request_context))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(middleware::make_span)
+                .on_response(middleware::on_response),
+        )
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            tls.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains")),
+        ))
+        .option_layer(cors)
+        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT));
+
+    routes.layer(stack).with_state(app)
+}
+
+/// CORS only for configured origins; with none configured, no CORS headers at all.
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let values: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(values))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PATCH,
+                Method::DELETE,
+                Method::HEAD,
+                Method::OPTIONS,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::RANGE,
+                HeaderName::from_static("tus-resumable"),
+                HeaderName::from_static("upload-length"),
+                HeaderName::from_static("upload-offset"),
+                HeaderName::from_static("upload-metadata"),
+                HeaderName::from_static("upload-checksum"),
+            ])
+            .expose_headers([
+                header::LOCATION,
+                HeaderName::from_static("upload-offset"),
+                HeaderName::from_static("tus-resumable"),
+                HeaderName::from_static("x-request-id"),
+            ])
+            .allow_credentials(true)
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+async fn fallback() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such route")
+}

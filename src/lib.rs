@@ -1,0 +1,22 @@
+//! Sealcast: a secure video server for course platforms.
+//!
+//! This library is the edge and the glue: configuration, object storage,
+//! the database, the HTTP application and the command line. Media work lives
+//! in `sealcast-transcoder` and key custody in `sealcast-keyserver`; this crate
+//! depends on them, never the other way round.
+//!
+//! What it must never do: serve or presign an original upload, log a secret,
+//! or hold the custody master key in a process whose role is only `edge`.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod secrets;
+pub mod server;
+pub mod storage;
+pub mod telemetry;
+
+pub use error::{ApiError, ErrorCode};

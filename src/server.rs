@@ -1,0 +1,129 @@
+//! Starting and stopping the server: secrets, database, storage, listener,
+//! TLS, and graceful shutdown on SIGTERM/SIGINT with a drain deadline.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_server::tls_rustls::RustlsConfig;
+use axum_server::Handle;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::http::{self, App};
+use crate::{secrets, storage};
+
+/// Why the server could not start; configuration problems exit with status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("invalid setting `secrets`: {0}")]
+    Secrets(#[from] secrets::SecretError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl StartError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartError::Config(_) | StartError::Secrets(_) => 2,
+            StartError::Other(_) => 1,
+        }
+    }
+}
+
+/// Builds the application state: everything but the listener.
+pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        StartError::Other(format!(
+            "cannot create data dir {}: {e}",
+            config.data_dir.display()
+        ))
+    })?;
+    let _secrets = secrets::load_or_generate(&config)?;
+    let db = Db::connect(&config.database_url)
+        .await
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let store = storage::open(&config.storage)
+        .await
+        .map_err(|e| StartError::Other(format!("cannot open storage: {e}")))?;
+    match tokio::time::timeout(Duration::from_secs(5), store.check()).await {
+        Ok(Ok(())) => tracing::info!(storage = %store.describe(), "storage reachable"),
+        Ok(Err(err)) => tracing::warn!(storage = %store.describe(), error = %err,
+            "storage not reachable at start; /readyz answers 503 until it is"),
+        Err(_) => tracing::warn!(storage = %store.describe(),
+            "storage did not answer within 5 s; /readyz answers 503 until it does"),
+    }
+    Ok(Arc::new(App {
+        config,
+        db,
+        storage: store,
+        metrics: http::metrics::install(),
+    }))
+}
+
+/// Serves until SIGTERM/SIGINT, then lets in-flight requests finish within
+/// the configured grace period.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let app = build_app(config).await?;
+    let config = app.config.clone();
+    let router = http::router(app);
+
+    let listener = std::net::TcpListener::bind(config.listen)
+        .map_err(|e| StartError::Other(format!("cannot listen on {}: {e}", config.listen)))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let local: SocketAddr = listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+
+    let handle = Handle::new();
+    tokio::spawn(shutdown_on_signal(handle.clone(), config.shutdown_grace));
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+
+    // The one line tests and newcomers look for.
+    println!("sealcast listening on {scheme}://{local}");
+    tracing::info!(address = %local, %scheme, "listening");
+
+    let served = match &config.tls {
+        Some(tls) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let rustls = RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                .await
+                .map_err(|e| {
+                    StartError::Other(format!("invalid setting `tls_cert`/`tls_key`: {e}"))
+                })?;
+            axum_server::from_tcp_rustls(listener, rustls)
+                .handle(handle)
+                .serve(service)
+                .await
+        }
+        None => {
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(service)
+                .await
+        }
+    };
+    served.map_err(|e| StartError::Other(format!("server error: {e}")))?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn shutdown_on_signal(handle: Handle, grace: Duration) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: draining"),
+        _ = int.recv() => tracing::info!("SIGINT: draining"),
+    }
+    handle.graceful_shutdown(Some(grace));
+}

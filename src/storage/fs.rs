@@ -1,0 +1,236 @@
+//! Local-disk objects: the embedded default.
+//!
+//! Layout: `<root>/objects/<key>` for objects and `<root>/tmp/` for writes in
+//! progress. A put streams into a temp file, fsyncs it, renames it over the
+//! key and fsyncs the directory, so a reader sees the old object or the new
+//! one, never half of one; on any error the temp file is removed.
+
+use std::io::{self, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use futures::StreamExt;
+use rand::RngCore;
+use tokio::fs;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio_util::io::ReaderStream;
+
+use super::{
+    ByteRange, ByteStream, ObjectBody, ObjectKey, ObjectMeta, ObjectPrefix, ObjectStore,
+    StorageError,
+};
+
+#[derive(Debug, Clone)]
+pub struct FsStore {
+    objects: PathBuf,
+    tmp: PathBuf,
+}
+
+impl FsStore {
+    pub async fn open(root: &Path) -> Result<Self, StorageError> {
+        let objects = root.join("objects");
+        let tmp = root.join("tmp");
+        fs::create_dir_all(&objects).await?;
+        fs::create_dir_all(&tmp).await?;
+        // Temp files left by a crash are garbage: nothing can resume them.
+        if let Ok(mut entries) = fs::read_dir(&tmp).await {
+            while let Ok(Some(entry)) = entries.next_entry().await {
+                let _ = fs::remove_file(entry.path()).await;
+            }
+        }
+        Ok(Self { objects, tmp })
+    }
+
+    fn path_of(&self, key: &ObjectKey) -> PathBuf {
+        self.objects.join(key.as_str())
+    }
+
+    async fn write_temp(&self, tmp_path: &Path, mut body: ByteStream) -> Result<u64, StorageError> {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(tmp_path)
+            .await?;
+        let mut written = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(StorageError::Body)?;
+            file.write_all(&chunk).await?;
+            written += chunk.len() as u64;
+        }
+        file.flush().await?;
+        file.sync_all().await?;
+        Ok(written)
+    }
+}
+
+async fn sync_dir(dir: &Path) -> io::Result<()> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
+        .await
+        .map_err(io::Error::other)?
+}
+
+fn not_found_as<T>(err: io::Error, value: T) -> Result<T, StorageError> {
+    if err.kind() == io::ErrorKind::NotFound {
+        Ok(value)
+    } else {
+        Err(StorageError::Io(err))
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for FsStore {
+    async fn put(&self, key: &ObjectKey, body: ByteStream) -> Result<u64, StorageError> {
+        let target = self.path_of(key);
+        let parent = target
+            .parent()
+            .expect("object paths have a parent")
+            .to_path_buf();
+        fs::create_dir_all(&parent).await?;
+        let tmp_path = self
+            .tmp
+            .join(format!("{:016x}", rand::thread_rng().next_u64()));
+        match self.write_temp(&tmp_path, body).await {
+            Ok(written) => {
+                if let Err(err) = fs::rename(&tmp_path, &target).await {
+                    let _ = fs::remove_file(&tmp_path).await;
+                    return Err(err.into());
+                }
+                sync_dir(&parent).await?;
+                Ok(written)
+            }
+            Err(err) => {
+                let _ = fs::remove_file(&tmp_path).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn get(
+        &self,
+        key: &ObjectKey,
+        range: Option<ByteRange>,
+    ) -> Result<ObjectBody, StorageError> {
+        let mut file = match fs::File::open(self.path_of(key)).await {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                return Err(StorageError::NotFound)
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let meta = file.metadata().await?;
+        if !meta.is_file() {
+            return Err(StorageError::NotFound);
+        }
+        let size = meta.len();
+        let (start, end) = match range {
+            None if size == 0 => (0, 0),
+            None => (0, size - 1),
+            Some(r) => r.clamp(size).ok_or(StorageError::InvalidRange)?,
+        };
+        let len = if size == 0 { 0 } else { end - start + 1 };
+        if start > 0 {
+            file.seek(SeekFrom::Start(start)).await?;
+        }
+        let stream = ReaderStream::with_capacity(file.take(len), 64 * 1024);
+        Ok(ObjectBody {
+            size,
+            range: (start, end),
+            stream: Box::pin(stream),
+        })
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StorageError> {
+        match fs::metadata(self.path_of(key)).await {
+            Ok(meta) if meta.is_file() => Ok(Some(ObjectMeta {
+                key: key.as_str().to_string(),
+                size: meta.len(),
+            })),
+            Ok(_) => Ok(None),
+            Err(err) => not_found_as(err, None),
+        }
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
+        match fs::remove_file(self.path_of(key)).await {
+            Ok(()) => Ok(()),
+            Err(err) => not_found_as(err, ()),
+        }
+    }
+
+    async fn list(&self, prefix: &ObjectPrefix) -> Result<Vec<ObjectMeta>, StorageError> {
+        // Walk from the deepest directory the prefix names fully.
+        let p = prefix.as_str();
+        let base_rel = match p.rfind('/') {
+            Some(i) => &p[..i],
+            None => "",
+        };
+        let mut out = Vec::new();
+        let mut stack = vec![self.objects.join(base_rel)];
+        while let Some(dir) = stack.pop() {
+            let mut entries = match fs::read_dir(&dir).await {
+                Ok(entries) => entries,
+                Err(err) => {
+                    not_found_as(err, ())?;
+                    continue;
+                }
+            };
+            while let Some(entry) = entries.next_entry().await? {
+                let path = entry.path();
+                let file_type = entry.file_type().await?;
+                let rel = path
+                    .strip_prefix(&self.objects)
+                    .map_err(|e| StorageError::Backend(e.to_string()))?
+                    .to_string_lossy()
+                    .into_owned();
+                if file_type.is_dir() {
+                    let as_dir = format!("{rel}/");
+                    if as_dir.starts_with(p) || p.starts_with(&as_dir) {
+                        stack.push(path);
+                    }
+                } else if file_type.is_file() && rel.starts_with(p) {
+                    let size = entry.metadata().await?.len();
+                    out.push(ObjectMeta { key: rel, size });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    async fn delete_prefix(&self, prefix: &ObjectPrefix) -> Result<u64, StorageError> {
+        let objects = self.list(prefix).await?;
+        let mut dirs = std::collections::BTreeSet::new();
+        for meta in &objects {
+            let key = ObjectKey::new(meta.key.clone())?;
+            self.delete(&key).await?;
+            let mut dir = self.path_of(&key);
+            while dir.pop() && dir != self.objects {
+                dirs.insert(dir.clone());
+            }
+        }
+        // Deepest first; a directory still holding other objects stays.
+        for dir in dirs.iter().rev() {
+            let _ = fs::remove_dir(dir).await;
+        }
+        Ok(objects.len() as u64)
+    }
+
+    async fn check(&self) -> Result<(), StorageError> {
+        let meta = fs::metadata(&self.objects).await?;
+        if meta.is_dir() {
+            Ok(())
+        } else {
+            Err(StorageError::Unavailable(format!(
+                "{} is not a directory",
+                self.objects.display()
+            )))
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "file://{}",
+            self.objects.parent().unwrap_or(&self.objects).display()
+        )
+    }
+}

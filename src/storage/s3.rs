@@ -1,0 +1,486 @@
+//! S3 objects (AWS, Garage, MinIO) through aws-sdk-s3.
+//!
+//! Small objects go up in one PutObject. Larger ones become a multipart
+//! upload whose parts are uploaded concurrently; at most `part_concurrency`
+//! parts are in memory at once, and any failure aborts the upload so no
+//! partial object (and no orphaned parts) remain.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::config::{
+    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream as S3Body;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::Client;
+use bytes::{Bytes, BytesMut};
+use futures::{StreamExt, TryStreamExt};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::io::ReaderStream;
+
+use super::{
+    ByteRange, ByteStream, ObjectBody, ObjectKey, ObjectMeta, ObjectPrefix, ObjectStore,
+    StorageError,
+};
+
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    pub bucket: String,
+    /// Key prefix inside the bucket, without leading or trailing `/`.
+    pub prefix: String,
+    /// Custom endpoint (Garage, MinIO); path-style addressing is always used.
+    pub endpoint: Option<String>,
+    pub region: String,
+    /// Part size and multipart threshold, in bytes (≥ 5 MiB).
+    pub part_size: usize,
+    /// Parts uploaded at once.
+    pub part_concurrency: usize,
+}
+
+#[derive(Clone)]
+pub struct S3Store {
+    client: Client,
+    settings: Arc<S3Settings>,
+}
+
+impl std::fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl S3Store {
+    /// Builds a client from the standard AWS credential chain. It does not
+    /// contact the server, so an unreachable S3 never stops the process.
+    pub async fn connect(settings: S3Settings) -> Self {
+        Self::connect_with(settings, None).await
+    }
+
+    /// Like [`S3Store::connect`] with explicit credentials instead of the chain
+    /// (tests, and embedding the store in another program).
+    pub async fn connect_with(settings: S3Settings, credentials: Option<Credentials>) -> Self {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(Duration::from_secs(60))
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(settings.region.clone()))
+            .timeout_config(timeouts);
+        if let Some(credentials) = credentials {
+            loader = loader.credentials_provider(credentials);
+        }
+        let sdk = loader.load().await;
+        let mut builder = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        if let Some(endpoint) = &settings.endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        Self {
+            client: Client::from_conf(builder.build()),
+            settings: Arc::new(settings),
+        }
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        if self.settings.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}/{}", self.settings.prefix, key)
+        }
+    }
+
+    fn strip_prefix<'a>(&self, full: &'a str) -> &'a str {
+        if self.settings.prefix.is_empty() {
+            full
+        } else {
+            full.strip_prefix(&self.settings.prefix)
+                .and_then(|s| s.strip_prefix('/'))
+                .unwrap_or(full)
+        }
+    }
+
+    async fn put_multipart(
+        &self,
+        key: String,
+        first: Bytes,
+        body: &mut PartReader,
+    ) -> Result<u64, StorageError> {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.settings.bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(map_sdk_err)?;
+        let upload_id = created
+            .upload_id()
+            .ok_or_else(|| StorageError::Backend("no upload id".into()))?
+            .to_string();
+        match self.upload_parts(&key, &upload_id, first, body).await {
+            Ok((parts, total)) => {
+                let completed = CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build();
+                let done = self
+                    .client
+                    .complete_multipart_upload()
+                    .bucket(&self.settings.bucket)
+                    .key(&key)
+                    .upload_id(&upload_id)
+                    .multipart_upload(completed)
+                    .send()
+                    .await;
+                match done {
+                    Ok(_) => Ok(total),
+                    Err(err) => {
+                        self.abort(&key, &upload_id).await;
+                        Err(map_sdk_err(err))
+                    }
+                }
+            }
+            Err(err) => {
+                self.abort(&key, &upload_id).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn upload_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        first: Bytes,
+        body: &mut PartReader,
+    ) -> Result<(Vec<CompletedPart>, u64), StorageError> {
+        let permits = Arc::new(Semaphore::new(self.settings.part_concurrency.max(1)));
+        let mut tasks: JoinSet<Result<CompletedPart, StorageError>> = JoinSet::new();
+        let mut parts = Vec::new();
+        let mut total = 0u64;
+        let mut next = Some(first);
+        let mut number = 0i32;
+        while let Some(part) = next.take() {
+            number += 1;
+            total += part.len() as u64;
+            // A permit per part in memory: filling the next part waits until
+            // one of the in-flight parts is done.
+            let permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| StorageError::Backend(e.to_string()))?;
+            let request = self
+                .client
+                .upload_part()
+                .bucket(&self.settings.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .body(S3Body::from(part));
+            tasks.spawn(async move {
+                let out = request.send().await.map_err(map_sdk_err)?;
+                drop(permit);
+                Ok(CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(out.e_tag().map(str::to_string))
+                    .build())
+            });
+            while let Some(done) = tasks.try_join_next() {
+                parts.push(done.map_err(|e| StorageError::Backend(e.to_string()))??);
+            }
+            let permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| StorageError::Backend(e.to_string()))?;
+            next = body.next_part().await?;
+            drop(permit);
+        }
+        while let Some(done) = tasks.join_next().await {
+            parts.push(done.map_err(|e| StorageError::Backend(e.to_string()))??);
+        }
+        parts.sort_by_key(|p| p.part_number());
+        Ok((parts, total))
+    }
+
+    async fn abort(&self, key: &str, upload_id: &str) {
+        let result = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.settings.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await;
+        if let Err(err) = result {
+            tracing::warn!(key, error = %DisplayErrorContext(&err), "aborting multipart upload failed");
+        }
+    }
+}
+
+/// Cuts a body stream into parts of exactly `part_size` bytes (the last may be shorter).
+struct PartReader {
+    body: ByteStream,
+    pending: BytesMut,
+    part_size: usize,
+    ended: bool,
+}
+
+impl PartReader {
+    async fn next_part(&mut self) -> Result<Option<Bytes>, StorageError> {
+        while !self.ended && self.pending.len() < self.part_size {
+            match self.body.next().await {
+                Some(chunk) => self
+                    .pending
+                    .extend_from_slice(&chunk.map_err(StorageError::Body)?),
+                None => self.ended = true,
+            }
+        }
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        let take = self.pending.len().min(self.part_size);
+        Ok(Some(self.pending.split_to(take).freeze()))
+    }
+}
+
+fn map_sdk_err<E, R>(err: SdkError<E, R>) -> StorageError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+            StorageError::Unavailable(DisplayErrorContext(&err).to_string())
+        }
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("");
+            let raw = format!("{:?}", service.raw());
+            match code {
+                "NoSuchKey" | "NotFound" | "NoSuchUpload" => StorageError::NotFound,
+                "InvalidRange" => StorageError::InvalidRange,
+                "NoSuchBucket"
+                | "AccessDenied"
+                | "InvalidAccessKeyId"
+                | "SignatureDoesNotMatch" => StorageError::Unavailable(format!(
+                    "{code}: {}",
+                    service.err().message().unwrap_or("")
+                )),
+                _ if raw.contains("StatusCode(404)") || raw.contains("status: 404") => {
+                    StorageError::NotFound
+                }
+                _ if raw.contains("StatusCode(416)") || raw.contains("status: 416") => {
+                    StorageError::InvalidRange
+                }
+                _ => StorageError::Backend(DisplayErrorContext(&err).to_string()),
+            }
+        }
+        _ => StorageError::Backend(DisplayErrorContext(&err).to_string()),
+    }
+}
+
+fn parse_total_from_content_range(value: &str) -> Option<u64> {
+    value
+        .rsplit_once('/')
+        .and_then(|(_, total)| total.trim().parse().ok())
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for S3Store {
+    async fn put(&self, key: &ObjectKey, body: ByteStream) -> Result<u64, StorageError> {
+        let full = self.full_key(key.as_str());
+        let mut reader = PartReader {
+            body,
+            pending: BytesMut::new(),
+            part_size: self.settings.part_size,
+            ended: false,
+        };
+        let first = reader.next_part().await?.unwrap_or_default();
+        if reader.ended && reader.pending.is_empty() {
+            let len = first.len() as u64;
+            self.client
+                .put_object()
+                .bucket(&self.settings.bucket)
+                .key(&full)
+                .body(S3Body::from(first))
+                .send()
+                .await
+                .map_err(map_sdk_err)?;
+            return Ok(len);
+        }
+        self.put_multipart(full, first, &mut reader).await
+    }
+
+    async fn get(
+        &self,
+        key: &ObjectKey,
+        range: Option<ByteRange>,
+    ) -> Result<ObjectBody, StorageError> {
+        let mut request = self
+            .client
+            .get_object()
+            .bucket(&self.settings.bucket)
+            .key(self.full_key(key.as_str()));
+        if let Some(r) = range {
+            let header = match r.end {
+                Some(end) if end < r.start => return Err(StorageError::InvalidRange),
+                Some(end) => format!("bytes={}-{}", r.start, end),
+                None => format!("bytes={}-", r.start),
+            };
+            request = request.range(header);
+        }
+        let out = request.send().await.map_err(map_sdk_err)?;
+        let length = out.content_length().unwrap_or(0).max(0) as u64;
+        let size = match (range, out.content_range()) {
+            (Some(_), Some(cr)) => parse_total_from_content_range(cr)
+                .ok_or_else(|| StorageError::Backend(format!("bad Content-Range {cr}")))?,
+            _ => length,
+        };
+        let start = range.map_or(0, |r| r.start);
+        let end = if length == 0 {
+            start
+        } else {
+            start + length - 1
+        };
+        let reader = out.body.into_async_read();
+        let stream = ReaderStream::with_capacity(reader, 64 * 1024);
+        Ok(ObjectBody {
+            size,
+            range: (start, end),
+            stream: Box::pin(stream),
+        })
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StorageError> {
+        let result = self
+            .client
+            .head_object()
+            .bucket(&self.settings.bucket)
+            .key(self.full_key(key.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(ObjectMeta {
+                key: key.as_str().to_string(),
+                size: out.content_length().unwrap_or(0).max(0) as u64,
+            })),
+            Err(err) => match map_sdk_err(err) {
+                StorageError::NotFound => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
+        let result = self
+            .client
+            .delete_object()
+            .bucket(&self.settings.bucket)
+            .key(self.full_key(key.as_str()))
+            .send()
+            .await;
+        match result.map_err(map_sdk_err) {
+            Ok(_) | Err(StorageError::NotFound) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn list(&self, prefix: &ObjectPrefix) -> Result<Vec<ObjectMeta>, StorageError> {
+        let full_prefix = if self.settings.prefix.is_empty() {
+            prefix.as_str().to_string()
+        } else {
+            format!("{}/{}", self.settings.prefix, prefix.as_str())
+        };
+        let pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.settings.bucket)
+            .prefix(full_prefix)
+            .into_paginator()
+            .send();
+        let pages: Vec<_> = pages.try_collect().await.map_err(map_sdk_err)?;
+        let mut out: Vec<ObjectMeta> = pages
+            .iter()
+            .flat_map(|page| page.contents())
+            .filter_map(|obj| {
+                Some(ObjectMeta {
+                    key: self.strip_prefix(obj.key()?).to_string(),
+                    size: obj.size().unwrap_or(0).max(0) as u64,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    async fn delete_prefix(&self, prefix: &ObjectPrefix) -> Result<u64, StorageError> {
+        let objects = self.list(prefix).await?;
+        let count = objects.len() as u64;
+        futures::stream::iter(objects)
+            .map(|meta| async move { self.delete(&ObjectKey::new(meta.key)?).await })
+            .buffer_unordered(16)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(count)
+    }
+
+    async fn check(&self) -> Result<(), StorageError> {
+        self.client
+            .head_bucket()
+            .bucket(&self.settings.bucket)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| match map_sdk_err(err) {
+                StorageError::NotFound => StorageError::Unavailable(format!(
+                    "bucket `{}` does not exist",
+                    self.settings.bucket
+                )),
+                other => other,
+            })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "s3://{}/{} (endpoint {}, region {})",
+            self.settings.bucket,
+            self.settings.prefix,
+            self.settings.endpoint.as_deref().unwrap_or("aws"),
+            self.settings.region
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn part_reader_cuts_exact_parts() {
+        let chunks: Vec<std::io::Result<Bytes>> =
+            (0..10).map(|i| Ok(Bytes::from(vec![i as u8; 3]))).collect();
+        let mut reader = PartReader {
+            body: Box::pin(futures::stream::iter(chunks)),
+            pending: BytesMut::new(),
+            part_size: 7,
+            ended: false,
+        };
+        let mut sizes = Vec::new();
+        while let Some(part) = reader.next_part().await.unwrap() {
+            sizes.push(part.len());
+        }
+        assert_eq!(sizes, vec![7, 7, 7, 7, 2]);
+    }
+
+    #[test]
+    fn content_range_total() {
+        assert_eq!(parse_total_from_content_range("bytes 0-9/1234"), Some(1234));
+        assert_eq!(parse_total_from_content_range("bytes */*"), None);
+    }
+}
