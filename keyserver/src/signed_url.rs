@@ -1,0 +1,519 @@
+//! Signed playback URLs: HMAC-SHA256 over a path *prefix*, a session id and an expiry.
+//!
+//! The edge rewrites every playlist per playback session, and every variant,
+//! segment and key URI it emits carries `?exp=<unix seconds>&sig=<mac>`, where the MAC
+//! covers a prefix such as `/hls/{session_id}/` or `/keys/{session_id}/`. Because the
+//! signature covers a prefix rather than one file, the same `exp`/`sig` pair can be
+//! carried from master → variant → segment → key without a round trip, and the
+//! bearer JWT never has to appear in a URL.
+//!
+//! The MAC input is domain-separated and length-prefixed:
+//! `"sealcast/url/v1" || len(prefix) || prefix || len(session) || session || exp(u64 BE)`.
+//!
+//! This module must never: compare MACs with `==` (only [`Mac::verify_slice`], which is
+//! constant time); accept an expiry further in the future than the configured maximum
+//! lifetime; accept a path that escapes its signed prefix (`..`, `.`, empty segments);
+//! or accept a secret shorter than 32 bytes.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Minimum HMAC secret length: a full SHA-256 block of entropy.
+pub const MIN_SECRET_LEN: usize = 32;
+/// Default cap on how far in the future a signed URL may expire. Long enough for a
+/// long lecture plus pauses; the edge re-signs on every master playlist fetch.
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+const DOMAIN: &[u8] = b"sealcast/url/v1";
+const MAX_ID_LEN: usize = 128;
+
+/// Why a signed URL was refused. Deliberately only two outcomes so a prober learns
+/// nothing about *which* part was wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// Wrong/missing/malformed signature, path outside the prefix, or an expiry beyond
+    /// the maximum lifetime.
+    #[error("bad signature")]
+    Bad,
+    /// Signature was valid but the expiry has passed.
+    #[error("signature expired")]
+    Expired,
+}
+
+/// Construction errors for [`UrlSigner`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlSignerError {
+    /// Secrets shorter than [`MIN_SECRET_LEN`] are refused outright.
+    #[error("url signing secret must be at least {MIN_SECRET_LEN} bytes, got {0}")]
+    SecretTooShort(usize),
+    /// `sign` was given a prefix that is not `/`-delimited or does not end with the
+    /// session id segment, or an invalid session id.
+    #[error("invalid prefix or session id: {0}")]
+    InvalidInput(&'static str),
+}
+
+/// Signs and verifies playback URLs. Cheap to clone-by-`Arc`; holds the secret zeroized on drop.
+pub struct UrlSigner {
+    secret: Zeroizing<Vec<u8>>,
+    max_lifetime: Duration,
+}
+
+impl std::fmt::Debug for UrlSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UrlSigner")
+            .field("secret", &"<redacted>")
+            .field("max_lifetime", &self.max_lifetime)
+            .finish()
+    }
+}
+
+/// Is `id` a valid session id: 1..=128 of `[A-Za-z0-9_.-]`, not `.`/`..`.
+/// Restricting the alphabet keeps ids unambiguous inside paths and cookie names.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+/// Reject paths that could escape a prefix after normalisation by some layer.
+fn path_is_clean(path: &str) -> bool {
+    if !path.starts_with('/') || path.contains('\\') || path.contains('%') || path.contains('\0') {
+        return false;
+    }
+    // Every segment except a possible trailing empty one must be non-empty and not a dot segment.
+    let inner = &path[1..];
+    let segs: Vec<&str> = inner.split('/').collect();
+    segs.iter()
+        .enumerate()
+        .all(|(i, s)| (i + 1 == segs.len() || !s.is_empty()) && *s != "." && *s != "..")
+}
+
+impl UrlSigner {
+    /// Build a signer. Refuses secrets shorter than 32 bytes: a short HMAC key is
+    /// brute-forceable offline from any one signed URL.
+    pub fn new(secret: &[u8]) -> Result<Self, UrlSignerError> {
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(UrlSignerError::SecretTooShort(secret.len()));
+        }
+        Ok(Self {
+            secret: Zeroizing::new(secret.to_vec()),
+            max_lifetime: DEFAULT_MAX_LIFETIME,
+        })
+    }
+
+    /// Override the maximum lifetime (how far in the future `exp` may be at verify
+    /// time). Bounds the damage of a leaked URL, like S3/garage presign limits.
+    pub fn with_max_lifetime(mut self, max: Duration) -> Self {
+        self.max_lifetime = max;
+        self
+    }
+
+    /// The configured maximum lifetime.
+    pub fn max_lifetime(&self) -> Duration {
+        self.max_lifetime
+    }
+
+    fn mac(&self, prefix: &str, session_id: &str, expires: u64) -> HmacSha256 {
+        // HMAC accepts keys of any length; new_from_slice cannot fail.
+        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("hmac accepts any key");
+        mac.update(DOMAIN);
+        mac.update(&(prefix.len() as u64).to_be_bytes());
+        mac.update(prefix.as_bytes());
+        mac.update(&(session_id.len() as u64).to_be_bytes());
+        mac.update(session_id.as_bytes());
+        mac.update(&expires.to_be_bytes());
+        mac
+    }
+
+    /// Sign `prefix` for `session_id` until `expires` (unix seconds). Returns the
+    /// signature as URL-safe base64 without padding.
+    ///
+    /// The prefix must start and end with `/` and its last segment must be the session
+    /// id (e.g. `/hls/{session_id}/`), so [`verify`](Self::verify) can recover it from
+    /// the request path without trusting the client.
+    pub fn sign(
+        &self,
+        prefix: &str,
+        session_id: &str,
+        expires: u64,
+    ) -> Result<String, UrlSignerError> {
+        if !is_valid_id(session_id) {
+            return Err(UrlSignerError::InvalidInput("session id"));
+        }
+        if !prefix.starts_with('/') || !prefix.ends_with('/') || !path_is_clean(prefix) {
+            return Err(UrlSignerError::InvalidInput(
+                "prefix must be a clean /…/ path",
+            ));
+        }
+        let want_tail = format!("/{session_id}/");
+        if !prefix.ends_with(&want_tail) {
+            return Err(UrlSignerError::InvalidInput(
+                "prefix must end with the session id segment",
+            ));
+        }
+        Ok(URL_SAFE_NO_PAD.encode(
+            self.mac(prefix, session_id, expires)
+                .finalize()
+                .into_bytes(),
+        ))
+    }
+
+    /// `exp=…&sig=…` for appending to a URI under `prefix`.
+    pub fn query(
+        &self,
+        prefix: &str,
+        session_id: &str,
+        expires: u64,
+    ) -> Result<String, UrlSignerError> {
+        let sig = self.sign(prefix, session_id, expires)?;
+        Ok(format!("exp={expires}&sig={sig}"))
+    }
+
+    /// Append the signed query to `uri` (which must lie under `prefix`; relative
+    /// playlist URIs are fine as they resolve under it), using `?` or `&` as needed.
+    pub fn append_query(
+        &self,
+        uri: &str,
+        prefix: &str,
+        session_id: &str,
+        expires: u64,
+    ) -> Result<String, UrlSignerError> {
+        let q = self.query(prefix, session_id, expires)?;
+        let sep = if uri.contains('?') { '&' } else { '?' };
+        Ok(format!("{uri}{sep}{q}"))
+    }
+
+    /// Verify a request for `path`, deriving the signed prefix as everything up to and
+    /// including the first `/{session_id}/` segment of the path.
+    pub fn verify(
+        &self,
+        path: &str,
+        session_id: &str,
+        expires: u64,
+        sig: &str,
+        now: u64,
+    ) -> Result<(), SignatureError> {
+        if !is_valid_id(session_id) || !path_is_clean(path) {
+            return Err(SignatureError::Bad);
+        }
+        let needle = format!("/{session_id}/");
+        let end = path.find(&needle).ok_or(SignatureError::Bad)? + needle.len();
+        self.verify_prefix(&path[..end], path, session_id, expires, sig, now)
+    }
+
+    /// Verify against an explicit prefix: `path` must lie under `prefix`.
+    pub fn verify_prefix(
+        &self,
+        prefix: &str,
+        path: &str,
+        session_id: &str,
+        expires: u64,
+        sig: &str,
+        now: u64,
+    ) -> Result<(), SignatureError> {
+        if !is_valid_id(session_id)
+            || !path_is_clean(path)
+            || !path_is_clean(prefix)
+            || !prefix.ends_with('/')
+            || !path.starts_with(prefix)
+        {
+            return Err(SignatureError::Bad);
+        }
+        // A 32-byte MAC is 43 base64 chars; reject anything else before decoding.
+        if sig.len() != 43 {
+            return Err(SignatureError::Bad);
+        }
+        let raw = URL_SAFE_NO_PAD
+            .decode(sig)
+            .map_err(|_| SignatureError::Bad)?;
+        // MAC first, so a forged expiry can't be used to learn anything.
+        self.mac(prefix, session_id, expires)
+            .verify_slice(&raw)
+            .map_err(|_| SignatureError::Bad)?;
+        if expires > now.saturating_add(self.max_lifetime.as_secs()) {
+            // Validly signed but with a lifetime we would never issue: config drift or a
+            // leaked secret. Refuse either way.
+            return Err(SignatureError::Bad);
+        }
+        if now >= expires {
+            return Err(SignatureError::Expired);
+        }
+        Ok(())
+    }
+}
+
+/// The `exp`/`sig` pair parsed from a query string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedQuery {
+    /// Expiry, unix seconds.
+    pub exp: u64,
+    /// Signature text (URL-safe base64, no padding).
+    pub sig: String,
+}
+
+impl SignedQuery {
+    /// Parse `exp` and `sig` out of a raw query string. Returns `None` when either is
+    /// missing, malformed or **repeated** (parameter pollution: different layers may
+    /// pick different copies). Other parameters are ignored.
+    pub fn parse(query: &str) -> Option<Self> {
+        let mut exp: Option<u64> = None;
+        let mut sig: Option<String> = None;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k {
+                "exp" => {
+                    if exp.is_some() || v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+                        return None;
+                    }
+                    exp = Some(v.parse().ok()?);
+                }
+                "sig" => {
+                    if sig.is_some() {
+                        return None;
+                    }
+                    sig = Some(v.to_owned());
+                }
+                _ => {}
+            }
+        }
+        Some(Self {
+            exp: exp?,
+            sig: sig?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, RngCore};
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn signer() -> UrlSigner {
+        UrlSigner::new(&[7u8; 32]).unwrap()
+    }
+
+    #[test]
+    fn short_secret_refused() {
+        assert_eq!(
+            UrlSigner::new(&[0u8; 31]).unwrap_err(),
+            UrlSignerError::SecretTooShort(31)
+        );
+        assert!(UrlSigner::new(&[0u8; 32]).is_ok());
+        let dbg = format!("{:?}", signer());
+        assert!(dbg.contains("redacted"));
+    }
+
+    #[test]
+    fn sign_verify_roundtrip_hls_and_keys() {
+        let s = signer();
+        let exp = NOW + 3600;
+        let sig = s.sign("/hls/sess1/", "sess1", exp).unwrap();
+        assert_eq!(sig.len(), 43);
+        for p in [
+            "/hls/sess1/master.m3u8",
+            "/hls/sess1/720p/seg_0001.ts",
+            "/hls/sess1/",
+        ] {
+            assert_eq!(s.verify(p, "sess1", exp, &sig, NOW), Ok(()), "{p}");
+        }
+        // The hls signature does not open /keys.
+        assert_eq!(
+            s.verify("/keys/sess1/k1", "sess1", exp, &sig, NOW),
+            Err(SignatureError::Bad)
+        );
+        let ksig = s.sign("/keys/sess1/", "sess1", exp).unwrap();
+        assert_eq!(s.verify("/keys/sess1/k1", "sess1", exp, &ksig, NOW), Ok(()));
+        // Explicit narrower prefix.
+        let narrow = s.sign("/hls/x/sess1/", "sess1", exp).unwrap();
+        assert_eq!(
+            s.verify_prefix(
+                "/hls/x/sess1/",
+                "/hls/x/sess1/a.ts",
+                "sess1",
+                exp,
+                &narrow,
+                NOW
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn sign_rejects_bad_prefixes() {
+        let s = signer();
+        assert!(s.sign("/hls/other/", "sess1", NOW).is_err());
+        assert!(s.sign("hls/sess1/", "sess1", NOW).is_err());
+        assert!(s.sign("/hls/sess1", "sess1", NOW).is_err());
+        assert!(s.sign("/hls/../sess1/", "sess1", NOW).is_err());
+        assert!(s.sign("/hls/a/b/", "a/b", NOW).is_err());
+    }
+
+    #[test]
+    fn expired_and_lifetime_cap() {
+        let s = signer().with_max_lifetime(Duration::from_secs(3600));
+        let sig = s.sign("/hls/s/", "s", NOW).unwrap();
+        assert_eq!(
+            s.verify("/hls/s/a", "s", NOW, &sig, NOW),
+            Err(SignatureError::Expired)
+        );
+        assert_eq!(
+            s.verify("/hls/s/a", "s", NOW, &sig, NOW + 10),
+            Err(SignatureError::Expired)
+        );
+        let far = NOW + 3601;
+        let sig = s.sign("/hls/s/", "s", far).unwrap();
+        assert_eq!(
+            s.verify("/hls/s/a", "s", far, &sig, NOW),
+            Err(SignatureError::Bad)
+        );
+        assert_eq!(s.verify("/hls/s/a", "s", far, &sig, NOW + 1), Ok(()));
+    }
+
+    #[test]
+    fn path_outside_prefix_fails() {
+        let s = signer();
+        let exp = NOW + 60;
+        let sig = s.sign("/hls/s1/", "s1", exp).unwrap();
+        for p in [
+            "/hls/s1/../s2/a.ts",
+            "/hls/s1/./a.ts",
+            "/hls/s1//a.ts",
+            "/hls/s2/a.ts",
+            "/hls/s1x/a.ts",
+            "/other/s1/a.ts",
+            "/hls/s1/%2e%2e/a",
+            "hls/s1/a",
+            "/hls/s1",
+        ] {
+            assert_eq!(
+                s.verify(p, "s1", exp, &sig, NOW),
+                Err(SignatureError::Bad),
+                "{p}"
+            );
+        }
+        assert_eq!(
+            s.verify_prefix("/hls/s1/", "/hls/s2/a", "s1", exp, &sig, NOW),
+            Err(SignatureError::Bad)
+        );
+    }
+
+    #[test]
+    fn different_secret_fails() {
+        let a = signer();
+        let b = UrlSigner::new(&[8u8; 32]).unwrap();
+        let sig = a.sign("/hls/s/", "s", NOW + 5).unwrap();
+        assert_eq!(
+            b.verify("/hls/s/x", "s", NOW + 5, &sig, NOW),
+            Err(SignatureError::Bad)
+        );
+    }
+
+    fn flip_char(s: &str, i: usize, bit: u8) -> String {
+        let mut b = s.as_bytes().to_vec();
+        b[i] ^= bit;
+        String::from_utf8_lossy(&b).into_owned()
+    }
+
+    /// Property-style: random sessions/prefixes/expiries; every single-bit flip in
+    /// sig, prefix, session or expiry is rejected.
+    #[test]
+    fn any_flipped_bit_fails() {
+        let s = signer();
+        let mut rng = rand::thread_rng();
+        const ALPHA: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+        for _ in 0..60 {
+            let len = rng.gen_range(1..24);
+            let sid: String = (0..len)
+                .map(|_| ALPHA[rng.gen_range(0..ALPHA.len())] as char)
+                .collect();
+            let root = ["hls", "keys", "v"][rng.gen_range(0..3)];
+            let prefix = format!("/{root}/{sid}/");
+            let exp = NOW + rng.gen_range(1..40_000);
+            let sig = s.sign(&prefix, &sid, exp).unwrap();
+            let path = format!("{prefix}seg{}.ts", rng.next_u32());
+            assert_eq!(s.verify(&path, &sid, exp, &sig, NOW), Ok(()));
+
+            // Flip every bit of the signature characters.
+            for i in 0..sig.len() {
+                for bit in 0..8 {
+                    let t = flip_char(&sig, i, 1 << bit);
+                    assert!(
+                        s.verify(&path, &sid, exp, &t, NOW).is_err(),
+                        "sig {i}/{bit}"
+                    );
+                }
+            }
+            // Flip bits of the session id.
+            for i in 0..sid.len() {
+                for bit in 0..8 {
+                    let t = flip_char(&sid, i, 1 << bit);
+                    let tpath = format!("/{root}/{t}/seg.ts");
+                    assert!(
+                        s.verify(&tpath, &t, exp, &sig, NOW).is_err(),
+                        "sid {i}/{bit}"
+                    );
+                    // Path with the original session but claimed session flipped.
+                    assert!(s.verify(&path, &t, exp, &sig, NOW).is_err());
+                }
+            }
+            // Flip bits of the prefix (explicit-prefix API).
+            for i in 0..prefix.len() {
+                for bit in 0..8 {
+                    let t = flip_char(&prefix, i, 1 << bit);
+                    let tpath = format!("{t}seg.ts");
+                    assert!(
+                        s.verify_prefix(&t, &tpath, &sid, exp, &sig, NOW).is_err(),
+                        "prefix {i}/{bit}"
+                    );
+                }
+            }
+            // Flip every bit of the expiry.
+            for bit in 0..64 {
+                let t = exp ^ (1u64 << bit);
+                assert!(
+                    s.verify(&path, &sid, t, &sig, NOW).is_err(),
+                    "exp bit {bit}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn query_helpers() {
+        let s = signer();
+        let exp = NOW + 100;
+        let q = s.query("/keys/s/", "s", exp).unwrap();
+        let parsed = SignedQuery::parse(&q).unwrap();
+        assert_eq!(parsed.exp, exp);
+        assert_eq!(
+            s.verify("/keys/s/k", "s", parsed.exp, &parsed.sig, NOW),
+            Ok(())
+        );
+        let u = s
+            .append_query("/hls/s/a.m3u8", "/hls/s/", "s", exp)
+            .unwrap();
+        assert!(u.starts_with("/hls/s/a.m3u8?exp="));
+        let u2 = s.append_query("seg.ts?x=1", "/hls/s/", "s", exp).unwrap();
+        assert!(u2.starts_with("seg.ts?x=1&exp="));
+        let p = SignedQuery::parse("x=1&exp=5&sig=abc&y").unwrap();
+        assert_eq!((p.exp, p.sig.as_str()), (5, "abc"));
+        assert!(SignedQuery::parse("exp=5").is_none());
+        assert!(SignedQuery::parse("sig=abc").is_none());
+        assert!(SignedQuery::parse("exp=5&exp=6&sig=a").is_none());
+        assert!(SignedQuery::parse("exp=5&sig=a&sig=b").is_none());
+        assert!(SignedQuery::parse("exp=-5&sig=a").is_none());
+        assert!(SignedQuery::parse("exp=+5&sig=a").is_none());
+        assert!(SignedQuery::parse("exp=99999999999999999999999&sig=a").is_none());
+    }
+}
