@@ -12,6 +12,9 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::http::{self, App};
 use crate::{secrets, storage};
+use sealcast_keyserver::{
+    MasterKeyPair, SigningKeyring, TokenIssuer, TokenVerifier, UrlSigner, VerifierConfig,
+};
 
 /// Why the server could not start; configuration problems exit with status 2.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +44,9 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
             config.data_dir.display()
         ))
     })?;
-    let _secrets = secrets::load_or_generate(&config)?;
+    let secrets = secrets::load_or_generate(&config)?;
+    let crypto = Crypto::from_secrets(&secrets)?;
+    drop(secrets);
     let db = Db::connect(&config.database_url)
         .await
         .map_err(|e| StartError::Other(e.to_string()))?;
@@ -60,7 +65,50 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
         db,
         storage: store,
         metrics: http::metrics::install(),
+        tokens: crypto.tokens,
+        verifier: crypto.verifier,
+        url_signer: crypto.url_signer,
+        master_public: *crypto.master.public_key(),
+        key_router: None,
     }))
+}
+
+/// Token, URL-signing and custody material built from the raw secrets.
+pub struct Crypto {
+    pub tokens: TokenIssuer,
+    pub verifier: Arc<TokenVerifier>,
+    pub url_signer: Arc<UrlSigner>,
+    pub master: MasterKeyPair,
+}
+
+/// Issuer and audience of locally minted access tokens.
+pub const TOKEN_ISSUER: &str = "sealcast";
+pub const TOKEN_AUDIENCE: &str = "sealcast-api";
+
+impl Crypto {
+    pub fn from_secrets(secrets: &secrets::ServerSecrets) -> Result<Crypto, StartError> {
+        let bad = |what: &str, e: &dyn std::fmt::Display| {
+            StartError::Other(format!("invalid setting `{what}`: {e}"))
+        };
+        let keyring =
+            SigningKeyring::from_pems(secrets.signing_keys.iter().map(|k| k.pem.as_str()))
+                .map_err(|e| bad("signing_key_file", &e))?;
+        let verifier = TokenVerifier::new(
+            VerifierConfig::new(TOKEN_ISSUER, TOKEN_AUDIENCE),
+            keyring.public_keys(),
+        );
+        let tokens = TokenIssuer::new(keyring, TOKEN_ISSUER, TOKEN_AUDIENCE);
+        let url_signer = UrlSigner::new(secrets.url_signing.expose())
+            .map_err(|e| bad("url_signing_secret_file", &e))?;
+        let master = MasterKeyPair::from_slice(secrets.master_key.expose())
+            .map_err(|e| bad("master_key_file", &e))?;
+        Ok(Crypto {
+            tokens,
+            verifier: Arc::new(verifier),
+            url_signer: Arc::new(url_signer),
+            master,
+        })
+    }
 }
 
 /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish within

@@ -3,6 +3,7 @@
 //! `router(app)` is separate from `main` so tests can drive it directly, and
 //! every layer that shapes a response lives in one readable stack below.
 
+pub mod auth;
 mod demo;
 mod health;
 pub mod metrics;
@@ -27,6 +28,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
 use crate::storage::ObjectStore;
+use sealcast_keyserver::{MasterPublicKey, TokenIssuer, TokenVerifier, UrlSigner};
 
 /// Everything a handler may need, shared behind one `Arc`.
 pub struct App {
@@ -34,6 +36,18 @@ pub struct App {
     pub db: Db,
     pub storage: Arc<dyn ObjectStore>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Mints access tokens (login, refresh).
+    pub tokens: TokenIssuer,
+    /// Verifies access tokens: local EdDSA keys and the optional external issuer.
+    pub verifier: Arc<TokenVerifier>,
+    /// Signs and verifies playback URLs (`/hls/{session}/…`, `/keys/{session}/…`).
+    pub url_signer: Arc<UrlSigner>,
+    /// The custody public key: workers seal new content keys to it. The
+    /// private half lives only inside the key server's router.
+    pub master_public: MasterPublicKey,
+    /// The key route (`/keys/{session}/{key}`), present when this process has
+    /// the key-server role; it owns the master private key.
+    pub key_router: Option<Router>,
 }
 
 impl std::fmt::Debug for App {
@@ -60,6 +74,14 @@ pub fn router(app: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .merge(demo::routes())
         .fallback(fallback);
+    // The key router carries its own state (and the master key); it joins
+    // after ours is applied so both sit under the same layer stack.
+    let key_router = app.key_router.clone();
+    let routes: Router = routes.with_state(app.clone());
+    let routes = match key_router {
+        Some(keys) => routes.merge(keys),
+        None => routes,
+    };
 
     let timeout = app.config.request_timeout;
     let tls = app.config.tls.is_some();
@@ -101,7 +123,7 @@ pub fn router(app: AppState) -> Router {
         .option_layer(cors)
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT));
 
-    routes.layer(stack).with_state(app)
+    routes.layer(stack)
 }
 
 /// CORS only for configured origins; with none configured, no CORS headers at all.

@@ -1,0 +1,100 @@
+//! Who is calling: the `Authorization: Bearer <JWT>` extractor.
+//!
+//! A token proves identity; the database decides standing. Every request
+//! re-reads the user's role and disabled flag, so disabling a user bites at
+//! the next request on every node, whatever tokens they still hold.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use sealcast_keyserver::{Role, TokenError};
+
+use super::AppState;
+use crate::error::{ApiError, ErrorCode};
+
+/// An authenticated caller whose account exists and is not disabled.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub id: String,
+    pub role: Role,
+}
+
+impl AuthUser {
+    /// Refuses callers whose role is not in `allowed` (403 `forbidden`).
+    pub fn require(&self, allowed: &[Role]) -> Result<(), ApiError> {
+        if allowed.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "your role may not do this",
+            ))
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// The raw bearer token of a request, if any.
+pub fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Maps a token failure to 401 with a stable code.
+pub fn token_error(err: TokenError) -> ApiError {
+    let code = match err {
+        TokenError::Expired => "token_expired",
+        _ => "invalid_token",
+    };
+    ApiError::custom(
+        StatusCode::UNAUTHORIZED,
+        code,
+        format!("access token rejected: {err}"),
+    )
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts).ok_or_else(|| {
+            ApiError::custom(
+                StatusCode::UNAUTHORIZED,
+                "missing_token",
+                "send Authorization: Bearer <access token>",
+            )
+        })?;
+        let identity = app.verifier.verify(token).map_err(token_error)?;
+        let row: Option<(String, Option<i64>)> =
+            sqlx::query_as("SELECT role, disabled_at FROM users WHERE id = $1")
+                .bind(&identity.user_id)
+                .fetch_optional(&app.db.pool)
+                .await?;
+        match row {
+            None => Err(ApiError::custom(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "unknown user",
+            )),
+            Some((_, Some(_))) => Err(ApiError::custom(
+                StatusCode::FORBIDDEN,
+                "user_disabled",
+                "this account is disabled",
+            )),
+            Some((role, None)) => Ok(AuthUser {
+                id: identity.user_id,
+                role: role
+                    .parse()
+                    .map_err(|_| ApiError::internal(format_args!("bad role {role}")))?,
+            }),
+        }
+    }
+}

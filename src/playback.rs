@@ -1,0 +1,81 @@
+//! The shape of playback URLs, shared by whoever mints them (playback
+//! sessions), rewrites them (the HLS edge) and checks them (the key route).
+//!
+//! Stored playlists never contain a usable key URI: the transcoder writes
+//! `sealcast-key://{key_id}` and the edge rewrites it per session into
+//! `/keys/{session_id}/{key_id}?exp=…&sig=…`. Every variant and segment URI
+//! is rewritten to carry the same `exp`/`sig`, signed over the prefix
+//! `/hls/{session_id}/`, so no link in the chain loses its credential.
+
+use sealcast_keyserver::{UrlSigner, UrlSignerError};
+
+/// Scheme of the placeholder key URIs in stored playlists.
+pub const KEY_URI_SCHEME: &str = "sealcast-key://";
+
+/// Where a video's HLS output lives in object storage.
+pub fn hls_storage_prefix(video_id: &str) -> String {
+    format!("videos/{video_id}/hls/")
+}
+
+/// The placeholder written into stored playlists for a content key.
+pub fn key_placeholder(key_id: &str) -> String {
+    format!("{KEY_URI_SCHEME}{key_id}")
+}
+
+/// `/hls/{session_id}/`: the signed prefix of every playlist and segment.
+pub fn hls_prefix(session_id: &str) -> String {
+    format!("/hls/{session_id}/")
+}
+
+/// `/keys/{session_id}/`: the signed prefix of every key URI.
+pub fn keys_prefix(session_id: &str) -> String {
+    format!("/keys/{session_id}/")
+}
+
+/// The signed master playlist URL handed to the player.
+pub fn master_url(
+    signer: &UrlSigner,
+    session_id: &str,
+    expires: u64,
+) -> Result<String, UrlSignerError> {
+    let prefix = hls_prefix(session_id);
+    signer.append_query(
+        &format!("{prefix}master.m3u8"),
+        &prefix,
+        session_id,
+        expires,
+    )
+}
+
+/// The signed key URI written into a session's playlists.
+pub fn key_url(
+    signer: &UrlSigner,
+    session_id: &str,
+    key_id: &str,
+    expires: u64,
+) -> Result<String, UrlSignerError> {
+    let prefix = keys_prefix(session_id);
+    signer.append_query(&format!("{prefix}{key_id}"), &prefix, session_id, expires)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_verify_under_their_prefix() {
+        let signer = UrlSigner::new(&[9u8; 32]).unwrap();
+        let url = master_url(&signer, "abc123", 4_000_000_000).unwrap();
+        let (path, query) = url.split_once('?').unwrap();
+        assert_eq!(path, "/hls/abc123/master.m3u8");
+        let q = sealcast_keyserver::SignedQuery::parse(query).unwrap();
+        signer
+            .verify("/hls/abc123/720p/seg_00001.ts", "abc123", q.exp, &q.sig, 1)
+            .unwrap();
+        assert!(signer
+            .verify("/hls/other/720p/seg_00001.ts", "other", q.exp, &q.sig, 1)
+            .is_err());
+        let key = key_url(&signer, "abc123", "k1", 4_000_000_000).unwrap();
+        assert!(key.starts_with("/keys/abc123/k1?exp="));
+    }
+}
