@@ -65,7 +65,8 @@ mod tests {
     #[test]
     fn urls_verify_under_their_prefix() {
         let signer = UrlSigner::new(&[9u8; 32]).unwrap();
-        let url = master_url(&signer, "abc123", 4_000_000_000).unwrap();
+        let now = 1_800_000_000;
+        let url = master_url(&signer, "abc123", now + 3600).unwrap();
         let (path, query) = url.split_once('?').unwrap();
         assert_eq!(path, "/hls/abc123/master.m3u8");
         let q = sealcast_keyserver::SignedQuery::parse(query).unwrap();
@@ -75,7 +76,7 @@ mod tests {
         assert!(signer
             .verify("/hls/other/720p/seg_00001.ts", "other", q.exp, &q.sig, 1)
             .is_err());
-        let key = key_url(&signer, "abc123", "k1", 4_000_000_000).unwrap();
+        let key = key_url(&signer, "abc123", "k1", now + 3600).unwrap();
         assert!(key.starts_with("/keys/abc123/k1?exp="));
     }
 }
