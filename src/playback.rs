@@ -65,18 +65,21 @@ mod tests {
     #[test]
     fn urls_verify_under_their_prefix() {
         let signer = UrlSigner::new(&[9u8; 32]).unwrap();
+        let sid = "0123456789abcdef0123456789abcdef";
         let now = 1_800_000_000;
-        let url = master_url(&signer, "abc123", now + 3600).unwrap();
+        let url = master_url(&signer, sid, now + 3600).unwrap();
         let (path, query) = url.split_once('?').unwrap();
-        assert_eq!(path, "/hls/abc123/master.m3u8");
+        assert_eq!(path, format!("/hls/{sid}/master.m3u8"));
         let q = sealcast_keyserver::SignedQuery::parse(query).unwrap();
-        signer
-            .verify("/hls/abc123/720p/seg_00001.ts", "abc123", q.exp, &q.sig, 1)
-            .unwrap();
+        let segment = format!("/hls/{sid}/720p/seg_00001.ts");
+        signer.verify(&segment, sid, q.exp, &q.sig, now).unwrap();
         assert!(signer
-            .verify("/hls/other/720p/seg_00001.ts", "other", q.exp, &q.sig, 1)
+            .verify("/hls/other/720p/seg_00001.ts", "other", q.exp, &q.sig, now)
             .is_err());
-        let key = key_url(&signer, "abc123", "k1", now + 3600).unwrap();
-        assert!(key.starts_with("/keys/abc123/k1?exp="));
+        assert!(signer
+            .verify(&segment, sid, q.exp, &q.sig, now + 7200)
+            .is_err());
+        let key = key_url(&signer, sid, "k1", now + 3600).unwrap();
+        assert!(key.starts_with(&format!("/keys/{sid}/k1?exp=")));
     }
 }
