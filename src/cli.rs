@@ -24,6 +24,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Package a video file as AES-128 encrypted HLS into a directory, offline.
     Transcode(commands::transcode::TranscodeArgs),
+    /// Run one server transcode job (started by a worker; not for people).
+    #[command(hide = true)]
+    TranscodeJob(crate::jobs::child::TranscodeJobArgs),
 }
 
 /// Parses the command line and runs the command; clap exits 2 on bad flags.
@@ -32,5 +35,15 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => commands::serve::run(args),
         Command::Transcode(args) => commands::transcode::run(args),
+        Command::TranscodeJob(args) => crate::jobs::child::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

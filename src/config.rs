@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::jobs::JobSettings;
+
 /// Flags of `sealcast serve`; every one also reads a `SEALCAST_*` variable.
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct ServeArgs {
@@ -65,6 +67,33 @@ pub struct ServeArgs {
     /// File holding the token signing key (Ed25519 PKCS#8 PEM, mode 0600).
     #[arg(long, env = "SEALCAST_SIGNING_KEY_FILE")]
     pub signing_key_file: Option<PathBuf>,
+    /// Transcode jobs run at once on this node (0: no worker here).
+    #[arg(long, env = "SEALCAST_WORKERS")]
+    pub workers: Option<usize>,
+    /// A transcode job still running after this many seconds is stopped.
+    #[arg(long, env = "SEALCAST_JOB_TIMEOUT_SECS")]
+    pub job_timeout_secs: Option<u64>,
+    /// Address-space limit of a transcode job's process, in MiB.
+    #[arg(long, env = "SEALCAST_JOB_MEMORY_MIB")]
+    pub job_memory_mib: Option<u64>,
+    /// Seconds a claimed job stays claimed without a heartbeat.
+    #[arg(long, env = "SEALCAST_JOB_LEASE_SECS")]
+    pub job_lease_secs: Option<u64>,
+    /// Keep original uploads (private prefix, never served) after transcoding.
+    #[arg(long, env = "SEALCAST_KEEP_ORIGINALS", action = clap::ArgAction::Set)]
+    pub keep_originals: Option<bool>,
+    /// Ladder heights, e.g. `1080,720,480,360,240`.
+    #[arg(long, env = "SEALCAST_TRANSCODE_RUNGS", value_delimiter = ',')]
+    pub transcode_rungs: Option<Vec<u32>>,
+    /// Target HLS segment length in seconds.
+    #[arg(long, env = "SEALCAST_SEGMENT_SECONDS")]
+    pub segment_seconds: Option<f64>,
+    /// A new content key every this many segments.
+    #[arg(long, env = "SEALCAST_ROTATE_EVERY")]
+    pub rotate_every: Option<u32>,
+    /// x264 preset for transcode jobs.
+    #[arg(long, env = "SEALCAST_X264_PRESET")]
+    pub x264_preset: Option<String>,
 }
 
 /// The TOML file: the same settings as the flags, all optional.
@@ -87,6 +116,15 @@ struct FileConfig {
     url_signing_secret_file: Option<PathBuf>,
     master_key_file: Option<PathBuf>,
     signing_key_file: Option<PathBuf>,
+    workers: Option<usize>,
+    job_timeout_secs: Option<u64>,
+    job_memory_mib: Option<u64>,
+    job_lease_secs: Option<u64>,
+    keep_originals: Option<bool>,
+    transcode_rungs: Option<Vec<u32>>,
+    segment_seconds: Option<f64>,
+    rotate_every: Option<u32>,
+    x264_preset: Option<String>,
 }
 
 /// A setting that could not be used; `Display` is the one line printed at exit.
@@ -155,6 +193,7 @@ pub struct Config {
     pub request_timeout: Duration,
     pub shutdown_grace: Duration,
     pub secrets: SecretSources,
+    pub jobs: JobSettings,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -171,6 +210,7 @@ impl Config {
     }
 
     fn resolve(a: ServeArgs, f: FileConfig) -> Result<Config, ConfigError> {
+        let jobs = resolve_jobs(&a, &f)?;
         let data_dir = a
             .data_dir
             .or(f.data_dir)
@@ -260,6 +300,7 @@ impl Config {
         }
 
         Ok(Config {
+            jobs,
             data_dir,
             listen,
             database_url,
@@ -281,6 +322,89 @@ impl Config {
     pub fn secrets_dir(&self) -> PathBuf {
         self.data_dir.join("secrets")
     }
+}
+
+fn resolve_jobs(a: &ServeArgs, f: &FileConfig) -> Result<JobSettings, ConfigError> {
+    let d = JobSettings::default();
+    let workers = a.workers.or(f.workers).unwrap_or(d.workers);
+    if workers > 64 {
+        return Err(ConfigError::new("workers", "must be at most 64"));
+    }
+    let timeout = a
+        .job_timeout_secs
+        .or(f.job_timeout_secs)
+        .unwrap_or(d.timeout.as_secs());
+    if !(10..=7 * 86400).contains(&timeout) {
+        return Err(ConfigError::new(
+            "job_timeout_secs",
+            "must be within 10..=604800",
+        ));
+    }
+    let memory_mib = a
+        .job_memory_mib
+        .or(f.job_memory_mib)
+        .unwrap_or(d.memory_limit / (1024 * 1024));
+    if !(256..=1024 * 1024).contains(&memory_mib) {
+        return Err(ConfigError::new(
+            "job_memory_mib",
+            "must be within 256..=1048576",
+        ));
+    }
+    let lease = a
+        .job_lease_secs
+        .or(f.job_lease_secs)
+        .unwrap_or(d.lease.as_secs());
+    if !(2..=3600).contains(&lease) {
+        return Err(ConfigError::new(
+            "job_lease_secs",
+            "must be within 2..=3600",
+        ));
+    }
+    let rungs = a
+        .transcode_rungs
+        .clone()
+        .or(f.transcode_rungs.clone())
+        .unwrap_or(d.rungs);
+    if rungs.is_empty() || rungs.iter().any(|h| !(64..=4320).contains(h)) {
+        return Err(ConfigError::new(
+            "transcode_rungs",
+            "heights must be within 64..=4320, at least one",
+        ));
+    }
+    let segment_seconds = a
+        .segment_seconds
+        .or(f.segment_seconds)
+        .unwrap_or(d.segment_seconds);
+    if !(1.0..=30.0).contains(&segment_seconds) {
+        return Err(ConfigError::new("segment_seconds", "must be within 1..=30"));
+    }
+    let rotate_every = a.rotate_every.or(f.rotate_every).unwrap_or(d.rotate_every);
+    if rotate_every == 0 {
+        return Err(ConfigError::new("rotate_every", "must be at least 1"));
+    }
+    let preset = a
+        .x264_preset
+        .clone()
+        .or(f.x264_preset.clone())
+        .unwrap_or(d.preset);
+    if !sealcast_transcoder::X264_PRESETS.contains(&preset.as_str()) {
+        return Err(ConfigError::new(
+            "x264_preset",
+            format!("`{preset}` is not an x264 preset"),
+        ));
+    }
+    Ok(JobSettings {
+        workers,
+        timeout: Duration::from_secs(timeout),
+        memory_limit: memory_mib * 1024 * 1024,
+        lease: Duration::from_secs(lease),
+        poll: d.poll,
+        keep_originals: a.keep_originals.or(f.keep_originals).unwrap_or(false),
+        rungs,
+        segment_seconds,
+        rotate_every,
+        preset,
+    })
 }
 
 fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {

@@ -116,7 +116,7 @@ impl Crypto {
 pub async fn run(config: Config) -> Result<(), StartError> {
     let app = build_app(config).await?;
     let config = app.config.clone();
-    let router = http::router(app);
+    let router = http::router(app.clone());
 
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|e| StartError::Other(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -133,7 +133,13 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     };
 
     let handle = Handle::new();
-    tokio::spawn(shutdown_on_signal(handle.clone(), config.shutdown_grace));
+    let stop_workers = tokio_util::sync::CancellationToken::new();
+    let workers = crate::jobs::worker::spawn(app.clone(), stop_workers.clone());
+    tokio::spawn(shutdown_on_signal(
+        handle.clone(),
+        config.shutdown_grace,
+        stop_workers.clone(),
+    ));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
 
     // The one line tests and newcomers look for.
@@ -161,11 +167,18 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         }
     };
     served.map_err(|e| StartError::Other(format!("server error: {e}")))?;
+    // Workers kill their job processes and hand the jobs back to the queue.
+    stop_workers.cancel();
+    let _ = tokio::time::timeout(config.shutdown_grace, futures::future::join_all(workers)).await;
     tracing::info!("shut down cleanly");
     Ok(())
 }
 
-async fn shutdown_on_signal(handle: Handle, grace: Duration) {
+async fn shutdown_on_signal(
+    handle: Handle,
+    grace: Duration,
+    stop_workers: tokio_util::sync::CancellationToken,
+) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
@@ -173,5 +186,6 @@ async fn shutdown_on_signal(handle: Handle, grace: Duration) {
         _ = term.recv() => tracing::info!("SIGTERM: draining"),
         _ = int.recv() => tracing::info!("SIGINT: draining"),
     }
+    stop_workers.cancel();
     handle.graceful_shutdown(Some(grace));
 }

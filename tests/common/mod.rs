@@ -1,6 +1,8 @@
 //! Test harness: the real `sealcast` binary on port 0, and a real Garage S3 server.
 #![allow(dead_code)]
 
+pub mod fixtures;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ pub struct TestServer {
 pub struct ServerBuilder {
     args: Vec<String>,
     env: Vec<(String, String)>,
+    data_dir: Option<tempfile::TempDir>,
 }
 
 impl ServerBuilder {
@@ -45,10 +48,23 @@ impl ServerBuilder {
             .env("AWS_SECRET_ACCESS_KEY", garage.secret_key.clone())
     }
 
+    /// Reuses the data dir of a previous server (a restart).
+    pub fn data_dir(mut self, dir: tempfile::TempDir) -> Self {
+        self.data_dir = Some(dir);
+        self
+    }
+
     pub fn start(self) -> TestServer {
-        let data_dir = tempfile::tempdir().unwrap();
+        let data_dir = match self.data_dir {
+            Some(dir) => dir,
+            None => tempfile::tempdir().unwrap(),
+        };
         let log_path = data_dir.path().join("server.log");
-        let log = std::fs::File::create(&log_path).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .unwrap();
         let mut cmd = sealcast_command();
         cmd.arg("serve")
             .arg("--listen")
@@ -115,6 +131,16 @@ impl TestServer {
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         wait_with_timeout(&mut self.child, Duration::from_secs(30))
             .expect("server exits after SIGTERM")
+    }
+}
+
+impl TestServer {
+    /// Kills the process without warning (a crash) and hands back its data dir.
+    pub fn crash(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap());
+        dir
     }
 }
 
