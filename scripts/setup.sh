@@ -10,7 +10,7 @@ want_test=0
 packages=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
           libavfilter-dev libavdevice-dev clang libclang-dev pkg-config)
 if (( want_test )); then
-  packages+=(ffmpeg)
+  packages+=(ffmpeg postgresql)
 fi
 
 missing=()

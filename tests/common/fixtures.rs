@@ -19,9 +19,16 @@ pub struct DataDir {
 
 impl DataDir {
     pub async fn open(root: &Path) -> DataDir {
-        let db = Db::connect(&format!("sqlite://{}", root.join("sealcast.db").display()))
-            .await
-            .unwrap();
+        Self::open_with(
+            root,
+            &format!("sqlite://{}", root.join("sealcast.db").display()),
+        )
+        .await
+    }
+
+    /// A data dir whose server uses another database (PostgreSQL).
+    pub async fn open_with(root: &Path, database_url: &str) -> DataDir {
+        let db = Db::connect(database_url).await.unwrap();
         let store = FsStore::open(&root.join("objects")).await.unwrap();
         DataDir {
             root: root.to_path_buf(),

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+pub mod postgres;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
