@@ -1,0 +1,85 @@
+//! HLS playlists, written with m3u8-rs.
+
+use m3u8_rs::{
+    Key, KeyMethod, MasterPlaylist, MediaPlaylist, MediaPlaylistType, MediaSegment, Resolution,
+    VariantStream,
+};
+
+use crate::crypto::iv_attribute;
+
+/// Segment file name inside a rung folder.
+pub(crate) fn segment_name(index: usize) -> String {
+    format!("seg_{index:05}.ts")
+}
+
+/// A VOD media playlist. Every segment gets its own `#EXT-X-KEY` because the
+/// explicit `IV=` of a key tag applies to all following segments: repeating
+/// the tag is the only way to state a per-segment IV explicitly.
+pub(crate) fn media_playlist(durations: &[f64], key_uris: &[String], rotate_every: u32) -> Vec<u8> {
+    let max = durations.iter().copied().fold(0.0_f64, f64::max);
+    let segments = durations
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| MediaSegment {
+            uri: segment_name(i),
+            duration: d as f32,
+            key: Some(Key {
+                method: KeyMethod::AES128,
+                uri: Some(key_uris[i / rotate_every as usize].clone()),
+                iv: Some(iv_attribute(i as u64)),
+                keyformat: None,
+                keyformatversions: None,
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let pl = MediaPlaylist {
+        version: Some(3),
+        // ceil of the longest segment (rounded to ms first so 6.000001 -> 6).
+        target_duration: ((max * 1000.0).round() / 1000.0).ceil().max(1.0) as u64,
+        media_sequence: 0,
+        segments,
+        end_list: true,
+        playlist_type: Some(MediaPlaylistType::Vod),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    pl.write_to(&mut out).expect("writing to a Vec cannot fail");
+    out
+}
+
+pub(crate) struct Variant {
+    pub uri: String,
+    pub bandwidth: u64,
+    pub average_bandwidth: u64,
+    pub codecs: String,
+    pub width: u32,
+    pub height: u32,
+    pub frame_rate: Option<f64>,
+}
+
+pub(crate) fn master_playlist(variants: &[Variant]) -> Vec<u8> {
+    let pl = MasterPlaylist {
+        version: Some(3),
+        independent_segments: true,
+        variants: variants
+            .iter()
+            .map(|v| VariantStream {
+                uri: v.uri.clone(),
+                bandwidth: v.bandwidth,
+                average_bandwidth: Some(v.average_bandwidth),
+                codecs: Some(v.codecs.clone()),
+                resolution: Some(Resolution {
+                    width: u64::from(v.width),
+                    height: u64::from(v.height),
+                }),
+                frame_rate: v.frame_rate.map(|f| (f * 1000.0).round() / 1000.0),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    pl.write_to(&mut out).expect("writing to a Vec cannot fail");
+    out
+}
