@@ -488,7 +488,7 @@ fn parse_storage(
         }
         let prefix = prefix.trim_matches('/');
         if !prefix.is_empty() {
-            crate::storage::ObjectPrefix::new(&format!("{prefix}/"))
+            crate::storage::ObjectPrefix::new(format!("{prefix}/"))
                 .map_err(|e| ConfigError::new("storage", format!("bad prefix: {e}")))?;
         }
         if let Some(ep) = &endpoint {
