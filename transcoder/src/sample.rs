@@ -155,11 +155,11 @@ pub fn generate_sample(path: &Path, spec: &SampleSpec) -> Result<(), TranscodeEr
     let vst_tb = octx.stream(0).expect("added").time_base();
     let ast_tb = octx.stream(1).expect("added").time_base();
 
-    let mut write = |octx: &mut ff::format::context::Output,
-                     enc: &mut ff::encoder::Encoder,
-                     index: usize,
-                     from: Rational,
-                     to: Rational|
+    let write = |octx: &mut ff::format::context::Output,
+                 enc: &mut ff::encoder::Encoder,
+                 index: usize,
+                 from: Rational,
+                 to: Rational|
      -> Result<(), TranscodeError> {
         let mut pkt = Packet::empty();
         while enc.receive_packet(&mut pkt).is_ok() {
