@@ -127,6 +127,9 @@ pub struct ServeArgs {
     /// Login attempts per minute for one account (email).
     #[arg(long, env = "SEALCAST_LOGIN_ATTEMPTS_PER_EMAIL")]
     pub login_attempts_per_email: Option<u32>,
+    /// Key requests per second per playback session (burst 4×), repeats included.
+    #[arg(long, env = "SEALCAST_KEY_REQUESTS_PER_SECOND")]
+    pub key_requests_per_second: Option<u32>,
 }
 
 /// The TOML file: the same settings as the flags, all optional.
@@ -168,6 +171,7 @@ struct FileConfig {
     key_pacing_speedup: Option<u32>,
     login_attempts_per_ip: Option<u32>,
     login_attempts_per_email: Option<u32>,
+    key_requests_per_second: Option<u32>,
 }
 
 /// A setting that could not be used; `Display` is the one line printed at exit.
@@ -562,7 +566,17 @@ fn resolve_identity(a: &ServeArgs, f: &FileConfig) -> Result<IdentitySettings, C
         ),
         1..=100_000,
     )?;
+    let key_rps = ranged(
+        "key_requests_per_second",
+        u64::from(
+            a.key_requests_per_second
+                .or(f.key_requests_per_second)
+                .unwrap_or(d.key_requests_per_second),
+        ),
+        1..=1_000_000,
+    )?;
     Ok(IdentitySettings {
+        key_requests_per_second: key_rps as u32,
         access_token_ttl: Duration::from_secs(access),
         refresh_token_ttl: Duration::from_secs(refresh),
         max_live_sessions: sessions as u32,

@@ -78,7 +78,12 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
                 config.identity.pacing.clone(),
                 Arc::new(SystemClock),
             );
-            Some(delivery.router())
+            Some(http::key_limits::limit_key_requests(
+                delivery.router(),
+                config.identity.key_requests_per_second,
+                crypto.url_signer.clone(),
+                db.clone(),
+            ))
         }
         _ => None,
     };

@@ -581,6 +581,49 @@ async fn key_pacing_answers_429_with_retry_after_and_flags_the_audit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_requests_are_rate_limited_per_session() {
+    let server = identity_server()
+        .arg("--key-requests-per-second")
+        .arg("1")
+        .start();
+    let api = Api::new(&server);
+    let data = DataDir::open(&server.data_path()).await;
+    let c = cast(&api, &data).await;
+    let (video, keys) = ready_video(&data, &c.creator.user_id, &c.course, 1, 10_000).await;
+    let (session, _) = api.playback(&c.learner.token, &video).await;
+    let (other, _) = api.playback(&c.learner.token, &video).await;
+    let url = key_url(&data, &session, &keys[0].0);
+    // Unsigned requests naming the session do not drain its bucket.
+    let unsigned = format!("/keys/{session}/{}", keys[0].0);
+    for _ in 0..6 {
+        assert_error(
+            api.key(&unsigned, Some(&c.learner.token)).await,
+            403,
+            "bad_signature",
+        )
+        .await;
+    }
+    // Burst of 4 (1/s × 4), then 429 with Retry-After.
+    for _ in 0..4 {
+        assert_eq!(api.key(&url, Some(&c.learner.token)).await.status(), 200);
+    }
+    let resp = api.key(&url, Some(&c.learner.token)).await;
+    assert_eq!(resp.headers()["retry-after"], "1");
+    assert_eq!(resp.headers()[CACHE_CONTROL], "no-store");
+    assert_error(resp, 429, "rate_limited").await;
+    // Other sessions are not affected.
+    let other_url = key_url(&data, &other, &keys[0].0);
+    assert_eq!(
+        api.key(&other_url, Some(&c.learner.token)).await.status(),
+        200
+    );
+    let audit = api.audit(&c.admin.token, 5).await;
+    assert!(audit
+        .iter()
+        .any(|e| e["reason"] == "rate_limited" && e["session_id"] == session.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edge_only_process_never_touches_the_master_key() {
     let first = identity_server().start();
     let data_path = first.data_path();

@@ -7,6 +7,7 @@ pub mod auth;
 mod demo;
 mod health;
 pub mod identity;
+pub mod key_limits;
 pub mod metrics;
 mod middleware;
 

@@ -64,6 +64,8 @@ pub struct IdentitySettings {
     pub login_attempts_per_ip: u32,
     /// Login attempts per minute per account.
     pub login_attempts_per_email: u32,
+    /// Key requests per second per playback session (burst 4×).
+    pub key_requests_per_second: u32,
 }
 
 impl Default for IdentitySettings {
@@ -75,7 +77,8 @@ impl Default for IdentitySettings {
             playback_slack: Duration::from_secs(30 * 60),
             pacing: PacingConfig::default(),
             login_attempts_per_ip: 30,
-            login_attempts_per_email: 5,
+            login_attempts_per_email: 10,
+            key_requests_per_second: 20,
         }
     }
 }

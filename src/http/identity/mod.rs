@@ -133,3 +133,33 @@ impl From<IdentityError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn openapi_lists_every_identity_route() {
+        let doc = serde_json::to_value(super::openapi()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        for p in [
+            "/api/v1/auth/login",
+            "/api/v1/auth/refresh",
+            "/api/v1/auth/logout",
+            "/api/v1/me",
+            "/.well-known/jwks.json",
+            "/api/v1/users",
+            "/api/v1/courses",
+            "/api/v1/courses/{id}",
+            "/api/v1/courses/{id}/enrollments",
+            "/api/v1/courses/{id}/enrollments/{user_id}",
+            "/api/v1/videos/{id}/playback",
+            "/api/v1/playback/{session_id}",
+            "/api/v1/admin/revocations",
+            "/api/v1/admin/sessions",
+            "/api/v1/admin/audit",
+        ] {
+            assert!(paths.contains_key(p), "{p} missing from OpenAPI");
+        }
+        assert!(doc["components"]["schemas"]["TokenResponse"].is_object());
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    }
+}
