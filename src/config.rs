@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::identity::{IdentitySettings, Roles};
+use crate::identity::{ExternalIssuerSettings, ExternalKeyLocation, IdentitySettings, Roles};
 use crate::jobs::JobSettings;
 
 /// Flags of `sealcast serve`; every one also reads a `SEALCAST_*` variable.
@@ -130,6 +130,30 @@ pub struct ServeArgs {
     /// Key requests per second per playback session (burst 4×), repeats included.
     #[arg(long, env = "SEALCAST_KEY_REQUESTS_PER_SECOND")]
     pub key_requests_per_second: Option<u32>,
+    /// Also accept access tokens from this issuer (`iss`), e.g. a course platform.
+    #[arg(long, env = "SEALCAST_EXTERNAL_ISSUER")]
+    pub external_issuer: Option<String>,
+    /// The `aud` the external issuer puts in tokens for sealcast.
+    #[arg(long, env = "SEALCAST_EXTERNAL_AUDIENCE")]
+    pub external_audience: Option<String>,
+    /// The one algorithm accepted from it: RS256 (default), ES256 or EdDSA.
+    #[arg(long, env = "SEALCAST_EXTERNAL_ALGORITHM")]
+    pub external_algorithm: Option<String>,
+    /// Its public key as a PEM file.
+    #[arg(long, env = "SEALCAST_EXTERNAL_KEY_FILE")]
+    pub external_key_file: Option<PathBuf>,
+    /// Its JWKS as a file.
+    #[arg(long, env = "SEALCAST_EXTERNAL_JWKS_FILE")]
+    pub external_jwks_file: Option<PathBuf>,
+    /// Its JWKS URL (fetched at start, refreshed every 15 minutes).
+    #[arg(long, env = "SEALCAST_EXTERNAL_JWKS_URL")]
+    pub external_jwks_url: Option<String>,
+    /// Claim naming the user (default `sub`).
+    #[arg(long, env = "SEALCAST_EXTERNAL_USER_CLAIM")]
+    pub external_user_claim: Option<String>,
+    /// Claim naming the role (default `role`; missing or unknown means learner).
+    #[arg(long, env = "SEALCAST_EXTERNAL_ROLE_CLAIM")]
+    pub external_role_claim: Option<String>,
 }
 
 /// The TOML file: the same settings as the flags, all optional.
@@ -172,6 +196,14 @@ struct FileConfig {
     login_attempts_per_ip: Option<u32>,
     login_attempts_per_email: Option<u32>,
     key_requests_per_second: Option<u32>,
+    external_issuer: Option<String>,
+    external_audience: Option<String>,
+    external_algorithm: Option<String>,
+    external_key_file: Option<PathBuf>,
+    external_jwks_file: Option<PathBuf>,
+    external_jwks_url: Option<String>,
+    external_user_claim: Option<String>,
+    external_role_claim: Option<String>,
 }
 
 /// A setting that could not be used; `Display` is the one line printed at exit.
@@ -576,6 +608,7 @@ fn resolve_identity(a: &ServeArgs, f: &FileConfig) -> Result<IdentitySettings, C
         1..=1_000_000,
     )?;
     Ok(IdentitySettings {
+        external: resolve_external(a, f)?,
         key_requests_per_second: key_rps as u32,
         access_token_ttl: Duration::from_secs(access),
         refresh_token_ttl: Duration::from_secs(refresh),
@@ -589,6 +622,63 @@ fn resolve_identity(a: &ServeArgs, f: &FileConfig) -> Result<IdentitySettings, C
         login_attempts_per_ip: per_ip as u32,
         login_attempts_per_email: per_email as u32,
     })
+}
+
+fn resolve_external(
+    a: &ServeArgs,
+    f: &FileConfig,
+) -> Result<Option<ExternalIssuerSettings>, ConfigError> {
+    let pick = |x: &Option<String>, y: &Option<String>| x.clone().or(y.clone());
+    let key_file = a.external_key_file.clone().or(f.external_key_file.clone());
+    let jwks_file = a
+        .external_jwks_file
+        .clone()
+        .or(f.external_jwks_file.clone());
+    let jwks_url = pick(&a.external_jwks_url, &f.external_jwks_url);
+    let Some(issuer) = pick(&a.external_issuer, &f.external_issuer) else {
+        if key_file.is_some() || jwks_file.is_some() || jwks_url.is_some() {
+            return Err(ConfigError::new(
+                "external_issuer",
+                "an external key is configured but no external_issuer",
+            ));
+        }
+        return Ok(None);
+    };
+    let audience = pick(&a.external_audience, &f.external_audience)
+        .ok_or_else(|| ConfigError::new("external_audience", "required with external_issuer"))?;
+    let algorithm = pick(&a.external_algorithm, &f.external_algorithm)
+        .unwrap_or_else(|| "RS256".into())
+        .parse()
+        .map_err(|_| ConfigError::new("external_algorithm", "must be RS256, ES256 or EdDSA"))?;
+    let key = match (key_file, jwks_file, jwks_url) {
+        (Some(p), None, None) => ExternalKeyLocation::PemFile(p),
+        (None, Some(p), None) => ExternalKeyLocation::JwksFile(p),
+        (None, None, Some(u)) if u.starts_with("https://") || u.starts_with("http://") => {
+            ExternalKeyLocation::JwksUrl(u)
+        }
+        (None, None, Some(_)) => {
+            return Err(ConfigError::new(
+                "external_jwks_url",
+                "must be an http(s) URL",
+            ))
+        }
+        _ => {
+            return Err(ConfigError::new(
+                "external_issuer",
+                "give exactly one of external_key_file, external_jwks_file, external_jwks_url",
+            ))
+        }
+    };
+    Ok(Some(ExternalIssuerSettings {
+        issuer,
+        audience,
+        algorithm,
+        key,
+        user_claim: pick(&a.external_user_claim, &f.external_user_claim)
+            .unwrap_or_else(|| "sub".into()),
+        role_claim: pick(&a.external_role_claim, &f.external_role_claim)
+            .unwrap_or_else(|| "role".into()),
+    }))
 }
 
 fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -855,6 +945,30 @@ mod tests {
                     ..Default::default()
                 },
                 "max_live_sessions",
+            ),
+            (
+                ServeArgs {
+                    external_key_file: Some("k.pem".into()),
+                    ..Default::default()
+                },
+                "external_issuer",
+            ),
+            (
+                ServeArgs {
+                    external_issuer: Some("https://idp".into()),
+                    ..Default::default()
+                },
+                "external_audience",
+            ),
+            (
+                ServeArgs {
+                    external_issuer: Some("https://idp".into()),
+                    external_audience: Some("a".into()),
+                    external_algorithm: Some("HS256".into()),
+                    external_key_file: Some("k.pem".into()),
+                    ..Default::default()
+                },
+                "external_algorithm",
             ),
         ] {
             assert_eq!(

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod external_issuer;
 pub mod http;
 pub mod identity;
 pub mod jobs;

@@ -14,8 +14,8 @@ use crate::http::{self, App};
 use crate::keystore::DbKeyStore;
 use crate::{secrets, storage};
 use sealcast_keyserver::{
-    KeyDelivery, MasterKeyPair, MasterPublicKey, SigningKeyring, SystemClock, TokenIssuer,
-    TokenVerifier, UrlSigner, VerifierConfig,
+    ExternalIssuerConfig, KeyDelivery, MasterKeyPair, MasterPublicKey, SigningKeyring, SystemClock,
+    TokenIssuer, TokenVerifier, UrlSigner, VerifierConfig,
 };
 
 /// Why the server could not start; configuration problems exit with status 2.
@@ -47,8 +47,18 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
         ))
     })?;
     let secrets = secrets::load_or_generate(&config)?;
-    let crypto = Crypto::from_secrets(&secrets)?;
+    let external =
+        match &config.identity.external {
+            Some(settings) => Some(crate::external_issuer::load(settings).await.map_err(|e| {
+                StartError::Other(format!("invalid setting `external_issuer`: {e}"))
+            })?),
+            None => None,
+        };
+    let crypto = Crypto::from_secrets(&secrets, external)?;
     drop(secrets);
+    if let Some(settings) = &config.identity.external {
+        crate::external_issuer::spawn_refresh(settings, crypto.verifier.clone());
+    }
     let tokens = crypto
         .tokens
         .with_default_ttl(config.identity.access_token_ttl);
@@ -120,17 +130,26 @@ pub const TOKEN_ISSUER: &str = "sealcast";
 pub const TOKEN_AUDIENCE: &str = "sealcast-api";
 
 impl Crypto {
-    pub fn from_secrets(secrets: &secrets::ServerSecrets) -> Result<Crypto, StartError> {
+    /// `external`: the one trusted external issuer, if configured.
+    pub fn from_secrets(
+        secrets: &secrets::ServerSecrets,
+        external: Option<ExternalIssuerConfig>,
+    ) -> Result<Crypto, StartError> {
         let bad = |what: &str, e: &dyn std::fmt::Display| {
             StartError::Other(format!("invalid setting `{what}`: {e}"))
         };
         let keyring =
             SigningKeyring::from_pems(secrets.signing_keys.iter().map(|k| k.pem.as_str()))
                 .map_err(|e| bad("signing_key_file", &e))?;
-        let verifier = TokenVerifier::new(
+        let mut verifier = TokenVerifier::new(
             VerifierConfig::new(TOKEN_ISSUER, TOKEN_AUDIENCE),
             keyring.public_keys(),
         );
+        if let Some(ext) = external {
+            verifier = verifier
+                .with_external(ext)
+                .map_err(|e| bad("external_issuer", &e))?;
+        }
         let tokens = TokenIssuer::new(keyring, TOKEN_ISSUER, TOKEN_AUDIENCE);
         let url_signer = UrlSigner::new(secrets.url_signing.expose())
             .map_err(|e| bad("url_signing_secret_file", &e))?;

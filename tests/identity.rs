@@ -695,3 +695,113 @@ async fn audit_log_pages_newest_first() {
     )
     .await;
 }
+
+const EXT_ISS: &str = "https://lms.example.test";
+const EXT_AUD: &str = "sealcast-from-lms";
+
+fn testdata(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("keyserver/src/testdata")
+        .join(name)
+}
+
+/// An RS256 token as the course platform would mint it.
+fn lms_token(sub: &str, role: &str, aud: &str, kid: Option<&str>) -> String {
+    let now = sealcast::db::now_ms() / 1000;
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = kid.map(String::from);
+    let claims =
+        json!({"sub": sub, "role": role, "iss": EXT_ISS, "aud": aud, "exp": now + 300, "nbf": now});
+    let pem = std::fs::read(testdata("ext_rsa_private.pem")).unwrap();
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap(),
+    )
+    .unwrap()
+}
+
+/// Serves one file over HTTP on loopback (the issuer's JWKS endpoint).
+async fn serve_once_forever(body: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}/jwks.json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_issuers_learners_can_watch() {
+    let jwks_url =
+        serve_once_forever(std::fs::read_to_string(testdata("ext_jwks.json")).unwrap()).await;
+    let pem_server = identity_server()
+        .arg("--external-issuer")
+        .arg(EXT_ISS)
+        .arg("--external-audience")
+        .arg(EXT_AUD)
+        .arg("--external-key-file")
+        .arg(testdata("ext_rsa_public.pem").display().to_string())
+        .start();
+    let url_server = identity_server()
+        .arg("--external-issuer")
+        .arg(EXT_ISS)
+        .arg("--external-audience")
+        .arg(EXT_AUD)
+        .arg("--external-jwks-url")
+        .arg(jwks_url)
+        .start();
+    for (server, kid) in [(&pem_server, None), (&url_server, Some("ext-rsa-1"))] {
+        let api = Api::new(server);
+        let data = DataDir::open(&server.data_path()).await;
+        let admin = admin(&api, &data).await;
+        let creator = api.user(&admin.token, "creator").await;
+        let course = api.course(&creator.token).await;
+        let token = lms_token("lms-learner-42", "learner", EXT_AUD, kid);
+        // First request provisions the account with the token's role.
+        let me: Value = api.get("/api/v1/me", &token).await.json().await.unwrap();
+        assert_eq!(me["id"], "lms-learner-42");
+        assert_eq!(me["role"], "learner");
+        assert_error(
+            api.post("/api/v1/courses", &token, json!({"title": "x"}))
+                .await,
+            403,
+            "forbidden",
+        )
+        .await;
+        // Enrolled by the course owner, the learner plays and gets keys.
+        api.enroll(&creator.token, &course, "lms-learner-42").await;
+        let (video, keys) = ready_video(&data, &creator.user_id, &course, 1, 5000).await;
+        let (session, _) = api.playback(&token, &video).await;
+        let url = common::identity::key_url(&data, &session, &keys[0].0);
+        let resp = api.key(&url, Some(&token)).await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.bytes().await.unwrap().as_ref(), keys[0].1);
+        // Wrong audience, and a local-looking token signed by the platform, are refused.
+        let wrong = lms_token("lms-learner-42", "learner", "someone-else", kid);
+        assert_error(api.get("/api/v1/me", &wrong).await, 401, "invalid_token").await;
+        // A password login for the provisioned account never works.
+        assert_error(
+            api.try_login("lms-learner-42@external.invalid", PASSWORD)
+                .await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+}

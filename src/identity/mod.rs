@@ -66,6 +66,28 @@ pub struct IdentitySettings {
     pub login_attempts_per_email: u32,
     /// Key requests per second per playback session (burst 4×).
     pub key_requests_per_second: u32,
+    /// One trusted external token issuer (a course platform's login).
+    pub external: Option<ExternalIssuerSettings>,
+}
+
+/// Where the external issuer's public keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExternalKeyLocation {
+    PemFile(std::path::PathBuf),
+    JwksFile(std::path::PathBuf),
+    /// Fetched at start and refreshed periodically.
+    JwksUrl(String),
+}
+
+/// The external issuer's settings (see `sealcast_keyserver::ExternalIssuerConfig`).
+#[derive(Debug, Clone)]
+pub struct ExternalIssuerSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub algorithm: sealcast_keyserver::ExternalAlgorithm,
+    pub key: ExternalKeyLocation,
+    pub user_claim: String,
+    pub role_claim: String,
 }
 
 impl Default for IdentitySettings {
@@ -79,6 +101,7 @@ impl Default for IdentitySettings {
             login_attempts_per_ip: 30,
             login_attempts_per_email: 10,
             key_requests_per_second: 20,
+            external: None,
         }
     }
 }
