@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::jobs::JobSettings;
+use crate::uploads::UploadSettings;
 
 /// Flags of `sealcast serve`; every one also reads a `SEALCAST_*` variable.
 #[derive(clap::Args, Debug, Default, Clone)]
@@ -94,6 +95,18 @@ pub struct ServeArgs {
     /// x264 preset for transcode jobs.
     #[arg(long, env = "SEALCAST_X264_PRESET")]
     pub x264_preset: Option<String>,
+    /// Largest upload accepted, in bytes (default 20 GiB; larger: 413).
+    #[arg(long, env = "SEALCAST_MAX_UPLOAD_BYTES")]
+    pub max_upload_bytes: Option<u64>,
+    /// Bytes of video one creator may store, uploads in flight included (0: no quota).
+    #[arg(long, env = "SEALCAST_CREATOR_QUOTA_BYTES")]
+    pub creator_quota_bytes: Option<u64>,
+    /// An upload not touched for this many seconds expires and is swept.
+    #[arg(long, env = "SEALCAST_UPLOAD_EXPIRY_SECS")]
+    pub upload_expiry_secs: Option<u64>,
+    /// How often the sweeper looks for expired uploads, in seconds.
+    #[arg(long, env = "SEALCAST_UPLOAD_SWEEP_SECS")]
+    pub upload_sweep_secs: Option<u64>,
 }
 
 /// The TOML file: the same settings as the flags, all optional.
@@ -125,6 +138,10 @@ struct FileConfig {
     segment_seconds: Option<f64>,
     rotate_every: Option<u32>,
     x264_preset: Option<String>,
+    max_upload_bytes: Option<u64>,
+    creator_quota_bytes: Option<u64>,
+    upload_expiry_secs: Option<u64>,
+    upload_sweep_secs: Option<u64>,
 }
 
 /// A setting that could not be used; `Display` is the one line printed at exit.
@@ -194,6 +211,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub secrets: SecretSources,
     pub jobs: JobSettings,
+    pub uploads: UploadSettings,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -211,6 +229,7 @@ impl Config {
 
     fn resolve(a: ServeArgs, f: FileConfig) -> Result<Config, ConfigError> {
         let jobs = resolve_jobs(&a, &f)?;
+        let uploads = resolve_uploads(&a, &f)?;
         let data_dir = a
             .data_dir
             .or(f.data_dir)
@@ -301,6 +320,7 @@ impl Config {
 
         Ok(Config {
             jobs,
+            uploads,
             data_dir,
             listen,
             database_url,
@@ -404,6 +424,47 @@ fn resolve_jobs(a: &ServeArgs, f: &FileConfig) -> Result<JobSettings, ConfigErro
         segment_seconds,
         rotate_every,
         preset,
+    })
+}
+
+fn resolve_uploads(a: &ServeArgs, f: &FileConfig) -> Result<UploadSettings, ConfigError> {
+    let d = UploadSettings::default();
+    let max_size = a
+        .max_upload_bytes
+        .or(f.max_upload_bytes)
+        .unwrap_or(d.max_size);
+    if max_size == 0 {
+        return Err(ConfigError::new("max_upload_bytes", "must be at least 1"));
+    }
+    let quota = a
+        .creator_quota_bytes
+        .or(f.creator_quota_bytes)
+        .unwrap_or(d.creator_quota);
+    let expiry = a
+        .upload_expiry_secs
+        .or(f.upload_expiry_secs)
+        .unwrap_or(d.expiry.as_secs());
+    if !(1..=30 * 86400).contains(&expiry) {
+        return Err(ConfigError::new(
+            "upload_expiry_secs",
+            "must be within 1..=2592000",
+        ));
+    }
+    let sweep = a
+        .upload_sweep_secs
+        .or(f.upload_sweep_secs)
+        .unwrap_or(d.sweep_interval.as_secs());
+    if !(1..=86400).contains(&sweep) {
+        return Err(ConfigError::new(
+            "upload_sweep_secs",
+            "must be within 1..=86400",
+        ));
+    }
+    Ok(UploadSettings {
+        max_size,
+        creator_quota: quota,
+        expiry: Duration::from_secs(expiry),
+        sweep_interval: Duration::from_secs(sweep),
     })
 }
 

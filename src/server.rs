@@ -135,6 +135,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let handle = Handle::new();
     let stop_workers = tokio_util::sync::CancellationToken::new();
     let workers = crate::jobs::worker::spawn(app.clone(), stop_workers.clone());
+    let sweeper = crate::uploads::sweeper::spawn(app.clone(), stop_workers.clone());
     tokio::spawn(shutdown_on_signal(
         handle.clone(),
         config.shutdown_grace,
@@ -170,6 +171,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     // Workers kill their job processes and hand the jobs back to the queue.
     stop_workers.cancel();
     let _ = tokio::time::timeout(config.shutdown_grace, futures::future::join_all(workers)).await;
+    sweeper.abort();
     tracing::info!("shut down cleanly");
     Ok(())
 }

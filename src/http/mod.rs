@@ -6,8 +6,13 @@
 pub mod auth;
 mod demo;
 mod health;
+pub mod hls;
 pub mod metrics;
 mod middleware;
+pub mod openapi;
+pub mod tus;
+pub mod uploads;
+pub mod videos;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,7 +78,17 @@ pub fn router(app: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .merge(demo::routes())
-        .fallback(fallback);
+        .merge(videos::routes())
+        .merge(hls::routes())
+        .merge(openapi::routes())
+        .fallback(fallback)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            app.config.request_timeout,
+        ))
+        // Upload bodies stream for as long as they need: no request timeout
+        // (the tus guard cuts a body that goes idle instead).
+        .merge(uploads::routes());
     // The key router carries its own state (and the master key); it joins
     // after ours is applied so both sit under the same layer stack.
     let key_router = app.key_router.clone();
@@ -83,7 +98,6 @@ pub fn router(app: AppState) -> Router {
         None => routes,
     };
 
-    let timeout = app.config.request_timeout;
     let tls = app.config.tls.is_some();
     let cors = cors_layer(&app.config.cors_origins);
 
@@ -100,10 +114,6 @@ pub fn router(app: AppState) -> Router {
         )
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -159,7 +169,11 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
             .expose_headers([
                 header::LOCATION,
                 HeaderName::from_static("upload-offset"),
+                HeaderName::from_static("upload-length"),
+                HeaderName::from_static("upload-expires"),
                 HeaderName::from_static("tus-resumable"),
+                HeaderName::from_static("tus-version"),
+                HeaderName::from_static("tus-max-size"),
                 HeaderName::from_static("x-request-id"),
             ])
             .allow_credentials(true)
