@@ -10,6 +10,7 @@ use std::time::Duration;
 use base64::Engine;
 use edge_support::{error_code, header_u64, metadata, video_bytes, Edge};
 use reqwest::Method;
+use sealcast::storage::ObjectStore;
 use sealcast_keyserver::Role;
 use sha1::Digest;
 
@@ -327,6 +328,11 @@ async fn tus_ownership_is_checked_on_every_request() {
 
     // Termination by the owner removes the upload, its bytes and its video.
     let id = path.rsplit('/').next().unwrap().to_string();
+    let partial = edge
+        .server
+        .data_path()
+        .join(format!("objects/partial/uploads/{id}/source"));
+    assert!(partial.exists());
     let resp = edge
         .tus(Method::DELETE, &path, &refreshed)
         .send()
@@ -347,13 +353,7 @@ async fn tus_ownership_is_checked_on_every_request() {
         .await
         .unwrap();
     assert_eq!(videos, 0);
-    assert!(!edge
-        .server
-        .data_path()
-        .join("objects/partial/uploads")
-        .join(&id)
-        .join("source")
-        .exists());
+    assert!(!partial.exists());
 }
 
 #[tokio::test]
@@ -478,12 +478,11 @@ async fn tus_upload_resumes_after_a_server_crash() {
     assert_eq!(resp.status(), 204, "{:?}", resp.text().await);
     let id = path.rsplit('/').next().unwrap();
     assert_eq!(edge.data.video_status(id).await.0, "queued");
-    let stored = std::fs::read(
-        edge.server
-            .data_path()
-            .join(format!("objects/uploads/{id}/source")),
-    )
-    .unwrap();
+    let key = sealcast::storage::ObjectKey::new(format!("uploads/{id}/source")).unwrap();
+    let body = edge.data.store.get(&key, None).await.unwrap();
+    let stored = sealcast::storage::collect(body.stream, 64 << 20)
+        .await
+        .unwrap();
     assert_eq!(
         edge_support::sha256_hex(&stored),
         edge_support::sha256_hex(&video)

@@ -35,10 +35,13 @@ pub static UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires"
 pub static UPLOAD_CHECKSUM: HeaderName = HeaderName::from_static("upload-checksum");
 pub static UPLOAD_DEFER_LENGTH: HeaderName = HeaderName::from_static("upload-defer-length");
 
-/// Refuses requests without `Tus-Resumable: 1.0.0` (412, except OPTIONS) and
+/// Refuses tus requests without `Tus-Resumable: 1.0.0` (412) and
 /// stamps `Tus-Resumable` on every response, errors included.
 pub async fn protocol(request: Request, next: Next) -> Response {
-    if request.method() != Method::OPTIONS {
+    // GET and friends fall through to 405: only the tus methods need the header.
+    let tus_method =
+        [Method::POST, Method::HEAD, Method::PATCH, Method::DELETE].contains(request.method());
+    if tus_method {
         let version = request
             .headers()
             .get(&TUS_RESUMABLE)

@@ -282,20 +282,17 @@ pub(crate) async fn remove_video(app: &AppState, id: &str) -> Result<(), ApiErro
 }
 
 async fn remove_objects(app: &AppState, id: &str) -> Result<(), ApiError> {
+    // Ids have a fixed length, so `uploads/{id}` matches only this video's
+    // upload, whether stored as `uploads/{id}` or below `uploads/{id}/`.
     for prefix in [
         crate::jobs::video_prefix(id),
-        crate::uploads::upload_prefix(id),
+        crate::jobs::default_upload_key(id),
+        crate::jobs::original_key(id),
     ] {
         app.storage
             .delete_prefix(&ObjectPrefix::new(prefix)?)
             .await?;
     }
-    app.storage
-        .delete(&ObjectKey::new(crate::jobs::original_key(id))?)
-        .await?;
-    app.storage
-        .delete(&ObjectKey::new(crate::jobs::default_upload_key(id))?)
-        .await?;
     Ok(())
 }
 
