@@ -281,3 +281,51 @@ async fn videos_delete_removes_segments_keys_sessions_and_uploads() {
     assert!(!partial.exists());
     let _ = edge.data.store.check().await;
 }
+
+#[tokio::test]
+async fn openapi_document_describes_the_edge() {
+    let edge = Edge::start(TestServer::builder().arg("--workers").arg("0")).await;
+    let resp = edge
+        .http
+        .get(edge.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let doc: serde_json::Value = resp.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/v1/uploads", "post"),
+        ("/api/v1/uploads", "options"),
+        ("/api/v1/uploads/{id}", "head"),
+        ("/api/v1/uploads/{id}", "patch"),
+        ("/api/v1/uploads/{id}", "delete"),
+        ("/api/v1/videos", "get"),
+        ("/api/v1/videos/{id}", "get"),
+        ("/api/v1/videos/{id}", "delete"),
+        ("/api/v1/videos/{id}/events", "get"),
+        ("/hls/{session_id}/master.m3u8", "get"),
+        ("/hls/{session_id}/{rung}/{file}", "get"),
+        ("/api/v1/openapi.json", "get"),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path} missing");
+    }
+    let video = &doc["components"]["schemas"]["Video"]["properties"];
+    for field in [
+        "id",
+        "course_id",
+        "title",
+        "status",
+        "progress",
+        "error",
+        "duration_seconds",
+        "renditions",
+        "poster_url",
+        "created_at",
+    ] {
+        assert!(video[field].is_object(), "Video.{field} missing");
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}

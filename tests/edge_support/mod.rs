@@ -51,6 +51,17 @@ impl Edge {
         }
     }
 
+    /// A server on another database (PostgreSQL).
+    pub async fn start_with_db(builder: ServerBuilder, database_url: &str) -> Edge {
+        let server = builder.arg("--database-url").arg(database_url).start();
+        let data = DataDir::open_with(&server.data_path(), database_url).await;
+        Edge {
+            server,
+            data,
+            http: client(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         self.server.url(path)
     }
