@@ -30,8 +30,9 @@ use crate::uploads::{metadata, source_key, upload_prefix};
 
 /// How long a PATCH may go without sending a byte before it is cut off.
 const BODY_IDLE: Duration = Duration::from_secs(60);
-/// The write lease, renewed while a PATCH streams.
-const LEASE: Duration = Duration::from_secs(90);
+/// The write lease, renewed every third of it while a PATCH streams: a
+/// writer that died (a crashed node) blocks its upload for at most this long.
+const LEASE: Duration = Duration::from_secs(20);
 const TITLE_MAX: usize = 200;
 
 pub fn routes() -> Router<AppState> {
