@@ -11,6 +11,8 @@ packages=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresam
           libavfilter-dev libavdevice-dev clang libclang-dev pkg-config)
 if (( want_test )); then
   packages+=(ffmpeg postgresql)
+  # Node runs the real tus client in the upload tests; Debian's is enough.
+  command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 
 missing=()
@@ -32,5 +34,9 @@ if (( want_test )); then
     echo "setup: installing Garage 2.5.0 for the S3 tests (about 12 minutes, once)"
     cargo install garage --locked --version 2.5.0 --quiet
   fi
+fi
+if (( want_test )); then
+  # The real tus client (tus-js-client) the upload tests drive, pinned by the lock file.
+  (cd "$(dirname "$0")/../tests/node" && npm ci --no-audit --no-fund --silent)
 fi
 echo "setup: ready"
