@@ -94,6 +94,9 @@ pub struct ServeArgs {
     /// x264 preset for transcode jobs.
     #[arg(long, env = "SEALCAST_X264_PRESET")]
     pub x264_preset: Option<String>,
+    /// Folder of the built web app (`make web`), served at `/`.
+    #[arg(long, env = "SEALCAST_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
 }
 
 /// The TOML file: the same settings as the flags, all optional.
@@ -125,6 +128,7 @@ struct FileConfig {
     segment_seconds: Option<f64>,
     rotate_every: Option<u32>,
     x264_preset: Option<String>,
+    web_dir: Option<PathBuf>,
 }
 
 /// A setting that could not be used; `Display` is the one line printed at exit.
@@ -194,10 +198,14 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub secrets: SecretSources,
     pub jobs: JobSettings,
+    /// The built web app; a missing folder gets a page saying how to build it.
+    pub web_dir: PathBuf,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./sealcast-data";
+/// Where `make web` puts the app, relative to the working directory.
+pub const DEFAULT_WEB_DIR: &str = "player-demo/dist";
 
 impl Config {
     /// Resolves flags/env (already in `args`), then the TOML file, then defaults.
@@ -299,8 +307,14 @@ impl Config {
             ));
         }
 
+        let web_dir = a
+            .web_dir
+            .or(f.web_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_WEB_DIR));
+
         Ok(Config {
             jobs,
+            web_dir,
             data_dir,
             listen,
             database_url,

@@ -202,7 +202,7 @@ export function mountPlayer(video, viewer) {
     hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => {
       quality.replaceChildren(
         h('option', { value: '-1' }, 'Auto'),
-        data.levels.map((l, i) =>
+        ...data.levels.map((l, i) =>
           h('option', { value: String(i) }, `${l.height}p · ${Math.round(l.bitrate / 1000)} kbps`),
         ),
       );

@@ -93,5 +93,7 @@ export async function render() {
   cleanup = result;
   const heading = outlet.querySelector('h1');
   document.title = heading ? `${heading.textContent} · sealcast` : 'sealcast';
-  outlet.focus({ preventScroll: true });
+  // Move focus to the new page (for screen readers and keyboards) unless
+  // the view already put it somewhere useful, like a form's first field.
+  if (!outlet.contains(document.activeElement)) outlet.focus({ preventScroll: true });
 }

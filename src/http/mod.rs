@@ -26,7 +26,6 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::error::{ApiError, ErrorCode};
 use crate::storage::ObjectStore;
 use sealcast_keyserver::{MasterPublicKey, TokenIssuer, TokenVerifier, UrlSigner};
 
@@ -72,8 +71,8 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
-        .merge(demo::routes())
-        .fallback(fallback);
+        // Unmatched GETs: the web app's files and routes; all else a JSON 404.
+        .fallback(demo::fallback);
     // The key router carries its own state (and the master key); it joins
     // after ours is applied so both sit under the same layer stack.
     let key_router = app.key_router.clone();
@@ -165,8 +164,4 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
             .allow_credentials(true)
             .max_age(Duration::from_secs(600)),
     )
-}
-
-async fn fallback() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such route")
 }
