@@ -123,6 +123,8 @@ export function startUpload(file, { courseId, title, onCreated, onDone }) {
     },
     onShouldRetry: (err, attempt) => {
       const status = err?.originalResponse?.getStatus?.() ?? 0;
+      samples = [];
+      stats.textContent = `${progress.value.toFixed(0)}% sent`;
       setStatus('retrying', `Connection problem, retrying (attempt ${attempt + 1})…`);
       // Network errors, timeouts, server errors and a lapsed token retry;
       // a refusal (403, 404, 413…) is final.
