@@ -1,7 +1,7 @@
 // Boot: restore the session from the refresh cookie, draw the top bar, route.
 
 import './style.css';
-import { h, replace } from './dom.js';
+import { h, replace, toast } from './dom.js';
 import { route, start, navigate, render } from './router.js';
 import { logout, onSessionChange, refresh, user } from './session.js';
 import { loginView } from './views/login.js';
@@ -68,10 +68,15 @@ function drawTopbar(u) {
   );
 }
 
-onSessionChange((u) => {
+onSessionChange((u, reason) => {
   drawTopbar(u);
-  // Signed out elsewhere (refresh refused): leave any protected page.
-  if (!u && location.pathname !== '/login') render();
+  if (u || reason === 'logout' || location.pathname === '/login') return;
+  // Signed out (the refresh was refused: logged out elsewhere, disabled or
+  // revoked). A player that already stopped keeps its reason on screen;
+  // any other page goes to the login form.
+  if (document.querySelector('[data-testid=player][data-state=stopped]')) return;
+  toast('You have been signed out. Log in again to continue.', 'error');
+  render();
 });
 
 async function boot() {

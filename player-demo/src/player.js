@@ -315,7 +315,7 @@ export function mountPlayer(video, viewer) {
       if (hls) hls.destroy();
       hls = null;
       // Free the session's slot on the server; it may already be gone.
-      if (session) {
+      if (session && token()) {
         api(`/api/v1/playback/${encodeURIComponent(session.session_id)}`, { method: 'DELETE' }).catch(() => {});
       }
     },

@@ -10,12 +10,14 @@ const REFRESH_LOCK = 'sealcast-refresh';
 
 let accessToken = null;
 let expiresAt = 0; // ms since epoch
+let lifetime = 0; // ms, as granted
 let currentUser = null;
 let refreshTimer = null;
 let inFlight = null;
 const listeners = new Set();
 
-/** Called with the user (or null) whenever sign-in state changes. */
+/** Called with (user, reason) whenever sign-in state changes; reason is
+ * 'logout' or 'refused' when signed out. */
 export function onSessionChange(fn) {
   listeners.add(fn);
   return () => listeners.delete(fn);
@@ -32,7 +34,10 @@ export function token() {
 
 /** A token valid for at least `minValidityMs`, refreshing first if needed. */
 export async function freshToken(minValidityMs = 15000) {
-  if (accessToken && expiresAt - Date.now() > minValidityMs) return accessToken;
+  // Never demand more than a quarter of the granted lifetime, or a server
+  // with short-lived tokens would be asked for a new one on every call.
+  const margin = Math.min(minValidityMs, lifetime / 4);
+  if (accessToken && expiresAt - Date.now() > margin) return accessToken;
   await refresh();
   return accessToken;
 }
@@ -43,6 +48,7 @@ function adopt(data) {
   currentUser = data.user;
   const lifetimeMs = Math.max(10, Number(data.expires_in) || 300) * 1000;
   expiresAt = Date.now() + lifetimeMs;
+  lifetime = lifetimeMs;
   clearTimeout(refreshTimer);
   // Refresh at three quarters of the lifetime so no request, key fetch or
   // upload chunk ever carries an expired token.
@@ -52,13 +58,13 @@ function adopt(data) {
   if (changed) listeners.forEach((fn) => fn(currentUser));
 }
 
-function forget() {
+function forget(reason) {
   const had = currentUser !== null;
   accessToken = null;
   currentUser = null;
   expiresAt = 0;
   clearTimeout(refreshTimer);
-  if (had) listeners.forEach((fn) => fn(null));
+  if (had) listeners.forEach((fn) => fn(null, reason));
 }
 
 async function readError(resp) {
@@ -132,7 +138,7 @@ async function doRefresh() {
     adopt(await resp.json());
     return true;
   }
-  forget();
+  forget('refused');
   return false;
 }
 
@@ -141,6 +147,6 @@ export async function logout() {
   try {
     await fetch('/api/v1/auth/logout', { method: 'POST', credentials: 'same-origin' });
   } finally {
-    forget();
+    forget('logout');
   }
 }
