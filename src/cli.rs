@@ -22,6 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (edge, key server and workers in one process by default).
     Serve(ServeArgs),
+    /// Operator tasks: create users, rotate the signing and master keys.
+    Admin(commands::admin::AdminArgs),
     /// Package a video file as AES-128 encrypted HLS into a directory, offline.
     Transcode(commands::transcode::TranscodeArgs),
     /// Run one server transcode job (started by a worker; not for people).
@@ -34,6 +36,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => commands::serve::run(args),
+        Command::Admin(args) => commands::admin::run(args),
         Command::Transcode(args) => commands::transcode::run(args),
         Command::TranscodeJob(args) => crate::jobs::child::run(args),
     }

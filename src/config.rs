@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::identity::{ExternalIssuerSettings, ExternalKeyLocation, IdentitySettings, Roles};
 use crate::jobs::JobSettings;
 
 /// Flags of `sealcast serve`; every one also reads a `SEALCAST_*` variable.
@@ -94,6 +95,65 @@ pub struct ServeArgs {
     /// x264 preset for transcode jobs.
     #[arg(long, env = "SEALCAST_X264_PRESET")]
     pub x264_preset: Option<String>,
+    /// What this process does, comma separated: `edge`, `keyserver`, `worker` (default all).
+    /// Only a `keyserver` process reads the custody master private key.
+    #[arg(long, env = "SEALCAST_ROLES", value_delimiter = ',')]
+    pub roles: Option<Vec<String>>,
+    /// File holding the custody master PUBLIC key (base64); default
+    /// `<data dir>/secrets/master.pub`, written by the key server.
+    #[arg(long, env = "SEALCAST_MASTER_PUBLIC_KEY_FILE")]
+    pub master_public_key_file: Option<PathBuf>,
+    /// Lifetime of access tokens in seconds.
+    #[arg(long, env = "SEALCAST_ACCESS_TOKEN_TTL_SECS")]
+    pub access_token_ttl_secs: Option<u64>,
+    /// Lifetime of refresh tokens in seconds.
+    #[arg(long, env = "SEALCAST_REFRESH_TOKEN_TTL_SECS")]
+    pub refresh_token_ttl_secs: Option<u64>,
+    /// Live playback sessions per user; starting one more ends the oldest.
+    #[arg(long, env = "SEALCAST_MAX_LIVE_SESSIONS")]
+    pub max_live_sessions: Option<u32>,
+    /// Seconds a playback session outlives the video's duration (pauses, seeks).
+    #[arg(long, env = "SEALCAST_PLAYBACK_SLACK_SECS")]
+    pub playback_slack_secs: Option<u64>,
+    /// Distinct content keys a playback session may take at once (start-up, seeks).
+    #[arg(long, env = "SEALCAST_KEY_PACING_BURST")]
+    pub key_pacing_burst: Option<u32>,
+    /// How much faster than real time a session may collect new keys.
+    #[arg(long, env = "SEALCAST_KEY_PACING_SPEEDUP")]
+    pub key_pacing_speedup: Option<u32>,
+    /// Login attempts per minute from one IP address.
+    #[arg(long, env = "SEALCAST_LOGIN_ATTEMPTS_PER_IP")]
+    pub login_attempts_per_ip: Option<u32>,
+    /// Login attempts per minute for one account (email).
+    #[arg(long, env = "SEALCAST_LOGIN_ATTEMPTS_PER_EMAIL")]
+    pub login_attempts_per_email: Option<u32>,
+    /// Key requests per second per playback session (burst 4×), repeats included.
+    #[arg(long, env = "SEALCAST_KEY_REQUESTS_PER_SECOND")]
+    pub key_requests_per_second: Option<u32>,
+    /// Also accept access tokens from this issuer (`iss`), e.g. a course platform.
+    #[arg(long, env = "SEALCAST_EXTERNAL_ISSUER")]
+    pub external_issuer: Option<String>,
+    /// The `aud` the external issuer puts in tokens for sealcast.
+    #[arg(long, env = "SEALCAST_EXTERNAL_AUDIENCE")]
+    pub external_audience: Option<String>,
+    /// The one algorithm accepted from it: RS256 (default), ES256 or EdDSA.
+    #[arg(long, env = "SEALCAST_EXTERNAL_ALGORITHM")]
+    pub external_algorithm: Option<String>,
+    /// Its public key as a PEM file.
+    #[arg(long, env = "SEALCAST_EXTERNAL_KEY_FILE")]
+    pub external_key_file: Option<PathBuf>,
+    /// Its JWKS as a file.
+    #[arg(long, env = "SEALCAST_EXTERNAL_JWKS_FILE")]
+    pub external_jwks_file: Option<PathBuf>,
+    /// Its JWKS URL (fetched at start, refreshed every 15 minutes).
+    #[arg(long, env = "SEALCAST_EXTERNAL_JWKS_URL")]
+    pub external_jwks_url: Option<String>,
+    /// Claim naming the user (default `sub`).
+    #[arg(long, env = "SEALCAST_EXTERNAL_USER_CLAIM")]
+    pub external_user_claim: Option<String>,
+    /// Claim naming the role (default `role`; missing or unknown means learner).
+    #[arg(long, env = "SEALCAST_EXTERNAL_ROLE_CLAIM")]
+    pub external_role_claim: Option<String>,
     /// Folder of the built web app (`make web`), served at `/`.
     #[arg(long, env = "SEALCAST_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
@@ -128,6 +188,25 @@ struct FileConfig {
     segment_seconds: Option<f64>,
     rotate_every: Option<u32>,
     x264_preset: Option<String>,
+    roles: Option<Vec<String>>,
+    master_public_key_file: Option<PathBuf>,
+    access_token_ttl_secs: Option<u64>,
+    refresh_token_ttl_secs: Option<u64>,
+    max_live_sessions: Option<u32>,
+    playback_slack_secs: Option<u64>,
+    key_pacing_burst: Option<u32>,
+    key_pacing_speedup: Option<u32>,
+    login_attempts_per_ip: Option<u32>,
+    login_attempts_per_email: Option<u32>,
+    key_requests_per_second: Option<u32>,
+    external_issuer: Option<String>,
+    external_audience: Option<String>,
+    external_algorithm: Option<String>,
+    external_key_file: Option<PathBuf>,
+    external_jwks_file: Option<PathBuf>,
+    external_jwks_url: Option<String>,
+    external_user_claim: Option<String>,
+    external_role_claim: Option<String>,
     web_dir: Option<PathBuf>,
 }
 
@@ -181,6 +260,7 @@ pub struct SecretSources {
     pub url_signing_secret_file: Option<PathBuf>,
     pub master_key_file: Option<PathBuf>,
     pub signing_key_file: Option<PathBuf>,
+    pub master_public_key_file: Option<PathBuf>,
 }
 
 /// The resolved configuration. Holds no secret values, only where they live,
@@ -198,6 +278,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub secrets: SecretSources,
     pub jobs: JobSettings,
+    /// Which parts of sealcast this process runs.
+    pub roles: Roles,
+    /// Tokens, playback sessions, key pacing and login limits.
+    pub identity: IdentitySettings,
     /// The built web app; a missing folder gets a page saying how to build it.
     pub web_dir: PathBuf,
 }
@@ -219,6 +303,8 @@ impl Config {
 
     fn resolve(a: ServeArgs, f: FileConfig) -> Result<Config, ConfigError> {
         let jobs = resolve_jobs(&a, &f)?;
+        let roles = resolve_roles(a.roles.clone().or(f.roles.clone()))?;
+        let identity = resolve_identity(&a, &f)?;
         let data_dir = a
             .data_dir
             .or(f.data_dir)
@@ -314,6 +400,8 @@ impl Config {
 
         Ok(Config {
             jobs,
+            roles,
+            identity,
             web_dir,
             data_dir,
             listen,
@@ -328,6 +416,7 @@ impl Config {
                 url_signing_secret_file: a.url_signing_secret_file.or(f.url_signing_secret_file),
                 master_key_file: a.master_key_file.or(f.master_key_file),
                 signing_key_file: a.signing_key_file.or(f.signing_key_file),
+                master_public_key_file: a.master_public_key_file.or(f.master_public_key_file),
             },
         })
     }
@@ -419,6 +508,191 @@ fn resolve_jobs(a: &ServeArgs, f: &FileConfig) -> Result<JobSettings, ConfigErro
         rotate_every,
         preset,
     })
+}
+
+fn resolve_roles(values: Option<Vec<String>>) -> Result<Roles, ConfigError> {
+    let Some(values) = values else {
+        return Ok(Roles::all());
+    };
+    let mut roles = Roles::none();
+    for value in &values {
+        match value.trim() {
+            "edge" => roles.edge = true,
+            "keyserver" => roles.keyserver = true,
+            "worker" => roles.worker = true,
+            other => {
+                return Err(ConfigError::new(
+                    "roles",
+                    format!("`{other}` is not one of edge, keyserver, worker"),
+                ))
+            }
+        }
+    }
+    if !(roles.edge || roles.keyserver || roles.worker) {
+        return Err(ConfigError::new("roles", "name at least one role"));
+    }
+    Ok(roles)
+}
+
+fn resolve_identity(a: &ServeArgs, f: &FileConfig) -> Result<IdentitySettings, ConfigError> {
+    let d = IdentitySettings::default();
+    let ranged = |setting: &'static str, value: u64, range: std::ops::RangeInclusive<u64>| {
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError::new(
+                setting,
+                format!("must be within {}..={}", range.start(), range.end()),
+            ))
+        }
+    };
+    let access = ranged(
+        "access_token_ttl_secs",
+        a.access_token_ttl_secs
+            .or(f.access_token_ttl_secs)
+            .unwrap_or(d.access_token_ttl.as_secs()),
+        30..=86_400,
+    )?;
+    let refresh = ranged(
+        "refresh_token_ttl_secs",
+        a.refresh_token_ttl_secs
+            .or(f.refresh_token_ttl_secs)
+            .unwrap_or(d.refresh_token_ttl.as_secs()),
+        60..=365 * 86_400,
+    )?;
+    let sessions = ranged(
+        "max_live_sessions",
+        u64::from(
+            a.max_live_sessions
+                .or(f.max_live_sessions)
+                .unwrap_or(d.max_live_sessions),
+        ),
+        1..=100,
+    )?;
+    let slack = ranged(
+        "playback_slack_secs",
+        a.playback_slack_secs
+            .or(f.playback_slack_secs)
+            .unwrap_or(d.playback_slack.as_secs()),
+        0..=86_400,
+    )?;
+    let burst = ranged(
+        "key_pacing_burst",
+        u64::from(
+            a.key_pacing_burst
+                .or(f.key_pacing_burst)
+                .unwrap_or(d.pacing.burst),
+        ),
+        1..=10_000,
+    )?;
+    let speedup = ranged(
+        "key_pacing_speedup",
+        u64::from(
+            a.key_pacing_speedup
+                .or(f.key_pacing_speedup)
+                .unwrap_or(d.pacing.speedup),
+        ),
+        1..=1_000,
+    )?;
+    let per_ip = ranged(
+        "login_attempts_per_ip",
+        u64::from(
+            a.login_attempts_per_ip
+                .or(f.login_attempts_per_ip)
+                .unwrap_or(d.login_attempts_per_ip),
+        ),
+        1..=100_000,
+    )?;
+    let per_email = ranged(
+        "login_attempts_per_email",
+        u64::from(
+            a.login_attempts_per_email
+                .or(f.login_attempts_per_email)
+                .unwrap_or(d.login_attempts_per_email),
+        ),
+        1..=100_000,
+    )?;
+    let key_rps = ranged(
+        "key_requests_per_second",
+        u64::from(
+            a.key_requests_per_second
+                .or(f.key_requests_per_second)
+                .unwrap_or(d.key_requests_per_second),
+        ),
+        1..=1_000_000,
+    )?;
+    Ok(IdentitySettings {
+        external: resolve_external(a, f)?,
+        key_requests_per_second: key_rps as u32,
+        access_token_ttl: Duration::from_secs(access),
+        refresh_token_ttl: Duration::from_secs(refresh),
+        max_live_sessions: sessions as u32,
+        playback_slack: Duration::from_secs(slack),
+        pacing: sealcast_keyserver::PacingConfig {
+            burst: burst as u32,
+            speedup: speedup as u32,
+            ..d.pacing
+        },
+        login_attempts_per_ip: per_ip as u32,
+        login_attempts_per_email: per_email as u32,
+    })
+}
+
+fn resolve_external(
+    a: &ServeArgs,
+    f: &FileConfig,
+) -> Result<Option<ExternalIssuerSettings>, ConfigError> {
+    let pick = |x: &Option<String>, y: &Option<String>| x.clone().or(y.clone());
+    let key_file = a.external_key_file.clone().or(f.external_key_file.clone());
+    let jwks_file = a
+        .external_jwks_file
+        .clone()
+        .or(f.external_jwks_file.clone());
+    let jwks_url = pick(&a.external_jwks_url, &f.external_jwks_url);
+    let Some(issuer) = pick(&a.external_issuer, &f.external_issuer) else {
+        if key_file.is_some() || jwks_file.is_some() || jwks_url.is_some() {
+            return Err(ConfigError::new(
+                "external_issuer",
+                "an external key is configured but no external_issuer",
+            ));
+        }
+        return Ok(None);
+    };
+    let audience = pick(&a.external_audience, &f.external_audience)
+        .ok_or_else(|| ConfigError::new("external_audience", "required with external_issuer"))?;
+    let algorithm = pick(&a.external_algorithm, &f.external_algorithm)
+        .unwrap_or_else(|| "RS256".into())
+        .parse()
+        .map_err(|_| ConfigError::new("external_algorithm", "must be RS256, ES256 or EdDSA"))?;
+    let key = match (key_file, jwks_file, jwks_url) {
+        (Some(p), None, None) => ExternalKeyLocation::PemFile(p),
+        (None, Some(p), None) => ExternalKeyLocation::JwksFile(p),
+        (None, None, Some(u)) if u.starts_with("https://") || u.starts_with("http://") => {
+            ExternalKeyLocation::JwksUrl(u)
+        }
+        (None, None, Some(_)) => {
+            return Err(ConfigError::new(
+                "external_jwks_url",
+                "must be an http(s) URL",
+            ))
+        }
+        _ => {
+            return Err(ConfigError::new(
+                "external_issuer",
+                "give exactly one of external_key_file, external_jwks_file, external_jwks_url",
+            ))
+        }
+    };
+    Ok(Some(ExternalIssuerSettings {
+        issuer,
+        audience,
+        algorithm,
+        key,
+        user_claim: pick(&a.external_user_claim, &f.external_user_claim)
+            .unwrap_or_else(|| "sub".into()),
+        role_claim: pick(&a.external_role_claim, &f.external_role_claim)
+            .unwrap_or_else(|| "role".into()),
+    }))
 }
 
 fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -654,6 +928,69 @@ mod tests {
         for (args, setting) in cases {
             let err = Config::resolve(args, FileConfig::default()).unwrap_err();
             assert_eq!(err.setting, setting, "{err}");
+        }
+    }
+
+    #[test]
+    fn roles_and_identity_settings() {
+        let c = Config::resolve(ServeArgs::default(), FileConfig::default()).unwrap();
+        assert_eq!(c.roles, Roles::all());
+        assert_eq!(c.identity.max_live_sessions, 3);
+        let args = ServeArgs {
+            roles: Some(vec!["edge".into(), "worker".into()]),
+            key_pacing_burst: Some(7),
+            ..Default::default()
+        };
+        let c = Config::resolve(args, file("max_live_sessions = 5\n")).unwrap();
+        assert!(c.roles.edge && c.roles.worker && !c.roles.keyserver);
+        assert_eq!(c.identity.pacing.burst, 7);
+        assert_eq!(c.identity.max_live_sessions, 5);
+        for (args, setting) in [
+            (
+                ServeArgs {
+                    roles: Some(vec!["cdn".into()]),
+                    ..Default::default()
+                },
+                "roles",
+            ),
+            (
+                ServeArgs {
+                    max_live_sessions: Some(0),
+                    ..Default::default()
+                },
+                "max_live_sessions",
+            ),
+            (
+                ServeArgs {
+                    external_key_file: Some("k.pem".into()),
+                    ..Default::default()
+                },
+                "external_issuer",
+            ),
+            (
+                ServeArgs {
+                    external_issuer: Some("https://idp".into()),
+                    ..Default::default()
+                },
+                "external_audience",
+            ),
+            (
+                ServeArgs {
+                    external_issuer: Some("https://idp".into()),
+                    external_audience: Some("a".into()),
+                    external_algorithm: Some("HS256".into()),
+                    external_key_file: Some("k.pem".into()),
+                    ..Default::default()
+                },
+                "external_algorithm",
+            ),
+        ] {
+            assert_eq!(
+                Config::resolve(args, FileConfig::default())
+                    .unwrap_err()
+                    .setting,
+                setting
+            );
         }
     }
 

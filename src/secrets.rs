@@ -58,8 +58,11 @@ impl std::fmt::Debug for SigningKeyPem {
 pub struct ServerSecrets {
     /// HMAC key for signed playback URLs (≥ 32 bytes).
     pub url_signing: SecretBytes,
-    /// X25519 secret of the key server's custody key (32 bytes).
-    pub master_key: SecretBytes,
+    /// X25519 secret of the key server's custody key (32 bytes); only loaded
+    /// by a process with the `keyserver` role.
+    pub master_key: Option<SecretBytes>,
+    /// The custody public key (what workers seal new content keys to).
+    pub master_public: [u8; 32],
     /// Token signing keys, oldest first; the last one signs, all verify.
     pub signing_keys: Vec<SigningKeyPem>,
 }
@@ -86,6 +89,7 @@ pub enum SecretError {
 
 const URL_SIGNING_FILE: &str = "url-signing.key";
 const MASTER_KEY_FILE: &str = "master.key";
+const MASTER_PUBLIC_FILE: &str = "master.pub";
 const SIGNING_KEYS_DIR: &str = "signing-keys";
 
 /// Loads operator-supplied secrets, generating any missing ones into the data dir.
@@ -96,11 +100,19 @@ pub fn load_or_generate(config: &Config) -> Result<ServerSecrets, SecretError> {
         Some(path) => read_b64_secret(path, 32)?,
         None => load_or_create_b64(&dir.join(URL_SIGNING_FILE), 32)?,
     };
-    let master_key = match &config.secrets.master_key_file {
-        Some(path) => read_b64_secret(path, 32)?,
-        None => load_or_create_b64(&dir.join(MASTER_KEY_FILE), 32)?,
+    let (master_key, master_public) = if config.roles.keyserver {
+        let key = match &config.secrets.master_key_file {
+            Some(path) => read_b64_secret(path, 32)?,
+            None => load_or_create_b64(&dir.join(MASTER_KEY_FILE), 32)?,
+        };
+        let key = exact_len(key, 32, config.secrets.master_key_file.as_deref())?;
+        let public = master_public_of(&key)?;
+        // Publish the public half for edge and worker processes.
+        write_master_public(&master_public_path(config), &public)?;
+        (Some(key), public)
+    } else {
+        (None, read_master_public(&master_public_path(config))?)
     };
-    let master_key = exact_len(master_key, 32, config.secrets.master_key_file.as_deref())?;
     let signing_keys = match &config.secrets.signing_key_file {
         Some(path) => vec![read_signing_key(path)?],
         None => {
@@ -116,8 +128,65 @@ pub fn load_or_generate(config: &Config) -> Result<ServerSecrets, SecretError> {
     Ok(ServerSecrets {
         url_signing,
         master_key,
+        master_public,
         signing_keys,
     })
+}
+
+/// Where the custody private key lives (operator file or the data dir).
+pub fn master_key_path(config: &Config) -> PathBuf {
+    config
+        .secrets
+        .master_key_file
+        .clone()
+        .unwrap_or_else(|| config.secrets_dir().join(MASTER_KEY_FILE))
+}
+
+/// Where the custody public key is published for edges and workers.
+pub fn master_public_path(config: &Config) -> PathBuf {
+    config
+        .secrets
+        .master_public_key_file
+        .clone()
+        .unwrap_or_else(|| config.secrets_dir().join(MASTER_PUBLIC_FILE))
+}
+
+fn master_public_of(secret: &SecretBytes) -> Result<[u8; 32], SecretError> {
+    sealcast_keyserver::MasterKeyPair::from_slice(secret.expose())
+        .map(|pair| pair.public_key().to_bytes())
+        .map_err(|e| malformed(Path::new(MASTER_KEY_FILE), &e.to_string()))
+}
+
+/// Writes the base64 public key (not secret: mode 0644), atomically, if it changed.
+pub fn write_master_public(path: &Path, public: &[u8; 32]) -> Result<(), SecretError> {
+    let text = B64.encode(public) + "\n";
+    if fs::read_to_string(path).is_ok_and(|t| t == text) {
+        return Ok(());
+    }
+    let err = |source| SecretError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let tmp = path.with_extension("pub.tmp");
+    fs::write(&tmp, text.as_bytes()).map_err(err)?;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644)).map_err(err)?;
+    fs::rename(&tmp, path).map_err(err)
+}
+
+fn read_master_public(path: &Path) -> Result<[u8; 32], SecretError> {
+    let text = fs::read_to_string(path).map_err(|source| SecretError::Read {
+        path: format!(
+            "{} (the custody public key, written by a process with the keyserver role)",
+            path.display()
+        ),
+        source,
+    })?;
+    let raw = B64
+        .decode(text.trim())
+        .map_err(|_| malformed(path, "not base64"))?;
+    raw.as_slice()
+        .try_into()
+        .map_err(|_| malformed(path, "expected a 32-byte X25519 public key"))
 }
 
 /// Generates a new token signing key next to the existing ones; it becomes the
@@ -210,6 +279,12 @@ fn load_or_create_b64(path: &Path, len: usize) -> Result<SecretBytes, SecretErro
     Ok(SecretBytes(raw))
 }
 
+/// Writes a new base64 secret file (mode 0600); refuses to overwrite.
+pub fn write_b64_secret(path: &Path, raw: &[u8]) -> Result<(), SecretError> {
+    let text = Zeroizing::new(B64.encode(raw) + "\n");
+    write_new_private_file(path, text.as_bytes())
+}
+
 /// Reads a base64 secret of at least `min_len` bytes from a 0600 file.
 pub fn read_b64_secret(path: &Path, min_len: usize) -> Result<SecretBytes, SecretError> {
     let bytes = read_private_file(path)?;
@@ -245,7 +320,7 @@ pub fn read_private_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, SecretError>
         })
 }
 
-fn write_new_private_file(path: &Path, contents: &[u8]) -> Result<(), SecretError> {
+pub(crate) fn write_new_private_file(path: &Path, contents: &[u8]) -> Result<(), SecretError> {
     let err = |source| SecretError::Write {
         path: path.display().to_string(),
         source,
@@ -296,7 +371,17 @@ mod tests {
         }
         let second = load_or_generate(&cfg).unwrap();
         assert_eq!(first.url_signing.expose(), second.url_signing.expose());
-        assert_eq!(first.master_key.expose(), second.master_key.expose());
+        assert_eq!(
+            first.master_key.as_ref().unwrap().expose(),
+            second.master_key.as_ref().unwrap().expose()
+        );
+        assert_eq!(first.master_public, second.master_public);
+        // An edge-only process gets the public key and never the private one.
+        let mut edge = cfg.clone();
+        edge.roles.keyserver = false;
+        let e = load_or_generate(&edge).unwrap();
+        assert!(e.master_key.is_none());
+        assert_eq!(e.master_public, first.master_public);
         assert_eq!(first.signing_keys.len(), 1);
         assert_eq!(first.signing_keys[0].kid, second.signing_keys[0].kid);
         assert!(!format!("{first:?}").contains(&B64.encode(first.url_signing.expose())));

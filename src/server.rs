@@ -11,9 +11,11 @@ use axum_server::Handle;
 use crate::config::Config;
 use crate::db::Db;
 use crate::http::{self, App};
+use crate::keystore::DbKeyStore;
 use crate::{secrets, storage};
 use sealcast_keyserver::{
-    MasterKeyPair, SigningKeyring, TokenIssuer, TokenVerifier, UrlSigner, VerifierConfig,
+    ExternalIssuerConfig, KeyDelivery, MasterKeyPair, MasterPublicKey, SigningKeyring, SystemClock,
+    TokenIssuer, TokenVerifier, UrlSigner, VerifierConfig,
 };
 
 /// Why the server could not start; configuration problems exit with status 2.
@@ -45,8 +47,21 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
         ))
     })?;
     let secrets = secrets::load_or_generate(&config)?;
-    let crypto = Crypto::from_secrets(&secrets)?;
+    let external =
+        match &config.identity.external {
+            Some(settings) => Some(crate::external_issuer::load(settings).await.map_err(|e| {
+                StartError::Other(format!("invalid setting `external_issuer`: {e}"))
+            })?),
+            None => None,
+        };
+    let crypto = Crypto::from_secrets(&secrets, external)?;
     drop(secrets);
+    if let Some(settings) = &config.identity.external {
+        crate::external_issuer::spawn_refresh(settings, crypto.verifier.clone());
+    }
+    let tokens = crypto
+        .tokens
+        .with_default_ttl(config.identity.access_token_ttl);
     let db = Db::connect(&config.database_url)
         .await
         .map_err(|e| StartError::Other(e.to_string()))?;
@@ -60,16 +75,43 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
         Err(_) => tracing::warn!(storage = %store.describe(),
             "storage did not answer within 5 s; /readyz answers 503 until it does"),
     }
+    // Only the keyserver role ever holds the master private key; it moves into
+    // the key route's state and nothing else can reach it.
+    let key_router = match crypto.master {
+        Some(master) if config.roles.keyserver => {
+            tracing::info!(fingerprint = %master.fingerprint(), "key server role: key route mounted");
+            let delivery = KeyDelivery::new(
+                Arc::new(DbKeyStore::new(db.clone())),
+                master,
+                crypto.verifier.clone(),
+                crypto.url_signer.clone(),
+                config.identity.pacing.clone(),
+                Arc::new(SystemClock),
+            );
+            Some(http::key_limits::limit_key_requests(
+                delivery.router(),
+                config.identity.key_requests_per_second,
+                crypto.url_signer.clone(),
+                db.clone(),
+            ))
+        }
+        _ => None,
+    };
+    let login_limits = http::identity::LoginLimits::new(
+        config.identity.login_attempts_per_ip,
+        config.identity.login_attempts_per_email,
+    );
     Ok(Arc::new(App {
         config,
         db,
         storage: store,
         metrics: http::metrics::install(),
-        tokens: crypto.tokens,
+        tokens,
         verifier: crypto.verifier,
         url_signer: crypto.url_signer,
-        master_public: *crypto.master.public_key(),
-        key_router: None,
+        master_public: crypto.master_public,
+        key_router,
+        login_limits,
     }))
 }
 
@@ -78,7 +120,9 @@ pub struct Crypto {
     pub tokens: TokenIssuer,
     pub verifier: Arc<TokenVerifier>,
     pub url_signer: Arc<UrlSigner>,
-    pub master: MasterKeyPair,
+    /// Present only in a process with the keyserver role.
+    pub master: Option<MasterKeyPair>,
+    pub master_public: MasterPublicKey,
 }
 
 /// Issuer and audience of locally minted access tokens.
@@ -86,27 +130,45 @@ pub const TOKEN_ISSUER: &str = "sealcast";
 pub const TOKEN_AUDIENCE: &str = "sealcast-api";
 
 impl Crypto {
-    pub fn from_secrets(secrets: &secrets::ServerSecrets) -> Result<Crypto, StartError> {
+    /// `external`: the one trusted external issuer, if configured.
+    pub fn from_secrets(
+        secrets: &secrets::ServerSecrets,
+        external: Option<ExternalIssuerConfig>,
+    ) -> Result<Crypto, StartError> {
         let bad = |what: &str, e: &dyn std::fmt::Display| {
             StartError::Other(format!("invalid setting `{what}`: {e}"))
         };
         let keyring =
             SigningKeyring::from_pems(secrets.signing_keys.iter().map(|k| k.pem.as_str()))
                 .map_err(|e| bad("signing_key_file", &e))?;
-        let verifier = TokenVerifier::new(
+        let mut verifier = TokenVerifier::new(
             VerifierConfig::new(TOKEN_ISSUER, TOKEN_AUDIENCE),
             keyring.public_keys(),
         );
+        if let Some(ext) = external {
+            verifier = verifier
+                .with_external(ext)
+                .map_err(|e| bad("external_issuer", &e))?;
+        }
         let tokens = TokenIssuer::new(keyring, TOKEN_ISSUER, TOKEN_AUDIENCE);
         let url_signer = UrlSigner::new(secrets.url_signing.expose())
             .map_err(|e| bad("url_signing_secret_file", &e))?;
-        let master = MasterKeyPair::from_slice(secrets.master_key.expose())
+        let master = secrets
+            .master_key
+            .as_ref()
+            .map(|k| MasterKeyPair::from_slice(k.expose()))
+            .transpose()
             .map_err(|e| bad("master_key_file", &e))?;
+        let master_public = match &master {
+            Some(m) => *m.public_key(),
+            None => MasterPublicKey::from(secrets.master_public),
+        };
         Ok(Crypto {
             tokens,
             verifier: Arc::new(verifier),
             url_signer: Arc::new(url_signer),
             master,
+            master_public,
         })
     }
 }
@@ -134,7 +196,12 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 
     let handle = Handle::new();
     let stop_workers = tokio_util::sync::CancellationToken::new();
-    let workers = crate::jobs::worker::spawn(app.clone(), stop_workers.clone());
+    // Transcode workers run only where the worker role is.
+    let workers = if config.roles.worker {
+        crate::jobs::worker::spawn(app.clone(), stop_workers.clone())
+    } else {
+        Vec::new()
+    };
     tokio::spawn(shutdown_on_signal(
         handle.clone(),
         config.shutdown_grace,

@@ -170,7 +170,7 @@ fn malformed_configuration_exits_2_naming_the_setting() {
     let unknown_key = tmp.path().join("unknown.toml");
     std::fs::write(&unknown_key, "lisen = \"127.0.0.1:1\"\n").unwrap();
 
-    #[allow(clippy::type_complexity)] // a table of (args, env, setting) cases
+    #[allow(clippy::type_complexity)]
     let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
         (
             vec!["serve", "--data-dir", data, "--log-format", "xml"],

@@ -5,7 +5,8 @@
 //! on every node):
 //!
 //! 1. signed URL (`403 bad_signature` / `403 expired_signature`);
-//! 2. playback session exists and is live (`404 session_not_found` / `403 session_ended`);
+//! 2. playback session exists and is live (`404 session_not_found` / `403 session_ended`,
+//!    `403 session_revoked` when a revocation ended it);
 //! 3. the caller proves to be the session's user: `Authorization: Bearer <JWT>` whose
 //!    user is the session's user (`401 missing_token` / `401 invalid_token` /
 //!    `403 wrong_user`), or the HttpOnly cookie `sealcast_ks_<session_id>` whose
@@ -56,8 +57,11 @@ pub struct SessionRecord {
     pub video_id: String,
     /// Hard expiry, unix seconds.
     pub expires_at: u64,
-    /// Explicitly ended (logout, stop, admin action).
+    /// Explicitly ended (logout, stop, replaced, admin action).
     pub ended: bool,
+    /// Ended by a revocation (admin action, enrollment removal), so the client is
+    /// told `session_revoked` rather than `session_ended` and stops retrying.
+    pub revoked: bool,
     /// Seconds of media per content key; drives pacing.
     pub crypto_period_seconds: u32,
     /// SHA-256 of the session cookie value, if a cookie was issued (Safari native HLS).
@@ -461,6 +465,13 @@ async fn serve_key(
         ))?;
     event.user_id = Some(session.user_id.clone());
     event.video_id = Some(session.video_id.clone());
+    if session.ended && session.revoked {
+        return Err(deny(
+            StatusCode::FORBIDDEN,
+            "session_revoked",
+            "playback session was revoked",
+        ));
+    }
     if session.ended || session.expires_at <= now {
         return Err(deny(
             StatusCode::FORBIDDEN,
@@ -687,6 +698,7 @@ mod tests {
                 video_id: "v1".into(),
                 expires_at: NOW + 3600,
                 ended: false,
+                revoked: false,
                 crypto_period_seconds: 10,
                 cookie_secret_hash: Some(hash),
             },
@@ -885,10 +897,20 @@ mod tests {
             .ended = true;
         let r = f.get_bearer("sess1", "k0", "alice").await;
         assert_denied(&f, r, StatusCode::FORBIDDEN, "session_ended").await;
+        f.store
+            .sessions
+            .lock()
+            .unwrap()
+            .get_mut("sess1")
+            .unwrap()
+            .revoked = true;
+        let r = f.get_bearer("sess1", "k0", "alice").await;
+        assert_denied(&f, r, StatusCode::FORBIDDEN, "session_revoked").await;
         {
             let mut s = f.store.sessions.lock().unwrap();
             let rec = s.get_mut("sess1").unwrap();
             rec.ended = false;
+            rec.revoked = false;
             rec.expires_at = NOW;
         }
         let r = f.get_bearer("sess1", "k0", "alice").await;

@@ -8,7 +8,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use sealcast_keyserver::{Role, TokenError};
+use sealcast_keyserver::{Issuer, Role, TokenError};
 
 use super::AppState;
 use crate::error::{ApiError, ErrorCode};
@@ -73,11 +73,21 @@ impl FromRequestParts<AppState> for AuthUser {
             )
         })?;
         let identity = app.verifier.verify(token).map_err(token_error)?;
-        let row: Option<(String, Option<i64>)> =
+        let mut row: Option<(String, Option<i64>)> =
             sqlx::query_as("SELECT role, disabled_at FROM users WHERE id = $1")
                 .bind(&identity.user_id)
                 .fetch_optional(&app.db.pool)
                 .await?;
+        if row.is_none() && identity.issuer == Issuer::External {
+            // A course platform's learner on their first request.
+            let user = crate::identity::users::provision_external(
+                &app.db,
+                &identity.user_id,
+                identity.role,
+            )
+            .await?;
+            row = Some((user.role.as_str().to_string(), user.disabled.then_some(0)));
+        }
         match row {
             None => Err(ApiError::custom(
                 StatusCode::UNAUTHORIZED,

@@ -6,6 +6,8 @@
 pub mod auth;
 mod demo;
 mod health;
+pub mod identity;
+pub mod key_limits;
 pub mod metrics;
 mod middleware;
 
@@ -47,6 +49,8 @@ pub struct App {
     /// The key route (`/keys/{session}/{key}`), present when this process has
     /// the key-server role; it owns the master private key.
     pub key_router: Option<Router>,
+    /// Login attempt limits per IP and per account.
+    pub login_limits: identity::LoginLimits,
 }
 
 impl std::fmt::Debug for App {
@@ -73,6 +77,12 @@ pub fn router(app: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         // Unmatched GETs: the web app's files and routes; all else a JSON 404.
         .fallback(demo::fallback);
+    // Identity, courses, playback sessions and admin belong to the edge role.
+    let routes = if app.config.roles.edge {
+        routes.merge(identity::routes())
+    } else {
+        routes
+    };
     // The key router carries its own state (and the master key); it joins
     // after ours is applied so both sit under the same layer stack.
     let key_router = app.key_router.clone();

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+pub mod identity;
 pub mod postgres;
 
 use std::io::{BufRead, BufReader};
@@ -24,6 +25,7 @@ pub struct ServerBuilder {
     args: Vec<String>,
     env: Vec<(String, String)>,
     data_dir: Option<tempfile::TempDir>,
+    shared_data: Option<PathBuf>,
 }
 
 impl ServerBuilder {
@@ -55,6 +57,12 @@ impl ServerBuilder {
         self
     }
 
+    /// Uses another server's data dir (a second node on the same secrets and database).
+    pub fn shared_data(mut self, path: PathBuf) -> Self {
+        self.shared_data = Some(path);
+        self
+    }
+
     pub fn start(self) -> TestServer {
         let data_dir = match self.data_dir {
             Some(dir) => dir,
@@ -71,7 +79,11 @@ impl ServerBuilder {
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--data-dir")
-            .arg(data_dir.path().join("data"))
+            .arg(
+                self.shared_data
+                    .clone()
+                    .unwrap_or_else(|| data_dir.path().join("data")),
+            )
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())

@@ -31,6 +31,7 @@ mod playlist;
 mod probe;
 mod rawpar;
 mod rung;
+mod sample;
 mod sink;
 
 pub use crypto::{decrypt_segment, encrypt_segment, iv_attribute, segment_iv, ContentKey, KeyId};
@@ -38,6 +39,7 @@ pub use error::{ErrorKind, SinkError, TranscodeError};
 pub use ladder::{display_size, plan_ladder, Rendition, Rung};
 pub use pipeline::transcode;
 pub use probe::{probe, Limits, MediaInfo};
+pub use sample::{generate_sample, SampleSpec};
 pub use sink::{DirSink, OutputSink};
 
 /// x264 presets accepted in [`TranscodeOptions::preset`].

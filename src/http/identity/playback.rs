@@ -1,0 +1,181 @@
+//! Playback sessions: the door to a video's playlists and keys.
+//!
+//! Starting one checks who may watch (owner, admin, enrolled learner) and that
+//! the video is ready, then mints a signed master playlist URL valid for the
+//! video's duration plus slack, and a per-session HttpOnly key cookie scoped
+//! to `/keys/{session_id}/` for players that cannot send a Bearer header.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::extract::ClientMeta;
+use crate::db::now_ms;
+use crate::error::ApiError;
+use crate::http::auth::AuthUser;
+use crate::http::AppState;
+use crate::identity::audit::{record_best_effort, AuditRecord};
+use crate::identity::courses::is_enrolled;
+use crate::identity::sessions::{self, get_session, EndReason, NewSession};
+use crate::identity::Role;
+use crate::playback::master_url;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlaybackSession {
+    pub session_id: String,
+    /// Signed `/hls/{session_id}/master.m3u8?exp=…&sig=…`.
+    pub master_url: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+}
+
+/// Shortest crypto period pacing assumes, whatever the stored numbers say.
+const MIN_CRYPTO_PERIOD_MS: i64 = 1000;
+
+/// Start a playback session (owner, admin, enrolled learner; video ready).
+#[utoipa::path(post, path = "/api/v1/videos/{id}/playback", tag = "playback",
+    security(("bearer" = [])), params(("id" = String, Path, description = "Video id")),
+    responses(
+        (status = 201, description = "Session, with its key cookie in Set-Cookie", body = PlaybackSession),
+        (status = 403, description = "`not_entitled`"),
+        (status = 404, description = "`not_found`"),
+        (status = 409, description = "`video_not_ready`"),
+    ))]
+pub async fn start(
+    State(app): State<AppState>,
+    caller: AuthUser,
+    meta: ClientMeta,
+    Path(video_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let row: Option<(String, Option<i64>, String, String)> = sqlx::query_as(
+        "SELECT v.status, v.duration_ms, v.course_id, c.owner_id FROM videos v \
+         JOIN courses c ON c.id = v.course_id WHERE v.id = $1",
+    )
+    .bind(&video_id)
+    .fetch_optional(&app.db.pool)
+    .await?;
+    let (status, duration_ms, course_id, owner_id) =
+        row.ok_or_else(|| ApiError::not_found("video"))?;
+    let allowed = caller.role == Role::Admin
+        || owner_id == caller.id
+        || is_enrolled(&app.db, &course_id, &caller.id).await?;
+    if !allowed {
+        record_best_effort(
+            &app.db,
+            &AuditRecord {
+                action: "playback.start",
+                outcome: "denied",
+                reason: Some("not_entitled"),
+                actor_id: Some(&caller.id),
+                video_id: Some(&video_id),
+                ip: meta.ip,
+                ..Default::default()
+            },
+        )
+        .await;
+        return Err(ApiError::custom(
+            StatusCode::FORBIDDEN,
+            "not_entitled",
+            "you are not enrolled in this video's course",
+        ));
+    }
+    if status != "ready" {
+        return Err(ApiError::custom(
+            StatusCode::CONFLICT,
+            "video_not_ready",
+            format!("the video is {status}, not ready"),
+        ));
+    }
+    let duration_ms = duration_ms.unwrap_or(0).max(0);
+    let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM content_keys WHERE video_id = $1")
+        .bind(&video_id)
+        .fetch_one(&app.db.pool)
+        .await?;
+    let crypto_period_ms = (duration_ms / keys.max(1)).max(MIN_CRYPTO_PERIOD_MS);
+
+    let now_s = (now_ms() / 1000) as u64;
+    let lifetime =
+        (duration_ms as u64).div_ceil(1000) + app.config.identity.playback_slack.as_secs();
+    // The signer refuses expiries beyond its maximum lifetime.
+    let lifetime = lifetime.clamp(
+        60,
+        app.url_signer.max_lifetime().as_secs().saturating_sub(5),
+    );
+    let expires_at = now_s + lifetime;
+
+    let (cookie_value, cookie_hash) = sealcast_keyserver::new_session_cookie();
+    let (session_id, replaced) = sessions::start(
+        &app.db,
+        NewSession {
+            user_id: &caller.id,
+            video_id: &video_id,
+            expires_at_ms: (expires_at * 1000) as i64,
+            crypto_period_ms,
+            ip: meta.ip.map(|ip| ip.to_string()),
+            user_agent: meta.user_agent.clone(),
+            cookie_hash: hex::encode(cookie_hash),
+        },
+        app.config.identity.max_live_sessions,
+    )
+    .await?;
+    let url = master_url(&app.url_signer, &session_id, expires_at).map_err(ApiError::internal)?;
+    record_best_effort(
+        &app.db,
+        &AuditRecord {
+            action: "playback.start",
+            outcome: "ok",
+            actor_id: Some(&caller.id),
+            session_id: Some(&session_id),
+            video_id: Some(&video_id),
+            ip: meta.ip,
+            detail: (replaced > 0).then(|| serde_json::json!({ "replaced": replaced })),
+            ..Default::default()
+        },
+    )
+    .await;
+
+    let cookie = sealcast_keyserver::session_cookie_header(&session_id, &cookie_value, lifetime);
+    let mut resp = (
+        StatusCode::CREATED,
+        Json(PlaybackSession {
+            session_id,
+            master_url: url,
+            expires_at,
+        }),
+    )
+        .into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// End one of the caller's sessions.
+#[utoipa::path(delete, path = "/api/v1/playback/{session_id}", tag = "playback",
+    security(("bearer" = [])), params(("session_id" = String, Path, description = "Session id")),
+    responses((status = 204, description = "Ended"), (status = 403, description = "`forbidden`"),
+        (status = 404, description = "`not_found`")))]
+pub async fn stop(
+    State(app): State<AppState>,
+    caller: AuthUser,
+    Path(session_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let session = get_session(&app.db, &session_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("session"))?;
+    if session.user_id != caller.id {
+        return Err(ApiError::custom(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "not your session",
+        ));
+    }
+    sessions::end_session(&app.db, &session_id, EndReason::Stopped).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

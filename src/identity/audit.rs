@@ -1,0 +1,192 @@
+//! The audit log: every key grant and denial, logins, refresh reuse and
+//! admin actions, newest first through `GET /api/v1/admin/audit`.
+//!
+//! `seq` orders entries and pages the listing. It is made by the application
+//! (no sequences in portable SQL): unix milliseconds × 1000 plus a per-process
+//! offset, strictly increasing within a process and unique across nodes by a
+//! unique index (a rare collision retries). It stays below 2^53 so
+//! JavaScript reads it exactly.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::OnceLock;
+
+use serde::Serialize;
+
+use super::{is_unique_violation, IdentityError};
+use crate::db::{new_id, now_ms, Db};
+
+/// One thing that happened.
+#[derive(Debug, Clone, Default)]
+pub struct AuditRecord<'a> {
+    /// E.g. `key`, `login`, `refresh`, `playback.start`, `revoke.user`.
+    pub action: &'a str,
+    /// `granted`, `denied` or `ok`.
+    pub outcome: &'a str,
+    /// Stable reason code, e.g. `granted`, `invalid_credentials`, `key_pacing`.
+    pub reason: Option<&'a str>,
+    pub actor_id: Option<&'a str>,
+    pub session_id: Option<&'a str>,
+    pub video_id: Option<&'a str>,
+    pub key_id: Option<&'a str>,
+    pub ip: Option<IpAddr>,
+    /// Key pacing denial (a speed bump, not a wall).
+    pub pacing: bool,
+    /// Extra JSON, e.g. the HTTP status or an email that failed to log in.
+    pub detail: Option<serde_json::Value>,
+}
+
+fn next_seq() -> i64 {
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    static OFFSET: OnceLock<i64> = OnceLock::new();
+    let offset = *OFFSET.get_or_init(|| i64::from(rand::random::<u16>() % 1000));
+    let candidate = now_ms() * 1000 + offset;
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = candidate.max(last + 1);
+        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(actual) => last = actual,
+        }
+    }
+}
+
+/// Appends an entry; returns its seq.
+pub async fn record(db: &Db, r: &AuditRecord<'_>) -> Result<i64, IdentityError> {
+    let mut detail = r.detail.clone().unwrap_or(serde_json::Value::Null);
+    if r.pacing {
+        if !detail.is_object() {
+            detail = serde_json::json!({});
+        }
+        detail["pacing"] = serde_json::Value::Bool(true);
+    }
+    let detail = (!detail.is_null()).then(|| detail.to_string());
+    let mut attempts = 0;
+    loop {
+        let seq = next_seq();
+        let result = sqlx::query(
+            "INSERT INTO audit_log (seq, id, at, actor_id, action, outcome, reason, session_id, video_id, key_id, ip, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(seq)
+        .bind(new_id())
+        .bind(now_ms())
+        .bind(r.actor_id)
+        .bind(r.action)
+        .bind(r.outcome)
+        .bind(r.reason)
+        .bind(r.session_id)
+        .bind(r.video_id)
+        .bind(r.key_id)
+        .bind(r.ip.map(|ip| ip.to_string()))
+        .bind(detail.as_deref())
+        .execute(&db.pool)
+        .await;
+        match result {
+            Ok(_) => return Ok(seq),
+            Err(e) if is_unique_violation(&e) && attempts < 3 => attempts += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Records and logs instead of failing: for denials and admin actions whose
+/// response must not depend on the audit write.
+pub async fn record_best_effort(db: &Db, r: &AuditRecord<'_>) {
+    if let Err(err) = record(db, r).await {
+        tracing::warn!(action = r.action, error = %err, "audit write failed");
+    }
+}
+
+/// One entry as the admin API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    pub seq: i64,
+    /// Unix seconds.
+    pub at: i64,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub session_id: Option<String>,
+    pub video_id: Option<String>,
+    pub key_id: Option<String>,
+    pub ip: Option<String>,
+    /// True for key pacing denials.
+    pub pacing: bool,
+}
+
+/// Entries with `seq < before` (all when `None`), newest first.
+pub async fn list(
+    db: &Db,
+    limit: i64,
+    before: Option<i64>,
+) -> Result<Vec<AuditEntry>, IdentityError> {
+    type Row = (
+        i64,
+        i64,
+        Option<String>,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT seq, at, actor_id, action, outcome, reason, session_id, video_id, key_id, ip, detail \
+         FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
+    )
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                seq,
+                at,
+                actor_id,
+                action,
+                outcome,
+                reason,
+                session_id,
+                video_id,
+                key_id,
+                ip,
+                detail,
+            )| {
+                let pacing = detail
+                    .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+                    .is_some_and(|d| d["pacing"] == serde_json::Value::Bool(true));
+                AuditEntry {
+                    seq,
+                    at: at / 1000,
+                    actor_id,
+                    action,
+                    outcome,
+                    reason,
+                    session_id,
+                    video_id,
+                    key_id,
+                    ip,
+                    pacing,
+                }
+            },
+        )
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn seq_increases_and_fits_javascript() {
+        let a = super::next_seq();
+        let b = super::next_seq();
+        assert!(b > a);
+        assert!(b < (1i64 << 53));
+    }
+}

@@ -1,0 +1,191 @@
+//! [`DbKeyStore`]: the key server's view of the shared database.
+//!
+//! Every method is one indexed query against the database every node shares,
+//! with no node-local cache, so a revocation written by any node is seen by
+//! the very next key request on every other node. Content keys leave the
+//! database sealed; only `KeyDelivery` (which owns the master private key)
+//! opens them.
+
+use async_trait::async_trait;
+use sealcast_keyserver::{
+    reseal, Entitlement, KeyAuditEvent, KeyContext, KeyStore, MasterKeyPair, SealedKey,
+    SessionRecord, StoreError,
+};
+
+use crate::db::Db;
+use crate::identity::audit::{self, AuditRecord};
+use crate::identity::sessions::{get_session, EndReason};
+
+/// [`KeyStore`] over the sealcast database.
+#[derive(Debug, Clone)]
+pub struct DbKeyStore {
+    db: Db,
+}
+
+impl DbKeyStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+fn store_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+/// Crypto period when a session predates the column (or the video had no keys).
+const DEFAULT_CRYPTO_PERIOD_SECS: u32 = 60;
+
+#[async_trait]
+impl KeyStore for DbKeyStore {
+    async fn playback_session(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let Some(row) = get_session(&self.db, session_id).await.map_err(store_err)? else {
+            return Ok(None);
+        };
+        let cookie_secret_hash = row
+            .cookie_hash
+            .as_deref()
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok());
+        let crypto_period_seconds = row
+            .crypto_period_ms
+            .map(|ms| u32::try_from((ms / 1000).max(1)).unwrap_or(u32::MAX))
+            .unwrap_or(DEFAULT_CRYPTO_PERIOD_SECS);
+        Ok(Some(SessionRecord {
+            revoked: row
+                .end_reason
+                .as_deref()
+                .is_some_and(EndReason::is_revocation),
+            ended: row.ended_at.is_some(),
+            user_id: row.user_id,
+            video_id: row.video_id,
+            expires_at: u64::try_from(row.expires_at / 1000).unwrap_or(0),
+            crypto_period_seconds,
+            cookie_secret_hash,
+        }))
+    }
+
+    async fn entitlement(&self, user_id: &str, video_id: &str) -> Result<Entitlement, StoreError> {
+        type Row = (Option<i64>, String, String, String, i64);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT u.disabled_at, u.role, v.status, c.owner_id, \
+             (SELECT COUNT(*) FROM enrollments e WHERE e.course_id = v.course_id AND e.user_id = u.id) \
+             FROM users u, videos v JOIN courses c ON c.id = v.course_id \
+             WHERE u.id = $1 AND v.id = $2",
+        )
+        .bind(user_id)
+        .bind(video_id)
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(store_err)?;
+        let Some((disabled_at, role, status, owner_id, enrolled)) = row else {
+            // Either the video or the user is gone; a deleted user has no rights.
+            let video: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM videos WHERE id = $1")
+                .bind(video_id)
+                .fetch_one(&self.db.pool)
+                .await
+                .map_err(store_err)?;
+            return Ok(if video == 0 {
+                Entitlement::VideoGone
+            } else {
+                Entitlement::NotEnrolled
+            });
+        };
+        Ok(if disabled_at.is_some() {
+            Entitlement::UserDisabled
+        } else if status != "ready" {
+            Entitlement::VideoGone
+        } else if role == "admin" || owner_id == user_id || enrolled > 0 {
+            Entitlement::Allowed
+        } else {
+            Entitlement::NotEnrolled
+        })
+    }
+
+    async fn sealed_key(
+        &self,
+        video_id: &str,
+        key_id: &str,
+    ) -> Result<Option<SealedKey>, StoreError> {
+        let sealed: Option<String> = sqlx::query_scalar(
+            "SELECT sealed FROM content_keys WHERE video_id = $1 AND key_id = $2",
+        )
+        .bind(video_id)
+        .bind(key_id)
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(store_err)?;
+        sealed
+            .map(|s| SealedKey::from_base64(&s).map_err(store_err))
+            .transpose()
+    }
+
+    async fn audit(&self, event: KeyAuditEvent) -> Result<(), StoreError> {
+        let outcome = match event.outcome {
+            sealcast_keyserver::AuditOutcome::Granted => "granted",
+            sealcast_keyserver::AuditOutcome::Denied => "denied",
+        };
+        let record = AuditRecord {
+            action: "key",
+            outcome,
+            reason: Some(event.reason),
+            actor_id: event.user_id.as_deref(),
+            session_id: Some(&event.session_id),
+            video_id: event.video_id.as_deref(),
+            key_id: Some(&event.key_id),
+            ip: event.ip,
+            pacing: event.pacing,
+            detail: (event.status != 200).then(|| serde_json::json!({ "status": event.status })),
+        };
+        audit::record(&self.db, &record)
+            .await
+            .map(|_| ())
+            .map_err(store_err)
+    }
+}
+
+/// Re-seals every content key sealed to `old` so it is sealed to `new`, in
+/// batches (memory stays bounded). Returns how many were re-sealed. A row that
+/// does not open with `old` stops the run: it is reported, never dropped.
+pub async fn reseal_all(db: &Db, old: &MasterKeyPair, new: &MasterKeyPair) -> Result<u64, String> {
+    let old_fp = old.fingerprint().to_hex();
+    let new_fp = new.fingerprint().to_hex();
+    let mut total = 0;
+    loop {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT video_id, key_id, sealed FROM content_keys WHERE master_fingerprint = $1 \
+             ORDER BY video_id, key_id LIMIT 500",
+        )
+        .bind(&old_fp)
+        .fetch_all(&db.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        if rows.is_empty() {
+            return Ok(total);
+        }
+        for (video_id, key_id, sealed_text) in rows {
+            let ctx = KeyContext {
+                video_id: &video_id,
+                key_id: &key_id,
+            };
+            let resealed = SealedKey::from_base64(&sealed_text)
+                .and_then(|s| reseal(old, new.public_key(), &ctx, &s))
+                .map_err(|e| format!("content key {video_id}/{key_id}: {e}"))?;
+            sqlx::query(
+                "UPDATE content_keys SET sealed = $1, master_fingerprint = $2 \
+                 WHERE video_id = $3 AND key_id = $4 AND sealed = $5",
+            )
+            .bind(resealed.to_base64())
+            .bind(&new_fp)
+            .bind(&video_id)
+            .bind(&key_id)
+            .bind(&sealed_text)
+            .execute(&db.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+            total += 1;
+        }
+    }
+}
