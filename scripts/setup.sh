@@ -51,4 +51,8 @@ if [[ ! "$repo_root/player-demo/node_modules/.package-lock.json" -nt "$repo_root
   echo "setup: installing the web app's npm packages"
   (cd "$repo_root/player-demo" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+if (( want_test )); then
+  # The real tus client (tus-js-client) the upload tests drive, pinned by the lock file.
+  (cd "$(dirname "$0")/../tests/node" && npm ci --no-audit --no-fund --silent)
+fi
 echo "setup: ready"

@@ -29,6 +29,9 @@ pub enum Command {
     /// Run one server transcode job (started by a worker; not for people).
     #[command(hide = true)]
     TranscodeJob(crate::jobs::child::TranscodeJobArgs),
+    /// Check that an uploaded file is a video (started by the server; not for people).
+    #[command(hide = true)]
+    ProbeUpload(crate::uploads::probe::ProbeUploadArgs),
 }
 
 /// Parses the command line and runs the command; clap exits 2 on bad flags.
@@ -39,6 +42,7 @@ pub fn main() -> ExitCode {
         Command::Admin(args) => commands::admin::run(args),
         Command::Transcode(args) => commands::transcode::run(args),
         Command::TranscodeJob(args) => crate::jobs::child::run(args),
+        Command::ProbeUpload(args) => crate::uploads::probe::run_child(args),
     }
 }
 

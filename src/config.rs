@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::identity::{ExternalIssuerSettings, ExternalKeyLocation, IdentitySettings, Roles};
 use crate::jobs::JobSettings;
+use crate::uploads::UploadSettings;
 
 /// Flags of `sealcast serve`; every one also reads a `SEALCAST_*` variable.
 #[derive(clap::Args, Debug, Default, Clone)]
@@ -154,6 +155,18 @@ pub struct ServeArgs {
     /// Claim naming the role (default `role`; missing or unknown means learner).
     #[arg(long, env = "SEALCAST_EXTERNAL_ROLE_CLAIM")]
     pub external_role_claim: Option<String>,
+    /// Largest upload accepted, in bytes (default 20 GiB; larger: 413).
+    #[arg(long, env = "SEALCAST_MAX_UPLOAD_BYTES")]
+    pub max_upload_bytes: Option<u64>,
+    /// Bytes of video one creator may store, uploads in flight included (0: no quota).
+    #[arg(long, env = "SEALCAST_CREATOR_QUOTA_BYTES")]
+    pub creator_quota_bytes: Option<u64>,
+    /// An upload not touched for this many seconds expires and is swept.
+    #[arg(long, env = "SEALCAST_UPLOAD_EXPIRY_SECS")]
+    pub upload_expiry_secs: Option<u64>,
+    /// How often the sweeper looks for expired uploads, in seconds.
+    #[arg(long, env = "SEALCAST_UPLOAD_SWEEP_SECS")]
+    pub upload_sweep_secs: Option<u64>,
     /// Folder of the built web app (`make web`), served at `/`.
     #[arg(long, env = "SEALCAST_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
@@ -207,6 +220,10 @@ struct FileConfig {
     external_jwks_url: Option<String>,
     external_user_claim: Option<String>,
     external_role_claim: Option<String>,
+    max_upload_bytes: Option<u64>,
+    creator_quota_bytes: Option<u64>,
+    upload_expiry_secs: Option<u64>,
+    upload_sweep_secs: Option<u64>,
     web_dir: Option<PathBuf>,
 }
 
@@ -282,6 +299,7 @@ pub struct Config {
     pub roles: Roles,
     /// Tokens, playback sessions, key pacing and login limits.
     pub identity: IdentitySettings,
+    pub uploads: UploadSettings,
     /// The built web app; a missing folder gets a page saying how to build it.
     pub web_dir: PathBuf,
 }
@@ -305,6 +323,7 @@ impl Config {
         let jobs = resolve_jobs(&a, &f)?;
         let roles = resolve_roles(a.roles.clone().or(f.roles.clone()))?;
         let identity = resolve_identity(&a, &f)?;
+        let uploads = resolve_uploads(&a, &f)?;
         let data_dir = a
             .data_dir
             .or(f.data_dir)
@@ -402,6 +421,7 @@ impl Config {
             jobs,
             roles,
             identity,
+            uploads,
             web_dir,
             data_dir,
             listen,
@@ -693,6 +713,47 @@ fn resolve_external(
         role_claim: pick(&a.external_role_claim, &f.external_role_claim)
             .unwrap_or_else(|| "role".into()),
     }))
+}
+
+fn resolve_uploads(a: &ServeArgs, f: &FileConfig) -> Result<UploadSettings, ConfigError> {
+    let d = UploadSettings::default();
+    let max_size = a
+        .max_upload_bytes
+        .or(f.max_upload_bytes)
+        .unwrap_or(d.max_size);
+    if max_size == 0 {
+        return Err(ConfigError::new("max_upload_bytes", "must be at least 1"));
+    }
+    let quota = a
+        .creator_quota_bytes
+        .or(f.creator_quota_bytes)
+        .unwrap_or(d.creator_quota);
+    let expiry = a
+        .upload_expiry_secs
+        .or(f.upload_expiry_secs)
+        .unwrap_or(d.expiry.as_secs());
+    if !(1..=30 * 86400).contains(&expiry) {
+        return Err(ConfigError::new(
+            "upload_expiry_secs",
+            "must be within 1..=2592000",
+        ));
+    }
+    let sweep = a
+        .upload_sweep_secs
+        .or(f.upload_sweep_secs)
+        .unwrap_or(d.sweep_interval.as_secs());
+    if !(1..=86400).contains(&sweep) {
+        return Err(ConfigError::new(
+            "upload_sweep_secs",
+            "must be within 1..=86400",
+        ));
+    }
+    Ok(UploadSettings {
+        max_size,
+        creator_quota: quota,
+        expiry: Duration::from_secs(expiry),
+        sweep_interval: Duration::from_secs(sweep),
+    })
 }
 
 fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {

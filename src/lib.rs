@@ -24,5 +24,6 @@ pub mod secrets;
 pub mod server;
 pub mod storage;
 pub mod telemetry;
+pub mod uploads;
 
 pub use error::{ApiError, ErrorCode};

@@ -196,12 +196,17 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 
     let handle = Handle::new();
     let stop_workers = tokio_util::sync::CancellationToken::new();
-    // Transcode workers run only where the worker role is.
+    // Transcode workers run only where the worker role is; the upload
+    // sweeper wherever uploads are taken.
     let workers = if config.roles.worker {
         crate::jobs::worker::spawn(app.clone(), stop_workers.clone())
     } else {
         Vec::new()
     };
+    let sweeper = config
+        .roles
+        .edge
+        .then(|| crate::uploads::sweeper::spawn(app.clone(), stop_workers.clone()));
     tokio::spawn(shutdown_on_signal(
         handle.clone(),
         config.shutdown_grace,
@@ -237,6 +242,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     // Workers kill their job processes and hand the jobs back to the queue.
     stop_workers.cancel();
     let _ = tokio::time::timeout(config.shutdown_grace, futures::future::join_all(workers)).await;
+    if let Some(sweeper) = sweeper {
+        sweeper.abort();
+    }
     tracing::info!("shut down cleanly");
     Ok(())
 }

@@ -170,8 +170,8 @@ fn malformed_configuration_exits_2_naming_the_setting() {
     let unknown_key = tmp.path().join("unknown.toml");
     std::fs::write(&unknown_key, "lisen = \"127.0.0.1:1\"\n").unwrap();
 
-    #[allow(clippy::type_complexity)]
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec!["serve", "--data-dir", data, "--log-format", "xml"],
             vec![],

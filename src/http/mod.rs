@@ -6,10 +6,15 @@
 pub mod auth;
 mod demo;
 mod health;
+pub mod hls;
 pub mod identity;
 pub mod key_limits;
 pub mod metrics;
 mod middleware;
+pub mod openapi;
+pub mod tus;
+pub mod uploads;
+pub mod videos;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,11 +80,28 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
-        // Unmatched GETs: the web app's files and routes; all else a JSON 404.
-        .fallback(demo::fallback);
-    // Identity, courses, playback sessions and admin belong to the edge role.
+        .merge(openapi::routes());
+    // Identity, courses, uploads, videos, playback and admin belong to the
+    // edge role; a key-server-only node answers health and keys.
     let routes = if app.config.roles.edge {
-        routes.merge(identity::routes())
+        routes
+            .merge(identity::routes())
+            .merge(videos::routes())
+            .merge(hls::routes())
+    } else {
+        routes
+    };
+    let routes = routes
+        // Unmatched GETs: the web app's files and routes; all else a JSON 404.
+        .fallback(demo::fallback)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            app.config.request_timeout,
+        ));
+    // Upload bodies stream for as long as they need: no request timeout
+    // (the tus guard cuts a body that goes idle instead).
+    let routes = if app.config.roles.edge {
+        routes.merge(uploads::routes())
     } else {
         routes
     };
@@ -92,7 +114,6 @@ pub fn router(app: AppState) -> Router {
         None => routes,
     };
 
-    let timeout = app.config.request_timeout;
     let tls = app.config.tls.is_some();
     let cors = cors_layer(&app.config.cors_origins);
 
@@ -109,10 +130,6 @@ pub fn router(app: AppState) -> Router {
         )
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -168,7 +185,11 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
             .expose_headers([
                 header::LOCATION,
                 HeaderName::from_static("upload-offset"),
+                HeaderName::from_static("upload-length"),
+                HeaderName::from_static("upload-expires"),
                 HeaderName::from_static("tus-resumable"),
+                HeaderName::from_static("tus-version"),
+                HeaderName::from_static("tus-max-size"),
                 HeaderName::from_static("x-request-id"),
             ])
             .allow_credentials(true)

@@ -4,6 +4,9 @@
 //! progress. A put streams into a temp file, fsyncs it, renames it over the
 //! key and fsyncs the directory, so a reader sees the old object or the new
 //! one, never half of one; on any error the temp file is removed.
+//!
+//! Resumable uploads append to `<root>/partial/<key>` (kept across restarts,
+//! unlike `tmp/`) and are renamed into place at the last byte.
 
 use std::io::{self, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -15,21 +18,24 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
 use super::{
-    ByteRange, ByteStream, ObjectBody, ObjectKey, ObjectMeta, ObjectPrefix, ObjectStore,
-    StorageError,
+    Appended, ByteRange, ByteStream, ObjectBody, ObjectKey, ObjectMeta, ObjectPrefix, ObjectStore,
+    StorageError, UploadProgress,
 };
 
 #[derive(Debug, Clone)]
 pub struct FsStore {
     objects: PathBuf,
     tmp: PathBuf,
+    partial: PathBuf,
 }
 
 impl FsStore {
     pub async fn open(root: &Path) -> Result<Self, StorageError> {
         let objects = root.join("objects");
         let tmp = root.join("tmp");
+        let partial = root.join("partial");
         fs::create_dir_all(&objects).await?;
+        fs::create_dir_all(&partial).await?;
         fs::create_dir_all(&tmp).await?;
         // Temp files left by a crash are garbage: nothing can resume them.
         if let Ok(mut entries) = fs::read_dir(&tmp).await {
@@ -37,7 +43,15 @@ impl FsStore {
                 let _ = fs::remove_file(entry.path()).await;
             }
         }
-        Ok(Self { objects, tmp })
+        Ok(Self {
+            objects,
+            tmp,
+            partial,
+        })
+    }
+
+    fn partial_of(&self, key: &ObjectKey) -> PathBuf {
+        self.partial.join(key.as_str())
     }
 
     fn path_of(&self, key: &ObjectKey) -> PathBuf {
@@ -213,6 +227,119 @@ impl ObjectStore for FsStore {
             let _ = fs::remove_dir(dir).await;
         }
         Ok(objects.len() as u64)
+    }
+
+    async fn begin_upload(
+        &self,
+        key: &ObjectKey,
+        length: u64,
+    ) -> Result<UploadProgress, StorageError> {
+        let path = self.partial_of(key);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).await?;
+        }
+        fs::File::create(&path).await?;
+        Ok(UploadProgress::new(length))
+    }
+
+    async fn append_upload(
+        &self,
+        key: &ObjectKey,
+        at: &UploadProgress,
+        mut body: ByteStream,
+    ) -> Result<Appended, StorageError> {
+        let path = self.partial_of(key);
+        let mut file = match fs::OpenOptions::new().write(true).open(&path).await {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                return Err(StorageError::NotFound)
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let on_disk = file.metadata().await?.len();
+        if on_disk < at.offset {
+            return Err(StorageError::Backend(format!(
+                "partial upload holds {on_disk} bytes, {} recorded",
+                at.offset
+            )));
+        }
+        // Bytes past the recorded offset were never acknowledged: drop them.
+        if on_disk > at.offset {
+            file.set_len(at.offset).await?;
+        }
+        file.seek(SeekFrom::Start(at.offset)).await?;
+        let mut progress = at.clone();
+        let mut body_error = None;
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                Ok(chunk) => {
+                    file.write_all(&chunk).await?;
+                    progress.offset += chunk.len() as u64;
+                }
+                Err(err) => {
+                    body_error = Some(err);
+                    break;
+                }
+            }
+        }
+        file.flush().await?;
+        file.sync_data().await?;
+        Ok(Appended {
+            progress,
+            body_error,
+        })
+    }
+
+    async fn commit_append(&self, _key: &ObjectKey, _old: &UploadProgress, _new: &UploadProgress) {}
+
+    async fn rollback_append(&self, key: &ObjectKey, old: &UploadProgress, _new: &UploadProgress) {
+        let path = self.partial_of(key);
+        let truncate = async {
+            let file = fs::OpenOptions::new().write(true).open(&path).await?;
+            file.set_len(old.offset).await?;
+            file.sync_data().await
+        };
+        if let Err(err) = truncate.await {
+            tracing::warn!(key = key.as_str(), error = %err, "rolling back an append failed");
+        }
+    }
+
+    async fn finish_upload(
+        &self,
+        key: &ObjectKey,
+        at: &UploadProgress,
+    ) -> Result<(), StorageError> {
+        let path = self.partial_of(key);
+        let size = match fs::metadata(&path).await {
+            Ok(meta) => meta.len(),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                return Err(StorageError::NotFound)
+            }
+            Err(err) => return Err(err.into()),
+        };
+        if size != at.length {
+            return Err(StorageError::Backend(format!(
+                "partial upload holds {size} bytes, expected {}",
+                at.length
+            )));
+        }
+        let target = self.path_of(key);
+        let parent = target.parent().expect("object paths have a parent");
+        fs::create_dir_all(parent).await?;
+        fs::rename(&path, &target).await?;
+        sync_dir(parent).await?;
+        Ok(())
+    }
+
+    async fn abort_upload(
+        &self,
+        key: &ObjectKey,
+        _at: &UploadProgress,
+    ) -> Result<(), StorageError> {
+        match fs::remove_file(self.partial_of(key)).await {
+            Ok(()) => Ok(()),
+            Err(err) => not_found_as(err, ()),
+        }
     }
 
     async fn check(&self) -> Result<(), StorageError> {

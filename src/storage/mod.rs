@@ -7,6 +7,7 @@
 
 mod fs;
 mod key;
+mod resumable;
 mod s3;
 
 use std::io;
@@ -18,6 +19,7 @@ use futures::Stream;
 
 pub use self::fs::FsStore;
 pub use self::key::{ObjectKey, ObjectPrefix};
+pub use self::resumable::{Appended, UploadProgress, UploadedPart};
 pub use self::s3::{S3Settings, S3Store};
 use crate::config::StorageConfig;
 pub use aws_sdk_s3::config::Credentials as S3Credentials;
@@ -129,6 +131,30 @@ pub trait ObjectStore: Send + Sync + 'static {
     async fn list(&self, prefix: &ObjectPrefix) -> Result<Vec<ObjectMeta>, StorageError>;
     /// Deletes every object under `prefix`; returns how many went.
     async fn delete_prefix(&self, prefix: &ObjectPrefix) -> Result<u64, StorageError>;
+    /// Starts a resumable upload of `length` bytes that will become `key`.
+    async fn begin_upload(
+        &self,
+        key: &ObjectKey,
+        length: u64,
+    ) -> Result<UploadProgress, StorageError>;
+    /// Appends `body` at `at.offset`. Nothing it wrote counts until
+    /// [`commit_append`](Self::commit_append); at most one part is buffered
+    /// (on disk, never in memory).
+    async fn append_upload(
+        &self,
+        key: &ObjectKey,
+        at: &UploadProgress,
+        body: ByteStream,
+    ) -> Result<Appended, StorageError>;
+    /// The caller stored `new`: drop what only `old` needed.
+    async fn commit_append(&self, key: &ObjectKey, old: &UploadProgress, new: &UploadProgress);
+    /// The caller refused the append (checksum, overflow): back to `old`.
+    async fn rollback_append(&self, key: &ObjectKey, old: &UploadProgress, new: &UploadProgress);
+    /// Publishes a complete upload under `key`.
+    async fn finish_upload(&self, key: &ObjectKey, at: &UploadProgress)
+        -> Result<(), StorageError>;
+    /// Throws an unfinished upload away with everything it stored.
+    async fn abort_upload(&self, key: &ObjectKey, at: &UploadProgress) -> Result<(), StorageError>;
     /// Cheap reachability check for `/readyz`.
     async fn check(&self) -> Result<(), StorageError>;
     /// A short description for logs (never credentials).

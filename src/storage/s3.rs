@@ -23,9 +23,11 @@ use tokio::task::JoinSet;
 use tokio_util::io::ReaderStream;
 
 use super::{
-    ByteRange, ByteStream, ObjectBody, ObjectKey, ObjectMeta, ObjectPrefix, ObjectStore,
-    StorageError,
+    Appended, ByteRange, ByteStream, ObjectBody, ObjectKey, ObjectMeta, ObjectPrefix, ObjectStore,
+    StorageError, UploadProgress,
 };
+
+mod resumable;
 
 #[derive(Debug, Clone)]
 pub struct S3Settings {
@@ -428,6 +430,43 @@ impl ObjectStore for S3Store {
             .try_collect::<Vec<()>>()
             .await?;
         Ok(count)
+    }
+
+    async fn begin_upload(
+        &self,
+        key: &ObjectKey,
+        length: u64,
+    ) -> Result<UploadProgress, StorageError> {
+        self.begin_upload_s3(key, length).await
+    }
+
+    async fn append_upload(
+        &self,
+        key: &ObjectKey,
+        at: &UploadProgress,
+        body: ByteStream,
+    ) -> Result<Appended, StorageError> {
+        self.append_upload_s3(key, at, body).await
+    }
+
+    async fn commit_append(&self, key: &ObjectKey, old: &UploadProgress, new: &UploadProgress) {
+        self.commit_append_s3(key, old, new).await
+    }
+
+    async fn rollback_append(&self, key: &ObjectKey, old: &UploadProgress, new: &UploadProgress) {
+        self.rollback_append_s3(key, old, new).await
+    }
+
+    async fn finish_upload(
+        &self,
+        key: &ObjectKey,
+        at: &UploadProgress,
+    ) -> Result<(), StorageError> {
+        self.finish_upload_s3(key, at).await
+    }
+
+    async fn abort_upload(&self, key: &ObjectKey, at: &UploadProgress) -> Result<(), StorageError> {
+        self.abort_upload_s3(key, at).await
     }
 
     async fn check(&self) -> Result<(), StorageError> {

@@ -1,0 +1,193 @@
+//! Per-session playlists: parsed and written with m3u8-rs, every URI
+//! rewritten to an absolute path that carries the session's signature.
+//!
+//! Variant and segment URIs get `exp`/`sig` over `/hls/{session}/`; key
+//! placeholders (`sealcast-key://{key_id}`) become `/keys/{session}/{key_id}`
+//! signed over `/keys/{session}/`. A URI in a stored playlist that is neither
+//! a plain relative name nor a key placeholder is refused, never passed on.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use m3u8_rs::{MasterPlaylist, MediaPlaylist, Playlist};
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::playback::{hls_prefix, keys_prefix, KEY_URI_SCHEME};
+use crate::storage::{collect, ObjectKey};
+
+/// Stored playlists are small; anything larger is not ours.
+const MAX_PLAYLIST: usize = 16 * 1024 * 1024;
+/// Parsed playlists kept per process (they never change once a video is ready).
+const MAX_CACHED: usize = 512;
+
+fn parsed_cache() -> &'static Mutex<HashMap<String, Arc<Playlist>>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Playlist>>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+async fn load(app: &AppState, key: &ObjectKey) -> Result<Arc<Playlist>, ApiError> {
+    if let Some(hit) = parsed_cache()
+        .lock()
+        .expect("playlist cache lock")
+        .get(key.as_str())
+    {
+        return Ok(hit.clone());
+    }
+    let body = app.storage.get(key, None).await?;
+    let bytes = collect(body.stream, MAX_PLAYLIST).await?;
+    let playlist = m3u8_rs::parse_playlist_res(&bytes)
+        .map_err(|e| ApiError::internal(format_args!("stored playlist {key:?} unreadable: {e}")))?;
+    let playlist = Arc::new(playlist);
+    let mut cache = parsed_cache().lock().expect("playlist cache lock");
+    if cache.len() >= MAX_CACHED {
+        cache.clear();
+    }
+    cache.insert(key.as_str().to_string(), playlist.clone());
+    Ok(playlist)
+}
+
+/// Loads (or reuses) the stored playlist at `key` and writes it for a session.
+pub async fn cached_rewrite(
+    app: &AppState,
+    key: &ObjectKey,
+    session_id: &str,
+    dir: &str,
+    exp: u64,
+    expect_master: bool,
+) -> Result<Vec<u8>, ApiError> {
+    let playlist = load(app, key).await?;
+    let signer = &app.url_signer;
+    let hls_query = signer
+        .query(&hls_prefix(session_id), session_id, exp)
+        .map_err(ApiError::internal)?;
+    let keys_query = signer
+        .query(&keys_prefix(session_id), session_id, exp)
+        .map_err(ApiError::internal)?;
+    match (&*playlist, expect_master) {
+        (Playlist::MasterPlaylist(m), true) => rewrite_master(m, session_id, &hls_query),
+        (Playlist::MediaPlaylist(m), false) => {
+            rewrite_media(m, session_id, dir, &hls_query, &keys_query)
+        }
+        _ => Err(ApiError::internal(format_args!(
+            "stored playlist {key:?} is of the wrong kind"
+        ))),
+    }
+}
+
+/// `/hls/{session}/{dir}{uri}?{query}` for a plain relative name.
+fn signed_uri(session_id: &str, dir: &str, uri: &str, query: &str) -> Result<String, ApiError> {
+    let plain = !uri.is_empty()
+        && !uri.starts_with('/')
+        && !uri.contains("://")
+        && !uri.contains('?')
+        && !uri.contains('#')
+        && uri
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..");
+    if !plain {
+        return Err(ApiError::internal(format_args!(
+            "stored playlist has a URI that is not a relative name: {uri}"
+        )));
+    }
+    Ok(format!("{}{dir}{uri}?{query}", hls_prefix(session_id)))
+}
+
+pub fn rewrite_master(
+    master: &MasterPlaylist,
+    session_id: &str,
+    hls_query: &str,
+) -> Result<Vec<u8>, ApiError> {
+    let mut out = master.clone();
+    for variant in &mut out.variants {
+        variant.uri = signed_uri(session_id, "", &variant.uri, hls_query)?;
+    }
+    for media in &mut out.alternatives {
+        if let Some(uri) = &media.uri {
+            media.uri = Some(signed_uri(session_id, "", uri, hls_query)?);
+        }
+    }
+    // Session keys would put one key URI in the master; ours live in variants.
+    out.session_key.clear();
+    let mut bytes = Vec::new();
+    out.write_to(&mut bytes).map_err(ApiError::internal)?;
+    Ok(bytes)
+}
+
+pub fn rewrite_media(
+    media: &MediaPlaylist,
+    session_id: &str,
+    dir: &str,
+    hls_query: &str,
+    keys_query: &str,
+) -> Result<Vec<u8>, ApiError> {
+    let mut out = media.clone();
+    for segment in &mut out.segments {
+        segment.uri = signed_uri(session_id, dir, &segment.uri, hls_query)?;
+        if let Some(key) = &mut segment.key {
+            if let Some(uri) = &key.uri {
+                let key_id = uri.strip_prefix(KEY_URI_SCHEME).ok_or_else(|| {
+                    ApiError::internal(format_args!("stored playlist has a real key URI: {uri}"))
+                })?;
+                if !sealcast_keyserver::signed_url::is_valid_id(key_id) {
+                    return Err(ApiError::internal("stored playlist has a malformed key id"));
+                }
+                // Same as playback::key_url: the signature covers the prefix,
+                // so one query serves every key of the session.
+                key.uri = Some(format!("{}{key_id}?{keys_query}", keys_prefix(session_id)));
+            }
+        }
+        if let Some(map) = &mut segment.map {
+            map.uri = signed_uri(session_id, dir, &map.uri, hls_query)?;
+        }
+    }
+    let mut bytes = Vec::with_capacity(out.segments.len() * 200 + 256);
+    out.write_to(&mut bytes).map_err(ApiError::internal)?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playback::key_url;
+    use sealcast_keyserver::UrlSigner;
+
+    const SID: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn media_playlist_uris_all_carry_signatures() {
+        let stored =
+            b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
+#EXT-X-KEY:METHOD=AES-128,URI=\"sealcast-key://k1\",IV=0x00000000000000000000000000000000\n\
+#EXTINF:2.0,\nseg_00000.ts\n#EXTINF:2.0,\nseg_00001.ts\n#EXT-X-ENDLIST\n";
+        let Playlist::MediaPlaylist(media) = m3u8_rs::parse_playlist_res(stored).unwrap() else {
+            panic!("media playlist expected")
+        };
+        let signer = UrlSigner::new(&[3u8; 32]).unwrap();
+        let exp = 4_000_000_000;
+        let hq = signer.query(&hls_prefix(SID), SID, exp).unwrap();
+        let kq = signer.query(&keys_prefix(SID), SID, exp).unwrap();
+        let text =
+            String::from_utf8(rewrite_media(&media, SID, "240p/", &hq, &kq).unwrap()).unwrap();
+        assert!(
+            text.contains(&format!("/hls/{SID}/240p/seg_00001.ts?{hq}")),
+            "{text}"
+        );
+        let key = key_url(&signer, SID, "k1", exp).unwrap();
+        assert!(text.contains(&format!("URI=\"{key}\"")), "{text}");
+        assert!(!text.contains("sealcast-key://"));
+    }
+
+    #[test]
+    fn foreign_uris_are_refused() {
+        for bad in [
+            "https://evil/x.ts",
+            "/abs.ts",
+            "../up.ts",
+            "a/../b.ts",
+            "x.ts?y=1",
+        ] {
+            assert!(signed_uri(SID, "", bad, "q").is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Encrypted segments from storage: single byte ranges, ETag and
+//! conditional requests, private caching (the bytes are useless without keys,
+//! but they are still one learner's).
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::storage::{ByteRange, ObjectKey, StorageError};
+
+const CACHE_CONTROL: &str = "private, max-age=3600";
+
+/// What a `Range` header asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    Whole,
+    From(u64, Option<u64>),
+    Suffix(u64),
+}
+
+/// One `bytes=` range; anything else (several ranges, other units) is
+/// answered with the whole segment, as RFC 9110 allows.
+fn parse_range(headers: &HeaderMap) -> Wanted {
+    let Some(spec) = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("bytes="))
+    else {
+        return Wanted::Whole;
+    };
+    if spec.contains(',') {
+        return Wanted::Whole;
+    }
+    let Some((start, end)) = spec.trim().split_once('-') else {
+        return Wanted::Whole;
+    };
+    match (start.parse::<u64>(), end) {
+        (Ok(s), "") => Wanted::From(s, None),
+        (Ok(s), e) => match e.parse::<u64>() {
+            Ok(e) if e >= s => Wanted::From(s, Some(e)),
+            _ => Wanted::Whole,
+        },
+        (Err(_), e) if start.is_empty() => match e.parse::<u64>() {
+            Ok(n) if n > 0 => Wanted::Suffix(n),
+            _ => Wanted::Whole,
+        },
+        _ => Wanted::Whole,
+    }
+}
+
+fn etag(key: &ObjectKey, size: u64) -> HeaderValue {
+    let digest = Sha256::digest(key.as_str().as_bytes());
+    HeaderValue::from_str(&format!("\"{}-{size:x}\"", hex::encode(&digest[..8])))
+        .expect("hex is header-safe")
+}
+
+fn not_satisfiable(size: u64) -> Response {
+    let mut response = ApiError::custom(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "range_not_satisfiable",
+        "requested range not satisfiable",
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+        response.headers_mut().insert(header::CONTENT_RANGE, v);
+    }
+    response
+}
+
+pub async fn serve(
+    app: &AppState,
+    key: &ObjectKey,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let wanted = parse_range(headers);
+    let range = match wanted {
+        Wanted::Whole => None,
+        Wanted::From(start, end) => Some(ByteRange { start, end }),
+        Wanted::Suffix(n) => {
+            let size = app
+                .storage
+                .head(key)
+                .await?
+                .ok_or_else(|| ApiError::not_found("file"))?
+                .size;
+            Some(ByteRange {
+                start: size.saturating_sub(n),
+                end: None,
+            })
+        }
+    };
+    let body = match app.storage.get(key, range).await {
+        Ok(body) => body,
+        Err(StorageError::InvalidRange) => {
+            let size = app.storage.head(key).await?.map_or(0, |m| m.size);
+            return Ok(not_satisfiable(size));
+        }
+        Err(StorageError::NotFound) => return Err(ApiError::not_found("file")),
+        Err(err) => return Err(err.into()),
+    };
+    let tag = etag(key, body.size);
+    let mut out = HeaderMap::new();
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp2t"));
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
+    out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    out.insert(header::ETAG, tag.clone());
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, out).into_response());
+    }
+    out.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let status = if range.is_some() {
+        let (start, end) = body.range;
+        let value = format!("bytes {start}-{end}/{}", body.size);
+        out.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&value).expect("numbers are header-safe"),
+        );
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, out, Body::from_stream(body.stream)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(v: &str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert(header::RANGE, HeaderValue::from_str(v).unwrap());
+        m
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(&HeaderMap::new()), Wanted::Whole);
+        assert_eq!(parse_range(&h("bytes=0-99")), Wanted::From(0, Some(99)));
+        assert_eq!(parse_range(&h("bytes=100-")), Wanted::From(100, None));
+        assert_eq!(parse_range(&h("bytes=-10")), Wanted::Suffix(10));
+        assert_eq!(parse_range(&h("bytes=5-1")), Wanted::Whole);
+        assert_eq!(parse_range(&h("bytes=0-1,4-5")), Wanted::Whole);
+        assert_eq!(parse_range(&h("items=0-1")), Wanted::Whole);
+    }
+}

@@ -1,0 +1,108 @@
+//! The OpenAPI document of the whole API at `/api/v1/openapi.json`.
+//!
+//! Each route group describes itself with its own `#[derive(OpenApi)]`;
+//! [`document`] merges them, so adding a group is one `merge` line there.
+
+use std::sync::OnceLock;
+
+use axum::http::{header, HeaderValue};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::{hls, uploads, videos, AppState};
+
+/// The error envelope every failure answers with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `offset_mismatch`.
+    pub code: String,
+    pub message: String,
+    pub request_id: String,
+}
+
+/// Declares the `bearer` scheme the paths refer to.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The edge: uploads, videos and signed playback.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "sealcast",
+        description = "Secure video server: tus uploads, encrypted HLS, signed playback. Errors are ErrorEnvelope JSON."
+    ),
+    paths(
+        uploads::options,
+        uploads::create,
+        uploads::status,
+        uploads::append,
+        uploads::terminate,
+        videos::list,
+        videos::read,
+        videos::delete,
+        videos::events,
+        videos::poster,
+        hls::master,
+        hls::variant_or_segment,
+        openapi_json,
+    ),
+    components(schemas(videos::Video, videos::Rendition, videos::VideoList, ErrorEnvelope, ErrorBody)),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "uploads", description = "tus 1.0.0 resumable uploads"),
+        (name = "videos", description = "videos of a course"),
+        (name = "playback", description = "signed per-session HLS"),
+    )
+)]
+pub struct EdgeApi;
+
+/// Every route group's document, merged.
+pub fn document() -> utoipa::openapi::OpenApi {
+    #[allow(unused_mut)]
+    let mut doc = EdgeApi::openapi();
+    // Other groups join with one line each, e.g.:
+    // doc.merge(super::identity::IdentityApi::openapi());
+    doc
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/openapi.json", get(openapi_json))
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "videos",
+    responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
+pub async fn openapi_json() -> impl IntoResponse {
+    static JSON: OnceLock<String> = OnceLock::new();
+    let body = JSON.get_or_init(|| document().to_json().unwrap_or_else(|_| "{}".into()));
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body.clone(),
+    )
+}

@@ -1,0 +1,211 @@
+//! The `uploads` rows: the durable truth about every upload in flight.
+//!
+//! The offset in the database is what a client is told, and it only moves
+//! after the storage backend has the bytes, so a crash anywhere leaves an
+//! upload that resumes from a point both sides agree on. Writes happen under
+//! a lease (`lock_owner`, `lock_expires_at`) taken with one conditional
+//! UPDATE, so two requests, even on two nodes, never append at once.
+
+use std::time::Duration;
+
+use crate::db::{now_ms, Db};
+use crate::storage::UploadProgress;
+
+/// One upload as stored.
+#[derive(Debug, Clone)]
+pub struct UploadRecord {
+    pub video_id: String,
+    pub owner_id: String,
+    pub storage_key: String,
+    /// The `Upload-Metadata` header as received.
+    pub metadata: Option<String>,
+    pub progress: UploadProgress,
+    pub expires_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+type Row = (
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
+
+const SELECT: &str = "SELECT video_id, owner_id, storage_key, metadata, length, offset_bytes, \
+     multipart_upload_id, parts, expires_at, completed_at FROM uploads";
+
+fn from_row(r: Row) -> UploadRecord {
+    UploadRecord {
+        video_id: r.0,
+        owner_id: r.1,
+        storage_key: r.2,
+        metadata: r.3,
+        progress: UploadProgress {
+            length: r.4.max(0) as u64,
+            offset: r.5.max(0) as u64,
+            multipart_id: r.6,
+            parts: UploadProgress::parts_from_json(r.7.as_deref()),
+        },
+        expires_at: r.8,
+        completed_at: r.9,
+    }
+}
+
+pub async fn load(db: &Db, video_id: &str) -> Result<Option<UploadRecord>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE video_id = $1"))
+        .bind(video_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map(from_row))
+}
+
+/// What a new upload needs besides its storage progress.
+#[derive(Debug)]
+pub struct NewUpload<'a> {
+    pub video_id: &'a str,
+    pub course_id: &'a str,
+    pub owner_id: &'a str,
+    pub title: &'a str,
+    pub storage_key: &'a str,
+    pub metadata: Option<&'a str>,
+    pub expires_at: i64,
+}
+
+/// Inserts the video (`uploading`) and its upload in one transaction.
+pub async fn create(
+    db: &Db,
+    new: &NewUpload<'_>,
+    progress: &UploadProgress,
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO videos (id, course_id, owner_id, title, status, progress, size_bytes, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'uploading', 0, $5, $6, $6)",
+    )
+    .bind(new.video_id)
+    .bind(new.course_id)
+    .bind(new.owner_id)
+    .bind(new.title)
+    .bind(progress.length as i64)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO uploads (video_id, owner_id, length, offset_bytes, metadata, storage_key, \
+         multipart_upload_id, parts, expires_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, 0, $4, $5, $6, NULL, $7, $8, $8)",
+    )
+    .bind(new.video_id)
+    .bind(new.owner_id)
+    .bind(progress.length as i64)
+    .bind(new.metadata)
+    .bind(new.storage_key)
+    .bind(progress.multipart_id.as_deref())
+    .bind(new.expires_at)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Takes the upload's write lease; `false` when another request holds it.
+pub async fn try_lock(
+    db: &Db,
+    video_id: &str,
+    holder: &str,
+    lease: Duration,
+) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
+    let done = sqlx::query(
+        "UPDATE uploads SET lock_owner = $1, lock_expires_at = $2 \
+         WHERE video_id = $3 AND (lock_owner IS NULL OR lock_expires_at < $4)",
+    )
+    .bind(holder)
+    .bind(now + lease.as_millis() as i64)
+    .bind(video_id)
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn unlock(db: &Db, video_id: &str, holder: &str) {
+    let result = sqlx::query(
+        "UPDATE uploads SET lock_owner = NULL, lock_expires_at = NULL \
+         WHERE video_id = $1 AND lock_owner = $2",
+    )
+    .bind(video_id)
+    .bind(holder)
+    .execute(&db.pool)
+    .await;
+    if let Err(err) = result {
+        tracing::warn!(video_id, error = %err, "releasing an upload lease failed");
+    }
+}
+
+/// Stores new progress while holding the lease; `false` if the lease was lost.
+pub async fn save_progress(
+    db: &Db,
+    video_id: &str,
+    holder: &str,
+    progress: &UploadProgress,
+    expires_at: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE uploads SET offset_bytes = $1, multipart_upload_id = $2, parts = $3, \
+         expires_at = $4, updated_at = $5 WHERE video_id = $6 AND lock_owner = $7",
+    )
+    .bind(progress.offset as i64)
+    .bind(progress.multipart_id.as_deref())
+    .bind(progress.parts_json())
+    .bind(expires_at)
+    .bind(now_ms())
+    .bind(video_id)
+    .bind(holder)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn mark_complete(db: &Db, video_id: &str) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    sqlx::query("UPDATE uploads SET completed_at = $1, updated_at = $1 WHERE video_id = $2")
+        .bind(now)
+        .bind(video_id)
+        .execute(&db.pool)
+        .await
+        .map(|_| ())
+}
+
+/// Bytes a creator holds: every video of theirs (uploads in flight count at
+/// their full announced length).
+pub async fn bytes_used(db: &Db, owner_id: &str) -> Result<u64, sqlx::Error> {
+    // PostgreSQL sums BIGINT to NUMERIC; the cast keeps one type for both.
+    let used: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM videos WHERE owner_id = $1",
+    )
+    .bind(owner_id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(used.max(0) as u64)
+}
+
+/// Unfinished uploads whose expiry has passed and that nobody is writing.
+pub async fn expired(db: &Db, now: i64, limit: i64) -> Result<Vec<UploadRecord>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "{SELECT} WHERE completed_at IS NULL AND expires_at < $1 \
+         AND (lock_owner IS NULL OR lock_expires_at < $1) ORDER BY expires_at LIMIT $2"
+    ))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}

@@ -1,0 +1,182 @@
+//! The official tus-js-client, run by Node, against the real server: it is
+//! killed mid-upload, a new client process (with a fresh access token)
+//! resumes, and the stored object is byte-identical (SHA-256), on local disk
+//! and on Garage S3. `scripts/setup.sh --test` installs the client (`npm ci`
+//! in tests/node).
+
+mod common;
+mod edge_support;
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use edge_support::{sha256_hex, video_bytes, Edge};
+use sealcast::storage::{collect, ObjectKey, ObjectStore, S3Credentials, S3Settings, S3Store};
+use sealcast_keyserver::Role;
+
+use common::{Garage, TestServer};
+
+fn node_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    assert!(
+        dir.join("node_modules/tus-js-client").is_dir(),
+        "tus-js-client is not installed: run `scripts/setup.sh --test` (npm ci in tests/node)"
+    );
+    dir
+}
+
+struct Run {
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_client(
+    edge: &Edge,
+    file: &Path,
+    store: &Path,
+    token: &str,
+    course: &str,
+    kill_at: Option<u64>,
+) -> Run {
+    let dir = node_dir();
+    let mut cmd = Command::new("node");
+    cmd.current_dir(&dir)
+        .arg("upload.mjs")
+        .args(["--endpoint", &edge.url("/api/v1/uploads")])
+        .args(["--file", file.to_str().unwrap()])
+        .args(["--token", token])
+        .args(["--course", course])
+        .args(["--store", store.to_str().unwrap()]);
+    if let Some(n) = kill_at {
+        // 1 MiB PATCHes, so the kill lands with most of the file unsent
+        // (one big PATCH on loopback is all in the socket buffers at once).
+        cmd.args([
+            "--kill-at",
+            &n.to_string(),
+            "--chunk",
+            &(1 << 20).to_string(),
+        ]);
+    }
+    let out = cmd.output().expect("node is required by the tests");
+    Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Kills a client mid-way, resumes with another process; returns the video id.
+async fn kill_and_resume(edge: &Edge, video: &[u8], dir: &Path) -> String {
+    let (user, course, token) = edge.creator().await;
+    let file = dir.join("lecture.mp4");
+    std::fs::write(&file, video).unwrap();
+    let state = dir.join("tus-state.json");
+
+    let first = run_client(
+        edge,
+        &file,
+        &state,
+        &token,
+        &course,
+        Some(video.len() as u64 * 2 / 5),
+    );
+    assert_eq!(
+        first.status.signal(),
+        Some(9),
+        "killed mid-way: {}\n{}",
+        first.stdout,
+        first.stderr
+    );
+    let url = first
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("url "))
+        .unwrap_or_else(|| panic!("no upload url: {}", first.stdout))
+        .to_string();
+    let path = url.trim_start_matches(&edge.server.base_url).to_string();
+    let id = path.rsplit('/').next().unwrap().to_string();
+    assert_eq!(edge.data.video_status(&id).await.0, "uploading");
+    let offset = edge.offset(&path, &token).await;
+    assert!(
+        offset > 0 && offset < video.len() as u64,
+        "stopped at {offset}"
+    );
+
+    // A new process, a new token of the same user (as after a refresh).
+    let token2 = edge.token(&user, Role::Creator);
+    let second = run_client(edge, &file, &state, &token2, &course, None);
+    assert!(
+        second.status.success(),
+        "{}\n{}\n{}",
+        second.stdout,
+        second.stderr,
+        edge.server.log()
+    );
+    assert!(
+        second.stdout.contains(&format!("resuming {url}")),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        second.stdout.contains(&format!("done {url}")),
+        "{}",
+        second.stdout
+    );
+    // It really resumed: its first progress report starts past zero.
+    let resumed_from: u64 = second
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("progress "))
+        .and_then(|p| p.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(resumed_from > 0, "{}", second.stdout);
+    assert_eq!(edge.data.video_status(&id).await.0, "queued");
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_tus_client_resumes_after_being_killed_on_local_disk() {
+    let edge = Edge::start(TestServer::builder().arg("--workers").arg("0")).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let video = video_bytes(tmp.path(), 3, 12 << 20);
+    let id = kill_and_resume(&edge, &video, tmp.path()).await;
+    let key = ObjectKey::new(format!("uploads/{id}/source")).unwrap();
+    let body = edge.data.store.get(&key, None).await.unwrap();
+    let stored = collect(body.stream, 64 << 20).await.unwrap();
+    assert_eq!(sha256_hex(&stored), sha256_hex(&video));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_tus_client_resumes_after_being_killed_on_garage_s3() {
+    let garage = tokio::task::spawn_blocking(Garage::start).await.unwrap();
+    let edge = Edge::start(
+        TestServer::builder()
+            .s3(&garage)
+            .arg("--workers")
+            .arg("0")
+            .arg("--s3-part-size-mib")
+            .arg("5"),
+    )
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let video = video_bytes(tmp.path(), 3, 12 << 20);
+    let id = kill_and_resume(&edge, &video, tmp.path()).await;
+    let settings = S3Settings {
+        bucket: garage.bucket.clone(),
+        prefix: "server-test".into(),
+        endpoint: Some(garage.endpoint.clone()),
+        region: "garage".into(),
+        part_size: 5 << 20,
+        part_concurrency: 2,
+    };
+    let creds = S3Credentials::new(&garage.access_key, &garage.secret_key, None, None, "test");
+    let view = S3Store::connect_with(settings, Some(creds)).await;
+    let key = ObjectKey::new(format!("uploads/{id}/source")).unwrap();
+    let body = view.get(&key, None).await.unwrap();
+    let stored = collect(body.stream, 64 << 20).await.unwrap();
+    assert_eq!(sha256_hex(&stored), sha256_hex(&video));
+    assert_eq!(view.open_multipart_uploads("uploads/").await.unwrap(), 0);
+}

@@ -1,0 +1,307 @@
+//! Resumable uploads on both storage backends: one conformance suite for the
+//! append/commit/rollback/finish/abort API on local disk and on a real Garage
+//! S3, and the tus server on Garage (one multipart upload per upload,
+//! resumed across a crash, checksum rollback, expiry aborting the multipart).
+
+mod common;
+mod edge_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use edge_support::{error_code, header_u64, sha256_hex, video_bytes, Edge};
+use reqwest::Method;
+use sealcast::storage::{
+    collect, ByteStream, FsStore, ObjectKey, ObjectPrefix, ObjectStore, S3Credentials, S3Settings,
+    S3Store, UploadProgress,
+};
+use sha1::Digest;
+
+use common::{Garage, TestServer};
+
+const MIB: usize = 1024 * 1024;
+
+fn chunks(bytes: &[u8], chunk: usize) -> ByteStream {
+    let parts: Vec<std::io::Result<Bytes>> = bytes
+        .chunks(chunk)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    Box::pin(futures::stream::iter(parts))
+}
+
+/// A body that delivers `good` bytes, then fails (a dropped connection).
+fn broken(bytes: &[u8], good: usize) -> ByteStream {
+    let mut parts: Vec<std::io::Result<Bytes>> = bytes[..good]
+        .chunks(64 * 1024)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    parts.push(Err(std::io::Error::other("connection reset")));
+    Box::pin(futures::stream::iter(parts))
+}
+
+async fn read(store: &dyn ObjectStore, key: &ObjectKey) -> Vec<u8> {
+    let body = store.get(key, None).await.unwrap();
+    collect(body.stream, 64 << 20).await.unwrap()
+}
+
+async fn resumable_conformance(store: Arc<dyn ObjectStore>, part: usize) {
+    let data: Vec<u8> = (0..(2 * part + part / 2 + 123))
+        .map(|i| (i * 31 % 251) as u8)
+        .collect();
+    let key = ObjectKey::new("uploads/conf/source").unwrap();
+    let p0 = store.begin_upload(&key, data.len() as u64).await.unwrap();
+    assert_eq!(p0.offset, 0);
+
+    // Less than a part, then a dropped connection that still counts.
+    let a = store
+        .append_upload(&key, &p0, chunks(&data[..1000], 300))
+        .await
+        .unwrap();
+    assert!(a.body_error.is_none());
+    assert_eq!(a.progress.offset, 1000);
+    store.commit_append(&key, &p0, &a.progress).await;
+    let p1 = a.progress;
+    let b = store
+        .append_upload(&key, &p1, broken(&data[1000..], part))
+        .await
+        .unwrap();
+    assert!(b.body_error.is_some());
+    assert_eq!(b.progress.offset, 1000 + part as u64);
+    store.commit_append(&key, &p1, &b.progress).await;
+    let p2 = b.progress;
+
+    // A refused append (e.g. bad checksum) leaves everything as it was.
+    let end = p2.offset as usize + part + 77;
+    let c = store
+        .append_upload(&key, &p2, chunks(&data[p2.offset as usize..end], 100_000))
+        .await
+        .unwrap();
+    assert_eq!(c.progress.offset, end as u64);
+    store.rollback_append(&key, &p2, &c.progress).await;
+
+    // The rest, in odd chunks, from the state before the refused append.
+    let d = store
+        .append_upload(&key, &p2, chunks(&data[p2.offset as usize..], 70_001))
+        .await
+        .unwrap();
+    assert!(d.progress.is_complete());
+    store.commit_append(&key, &p2, &d.progress).await;
+    assert!(
+        store.head(&key).await.unwrap().is_none(),
+        "not visible before finish"
+    );
+    store.finish_upload(&key, &d.progress).await.unwrap();
+    assert_eq!(read(store.as_ref(), &key).await, data);
+    // Only the object remains: no side objects.
+    let left = store
+        .list(&ObjectPrefix::new("uploads/conf/").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+
+    // Abort throws an unfinished upload away.
+    let key2 = ObjectKey::new("uploads/conf2/source").unwrap();
+    let q0 = store.begin_upload(&key2, 10 * part as u64).await.unwrap();
+    let e = store
+        .append_upload(&key2, &q0, chunks(&data[..part + 10], 65536))
+        .await
+        .unwrap();
+    store.commit_append(&key2, &q0, &e.progress).await;
+    store.abort_upload(&key2, &e.progress).await.unwrap();
+    assert!(store
+        .list(&ObjectPrefix::new("uploads/conf2/").unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+
+    // An empty upload finishes as an empty object.
+    let key3 = ObjectKey::new("uploads/conf3/source").unwrap();
+    let z = store.begin_upload(&key3, 0).await.unwrap();
+    store.finish_upload(&key3, &z).await.unwrap();
+    assert!(read(store.as_ref(), &key3).await.is_empty());
+}
+
+#[tokio::test]
+async fn resumable_storage_conforms_on_local_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Arc::new(FsStore::open(tmp.path()).await.unwrap());
+    resumable_conformance(store, 5 * MIB).await;
+}
+
+async fn garage_store(garage: &Garage, prefix: &str) -> S3Store {
+    let settings = S3Settings {
+        bucket: garage.bucket.clone(),
+        prefix: prefix.into(),
+        endpoint: Some(garage.endpoint.clone()),
+        region: "garage".into(),
+        part_size: 5 * MIB,
+        part_concurrency: 2,
+    };
+    let creds = S3Credentials::new(&garage.access_key, &garage.secret_key, None, None, "test");
+    S3Store::connect_with(settings, Some(creds)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_resumable_storage_conforms_on_garage() {
+    let garage = tokio::task::spawn_blocking(Garage::start).await.unwrap();
+    let store = Arc::new(garage_store(&garage, "resumable").await);
+    resumable_conformance(store.clone(), 5 * MIB).await;
+    assert_eq!(store.open_multipart_uploads("uploads/").await.unwrap(), 0);
+    // Parts really are S3 parts: progress records them.
+    let key = ObjectKey::new("uploads/p/source").unwrap();
+    let data = vec![9u8; 11 * MIB];
+    let p = store.begin_upload(&key, data.len() as u64).await.unwrap();
+    let a = store
+        .append_upload(&key, &p, chunks(&data, MIB))
+        .await
+        .unwrap();
+    let sizes: Vec<u64> = a.progress.parts.iter().map(|x| x.size).collect();
+    assert_eq!(sizes.len(), 3, "{sizes:?}");
+    assert!(sizes[..2].iter().all(|s| *s >= 5 * MIB as u64));
+    store.commit_append(&key, &p, &a.progress).await;
+    store.finish_upload(&key, &a.progress).await.unwrap();
+    assert_eq!(read(store.as_ref(), &key).await.len(), data.len());
+    let _ = UploadProgress::default();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_tus_upload_resumes_across_a_crash_on_garage() {
+    let garage = tokio::task::spawn_blocking(Garage::start).await.unwrap();
+    let builder = || {
+        TestServer::builder()
+            .s3(&garage)
+            .arg("--workers")
+            .arg("0")
+            .arg("--s3-part-size-mib")
+            .arg("5")
+    };
+    let edge = Edge::start(builder()).await;
+    let view = garage_store(&garage, "server-test").await;
+    let (_, course, token) = edge.creator().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let video = video_bytes(tmp.path(), 3, 12 * MIB);
+    let path = edge.new_upload(&token, &course, video.len() as u64).await;
+    let id = path.rsplit('/').next().unwrap().to_string();
+    assert_eq!(
+        view.open_multipart_uploads(&format!("uploads/{id}/"))
+            .await
+            .unwrap(),
+        1
+    );
+
+    // 3 MB: less than a part, kept in a side object.
+    let first = 3_000_000;
+    assert_eq!(
+        edge.patch(&path, &token, 0, video[..first].to_vec())
+            .await
+            .status(),
+        204
+    );
+    let side = view
+        .list(&ObjectPrefix::new(format!("uploads/{id}/")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(side.len(), 1, "{side:?}");
+    assert!(side[0].key.contains(".pending-0-3000000"), "{side:?}");
+
+    // A wrong checksum on the next 5 MB: 460, offset unchanged.
+    let second = first + 5_000_000;
+    let wrong = base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(b"x"));
+    let resp = edge
+        .tus(Method::PATCH, &path, &token)
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", first.to_string())
+        .header("upload-checksum", format!("sha1 {wrong}"))
+        .body(video[first..second].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 460);
+    assert_eq!(error_code(resp).await, "checksum_mismatch");
+    assert_eq!(edge.offset(&path, &token).await, first as u64);
+    let resp = edge
+        .patch(&path, &token, first as u64, video[first..second].to_vec())
+        .await;
+    assert_eq!(header_u64(&resp, "upload-offset"), second as u64);
+
+    // Crash; a new server process (as on another node) goes on.
+    let Edge { server, data, .. } = edge;
+    drop(data);
+    let dir = server.crash();
+    let edge = Edge::start(builder().data_dir(dir)).await;
+    assert_eq!(edge.offset(&path, &token).await, second as u64);
+    let resp = edge
+        .patch(&path, &token, second as u64, video[second..].to_vec())
+        .await;
+    assert_eq!(
+        resp.status(),
+        204,
+        "{:?}\n{}",
+        resp.text().await,
+        edge.server.log()
+    );
+    assert_eq!(edge.data.video_status(&id).await.0, "queued");
+    let key = ObjectKey::new(format!("uploads/{id}/source")).unwrap();
+    assert_eq!(sha256_hex(&read(&view, &key).await), sha256_hex(&video));
+    let left = view
+        .list(&ObjectPrefix::new(format!("uploads/{id}/")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1, "only the source: {left:?}");
+    assert_eq!(view.open_multipart_uploads("uploads/").await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_expired_upload_is_swept_with_its_multipart_upload() {
+    let garage = tokio::task::spawn_blocking(Garage::start).await.unwrap();
+    let edge = Edge::start(
+        TestServer::builder()
+            .s3(&garage)
+            .arg("--workers")
+            .arg("0")
+            .arg("--upload-expiry-secs")
+            .arg("1")
+            .arg("--upload-sweep-secs")
+            .arg("1"),
+    )
+    .await;
+    let view = garage_store(&garage, "server-test").await;
+    let (_, course, token) = edge.creator().await;
+    let path = edge.new_upload(&token, &course, 20_000_000).await;
+    let id = path.rsplit('/').next().unwrap().to_string();
+    assert_eq!(
+        edge.patch(&path, &token, 0, vec![5; 6 * MIB + 100])
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(view.open_multipart_uploads("uploads/").await.unwrap(), 1);
+    assert!(!view
+        .list(&ObjectPrefix::new(format!("uploads/{id}/")).unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while view.open_multipart_uploads("uploads/").await.unwrap() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "multipart upload not aborted"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(view
+        .list(&ObjectPrefix::new(format!("uploads/{id}/")).unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        edge.tus(Method::HEAD, &path, &token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}

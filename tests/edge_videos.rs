@@ -1,0 +1,331 @@
+//! The video API through the real server: SSE until ready, who sees what,
+//! signed posters, and deletion that leaves nothing behind.
+
+mod common;
+mod edge_support;
+
+use std::time::Duration;
+
+use edge_support::{error_code, fast, ready_video, video_bytes, Edge};
+use futures::StreamExt;
+use sealcast::storage::ObjectStore;
+use sealcast_keyserver::Role;
+
+use common::TestServer;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn videos_sse_follows_an_upload_until_ready() {
+    let edge = Edge::start(fast(TestServer::builder())).await;
+    let (_, course, token) = edge.creator().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = video_bytes(tmp.path(), 3, 300_000);
+    let id = edge.upload(&token, &course, &bytes, 1 << 20).await;
+
+    // EventSource style: the token in the query string.
+    let resp = edge
+        .http
+        .get(edge.url(&format!("/api/v1/videos/{id}/events?access_token={token}")))
+        .timeout(Duration::from_secs(180))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut stream = resp.bytes_stream();
+    let mut text = String::new();
+    while let Some(chunk) = stream.next().await {
+        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+    }
+    // The stream ended by itself after the final event.
+    let events: Vec<serde_json::Value> = text
+        .split("\n\n")
+        .filter(|e| e.contains("event: status"))
+        .map(|e| {
+            let data = e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+            serde_json::from_str(data).unwrap()
+        })
+        .collect();
+    let statuses: Vec<&str> = events
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.last(), Some(&"ready"), "{text}");
+    assert!(statuses.len() >= 2, "{statuses:?}");
+    let last = events.last().unwrap();
+    assert_eq!(last["id"], id.as_str());
+    assert_eq!(last["progress"], 100);
+
+    // Without a token: 401; with someone else's: 404.
+    let resp = edge
+        .http
+        .get(edge.url(&format!("/api/v1/videos/{id}/events")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let (_, _, other) = edge.creator().await;
+    let resp = edge
+        .http
+        .get(edge.url(&format!("/api/v1/videos/{id}/events")))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn videos_api_access_and_signed_poster() {
+    let edge = Edge::start(fast(TestServer::builder())).await;
+    let (_, course, token) = edge.creator().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (id, _) = ready_video(&edge, &token, &course, tmp.path()).await;
+    // A second video still uploading: only the owner sees it.
+    let pending = edge.new_upload(&token, &course, 1000).await;
+    let pending = pending.rsplit('/').next().unwrap().to_string();
+
+    let video = edge.video_json(&id, &token).await;
+    assert_eq!(video["status"], "ready");
+    assert_eq!(video["course_id"], course.as_str());
+    assert_eq!(video["title"], "Lecture 1");
+    assert!(video["duration_seconds"].as_f64().unwrap() > 2.0);
+    assert!(video["created_at"].as_i64().unwrap() > 1_700_000_000);
+    let renditions = video["renditions"].as_array().unwrap();
+    assert_eq!(renditions.len(), 1);
+    for field in ["name", "width", "height", "bandwidth"] {
+        assert!(!renditions[0][field].is_null(), "{field}");
+    }
+    let poster = video["poster_url"].as_str().unwrap().to_string();
+    assert!(poster.starts_with(&format!("/posters/{id}/poster.jpg?exp=")));
+    let resp = edge.http.get(edge.url(&poster)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/jpeg");
+    assert_eq!(&resp.bytes().await.unwrap()[..2], &[0xFF, 0xD8]);
+    let tampered = poster.replace("exp=", "exp=1");
+    let resp = edge.http.get(edge.url(&tampered)).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(error_code(resp).await, "bad_signature");
+
+    let list = |t: String| {
+        let req = edge
+            .http
+            .get(edge.url(&format!("/api/v1/videos?course_id={course}")))
+            .bearer_auth(t);
+        async move { req.send().await.unwrap() }
+    };
+    let owner_list: serde_json::Value = list(token.clone()).await.json().await.unwrap();
+    assert_eq!(owner_list["videos"].as_array().unwrap().len(), 2);
+
+    let (_, learner) = edge.learner_in(&course).await;
+    let learner_list: serde_json::Value = list(learner.clone()).await.json().await.unwrap();
+    let seen: Vec<&str> = learner_list["videos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(seen, vec![id.as_str()]);
+    assert_eq!(edge.video_json(&id, &learner).await["status"], "ready");
+    let resp = edge
+        .http
+        .get(edge.url(&format!("/api/v1/videos/{pending}")))
+        .bearer_auth(&learner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = edge
+        .http
+        .delete(edge.url(&format!("/api/v1/videos/{id}")))
+        .bearer_auth(&learner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+
+    // Strangers: 404 for the video and the course's list.
+    let (_, _, stranger) = edge.creator().await;
+    let outsider = edge.user("learner").await;
+    for t in [stranger, edge.token(&outsider, Role::Learner)] {
+        let resp = edge
+            .http
+            .get(edge.url(&format!("/api/v1/videos/{id}")))
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404);
+        assert_eq!(list(t).await.status(), 404);
+    }
+    // An admin sees everything.
+    let admin = edge.user("admin").await;
+    let admin_list: serde_json::Value = list(edge.token(&admin, Role::Admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(admin_list["videos"].as_array().unwrap().len(), 2);
+    // The list needs a course.
+    let resp = edge
+        .http
+        .get(edge.url("/api/v1/videos"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn videos_delete_removes_segments_keys_sessions_and_uploads() {
+    let edge = Edge::start(fast(TestServer::builder())).await;
+    let (_, course, token) = edge.creator().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (id, _) = ready_video(&edge, &token, &course, tmp.path()).await;
+    let (learner, _) = edge.learner_in(&course).await;
+    let (_, master_url) = edge.playback_session(&learner, &id, 3600).await;
+    assert_eq!(
+        edge.http
+            .get(edge.url(&master_url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert!(!edge
+        .data
+        .object_keys(&format!("videos/{id}/"))
+        .await
+        .is_empty());
+    let count = |sql: &'static str| {
+        let pool = edge.data.db.pool.clone();
+        let id = id.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(count("SELECT COUNT(*) FROM content_keys WHERE video_id = $1").await > 0);
+
+    let resp = edge
+        .http
+        .delete(edge.url(&format!("/api/v1/videos/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert!(edge
+        .data
+        .object_keys(&format!("videos/{id}/"))
+        .await
+        .is_empty());
+    assert!(edge
+        .data
+        .object_keys(&format!("uploads/{id}"))
+        .await
+        .is_empty());
+    assert!(edge
+        .data
+        .object_keys(&format!("originals/{id}"))
+        .await
+        .is_empty());
+    for sql in [
+        "SELECT COUNT(*) FROM content_keys WHERE video_id = $1",
+        "SELECT COUNT(*) FROM playback_sessions WHERE video_id = $1",
+        "SELECT COUNT(*) FROM uploads WHERE video_id = $1",
+        "SELECT COUNT(*) FROM transcode_jobs WHERE video_id = $1",
+        "SELECT COUNT(*) FROM videos WHERE id = $1",
+    ] {
+        assert_eq!(count(sql).await, 0, "{sql}");
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let resp = edge.http.get(edge.url(&master_url)).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = edge
+        .http
+        .get(edge.url(&format!("/api/v1/videos/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+
+    // Deleting an upload in flight removes its partial bytes too.
+    let path = edge.new_upload(&token, &course, 1000).await;
+    assert_eq!(
+        edge.patch(&path, &token, 0, vec![1; 300]).await.status(),
+        204
+    );
+    let upload_id = path.rsplit('/').next().unwrap();
+    let partial = edge
+        .server
+        .data_path()
+        .join(format!("objects/partial/uploads/{upload_id}/source"));
+    assert!(partial.exists());
+    let resp = edge
+        .http
+        .delete(edge.url(&format!("/api/v1/videos/{upload_id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert!(!partial.exists());
+    let _ = edge.data.store.check().await;
+}
+
+#[tokio::test]
+async fn openapi_document_describes_the_edge() {
+    let edge = Edge::start(TestServer::builder().arg("--workers").arg("0")).await;
+    let resp = edge
+        .http
+        .get(edge.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let doc: serde_json::Value = resp.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/v1/uploads", "post"),
+        ("/api/v1/uploads", "options"),
+        ("/api/v1/uploads/{id}", "head"),
+        ("/api/v1/uploads/{id}", "patch"),
+        ("/api/v1/uploads/{id}", "delete"),
+        ("/api/v1/videos", "get"),
+        ("/api/v1/videos/{id}", "get"),
+        ("/api/v1/videos/{id}", "delete"),
+        ("/api/v1/videos/{id}/events", "get"),
+        ("/hls/{session_id}/master.m3u8", "get"),
+        ("/hls/{session_id}/{rung}/{file}", "get"),
+        ("/api/v1/openapi.json", "get"),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path} missing");
+    }
+    let video = &doc["components"]["schemas"]["Video"]["properties"];
+    for field in [
+        "id",
+        "course_id",
+        "title",
+        "status",
+        "progress",
+        "error",
+        "duration_seconds",
+        "renditions",
+        "poster_url",
+        "created_at",
+    ] {
+        assert!(video[field].is_object(), "Video.{field} missing");
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
