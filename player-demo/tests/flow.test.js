@@ -90,8 +90,11 @@ test('admin → creator → learner → revoke, in the browser', { timeout: 2400
   const learnerCtx = await newContext(browser);
   const learner = await learnerCtx.newPage();
   const keyResponses = [];
+  const refusals = [];
   learner.on('response', (resp) => {
-    if (new URL(resp.url()).pathname.startsWith('/keys/')) keyResponses.push({ url: resp.url(), status: resp.status() });
+    const path = new URL(resp.url()).pathname;
+    if (path.startsWith('/keys/')) keyResponses.push({ url: resp.url(), status: resp.status() });
+    if ((path.startsWith('/keys/') || path.startsWith('/hls/')) && resp.status() === 403) refusals.push(path);
   });
   await loginUi(learner, base, LEARNER.email, LEARNER.password);
   await learner.waitForURL(`${base}/courses`);
@@ -149,13 +152,14 @@ test('admin → creator → learner → revoke, in the browser', { timeout: 2400
   assert.equal(await player.getAttribute('data-state'), 'stopped');
   // One period of buffered media plus one key request's round trip.
   assert.ok(elapsed <= period + 2, `stopped ${elapsed.toFixed(1)} s after the revocation (crypto period ${period} s)`);
-  assert.ok(
-    keyResponses.some((k) => k.status === 403),
-    `a key request was refused after the revocation: ${JSON.stringify(keyResponses)}`,
-  );
+  // The next key or segment the player needed was refused by the server.
+  assert.ok(refusals.length >= 1, 'the key server or the edge refused the revoked session');
   await learner.waitForTimeout(300);
   await learner.getByTestId('stage').screenshot({ path: artifactPath('revoked.png') });
-  t.diagnostic(`revoked → message in ${elapsed.toFixed(1)} s; crypto period ${period} s; ${keyResponses.length} key responses`);
+  t.diagnostic(
+    `revoked → message in ${elapsed.toFixed(1)} s (code ${code}); crypto period ${period} s; ` +
+      `${keyResponses.length} keys granted; refused: ${refusals.join(', ')}`,
+  );
 
   // Nothing in any page went anywhere but the server.
   for (const ctx of [adminCtx, creatorCtx, learnerCtx]) {

@@ -21,7 +21,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const SMALL_TRANSCODE = {
   SEALCAST_SEGMENT_SECONDS: '2',
   SEALCAST_ROTATE_EVERY: '2',
-  SEALCAST_TRANSCODE_RUNGS: '240,180',
+  // Two rungs at or below the 320x180 test video (the ladder never upscales).
+  SEALCAST_TRANSCODE_RUNGS: '180,120',
   SEALCAST_X264_PRESET: 'ultrafast',
   SEALCAST_WORKERS: '1',
 };
