@@ -120,7 +120,6 @@ async fn serves_the_shell_with_a_strict_policy_and_falls_back_for_app_routes() {
         "/assets/missing-1234.js",
         "/api/v1/no-such-endpoint",
         "/api/v1/videos/nope/also-nope",
-        "/hls/unknown/master.m3u8",
         "/no/such/route",
         "/index.html/..%2f..%2fetc%2fpasswd",
     ] {
