@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   SMALL_TRANSCODE,
+  apiLogin,
   artifactPath,
   createAdminCli,
   foreignRequests,
@@ -103,6 +104,9 @@ test('admin → creator → learner → revoke, in the browser', { timeout: 2400
   await card.waitFor();
   assert.match(await card.textContent(), /Lesson one/);
   assert.match(await card.textContent(), /0:(19|20|21)/, 'the card shows the duration');
+  const poster = card.locator('img');
+  await learner.waitForFunction((el) => el.complete && el.naturalWidth > 0, await poster.elementHandle(), { timeout: 10000 });
+  await learner.screenshot({ path: artifactPath('course.png') });
   await card.getByTestId('play-link').click();
   await learner.waitForURL(`${base}/watch/${videoId}`);
 
@@ -135,8 +139,9 @@ test('admin → creator → learner → revoke, in the browser', { timeout: 2400
   const period = Number(await player.getAttribute('data-crypto-period'));
   assert.ok(period >= 2 && period <= 6, `crypto period from the playlist: ${period}`);
 
-  // --- The admin (another browser context) revokes the learner.
+  // --- The admin (another browser context) sees the live session, then revokes the learner.
   await admin.reload();
+  await admin.locator(`[data-testid=session-row][data-email="${LEARNER.email}"]`).waitFor({ timeout: 10000 });
   const learnerRow = admin.locator(`[data-testid=user-row][data-email="${LEARNER.email}"]`);
   await learnerRow.getByTestId('disable-user').click();
   const revokedAt = Date.now();
@@ -166,9 +171,18 @@ test('admin → creator → learner → revoke, in the browser', { timeout: 2400
     assert.deepEqual(foreignRequests(ctx.requests, base), []);
   }
 
-  // --- The audit log shows the refusal.
+  // --- The audit log shows the keys granted and the revocation.
   await admin.getByTestId('reload-audit').click();
-  await admin.locator('[data-testid=audit-row]').first().waitFor();
+  await admin.locator('[data-testid=audit-row][data-action=key]').first().waitFor();
+  await admin.locator('[data-testid=audit-row][data-action="revoke.user"]').first().waitFor();
+
+  // --- The creator deletes the video (two presses) and it is gone.
+  await row.getByTestId('delete-video').click();
+  await row.getByTestId('delete-video').click();
+  await row.waitFor({ state: 'detached', timeout: 10000 });
+  const creatorToken = await apiLogin(base, CREATOR.email, CREATOR.password);
+  const gone = await fetch(`${base}/api/v1/videos/${videoId}`, { headers: { Authorization: `Bearer ${creatorToken}` } });
+  assert.equal(gone.status, 404, 'the deleted video is gone from the API');
   await adminCtx.close();
   await creatorCtx.close();
   await learnerCtx.close();
