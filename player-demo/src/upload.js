@@ -41,6 +41,14 @@ export async function discardUpload(stored) {
   }).catch(() => {});
 }
 
+async function forgetStored(uploadUrl) {
+  if (!uploadUrl || !tus.canStoreURLs) return;
+  const all = await tus.defaultOptions.urlStorage.findAllUploads();
+  for (const u of all) {
+    if (u.uploadUrl === uploadUrl) await tus.defaultOptions.urlStorage.removeUpload(u.urlStorageKey);
+  }
+}
+
 /** The server's error code and message from a failed tus request. */
 function explain(err) {
   const res = err?.originalResponse;
@@ -134,6 +142,9 @@ export function startUpload(file, { courseId, title, onCreated, onDone }) {
       setStatus('error', explain(err));
       pause.disabled = true;
       row.classList.add('failed');
+      // A refusal is final: don't offer to "resume" it on the next visit.
+      if (err?.originalResponse) forgetStored(upload.url);
+      onDone?.(upload.url?.split('/').pop());
     },
     onSuccess: () => {
       progress.value = 100;
