@@ -96,6 +96,10 @@ pub struct ServeArgs {
     /// x264 preset for transcode jobs.
     #[arg(long, env = "SEALCAST_X264_PRESET")]
     pub x264_preset: Option<String>,
+    /// Seed demo accounts (passwords printed once), a course and a generated
+    /// sample video; loopback listeners only.
+    #[arg(long, env = "SEALCAST_DEMO")]
+    pub demo: bool,
     /// What this process does, comma separated: `edge`, `keyserver`, `worker` (default all).
     /// Only a `keyserver` process reads the custody master private key.
     #[arg(long, env = "SEALCAST_ROLES", value_delimiter = ',')]

@@ -175,8 +175,20 @@ impl Crypto {
 
 /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish within
 /// the configured grace period.
-pub async fn run(config: Config) -> Result<(), StartError> {
+///
+/// With `demo`, first seeds the demo accounts and course (see [`crate::demo`])
+/// and prints their passwords after the listening line.
+pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
     let app = build_app(config).await?;
+    let demo = if demo {
+        Some(
+            crate::demo::prepare_accounts(&app.db)
+                .await
+                .map_err(|e| StartError::Other(format!("cannot prepare the demo: {e}")))?,
+        )
+    } else {
+        None
+    };
     let config = app.config.clone();
     let router = http::router(app.clone());
 
@@ -217,6 +229,21 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     // The one line tests and newcomers look for.
     println!("sealcast listening on {scheme}://{local}");
     tracing::info!(address = %local, %scheme, "listening");
+    if let Some(demo) = demo {
+        crate::demo::print(&demo, &format!("{scheme}://{local}"));
+        if demo.needs_sample {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let spec = sealcast_transcoder::SampleSpec::default();
+                match crate::demo::add_sample_video(&app, &demo.creator_id, &demo.course_id, spec)
+                    .await
+                {
+                    Ok(id) => tracing::info!(video = %id, "demo sample video queued"),
+                    Err(e) => tracing::error!(error = %e, "demo sample video failed"),
+                }
+            });
+        }
+    }
 
     let served = match &config.tls {
         Some(tls) => {

@@ -203,19 +203,24 @@ async fn hls_signed_chain_ranges_and_refusals() {
 /// The ffmpeg CLI, as an independent player, plays the learner's signed
 /// master URL end to end: playlists, keys (with the learner's Authorization
 /// header) and every segment decoded.
-///
-/// Needs the key route (`/keys/{session}/{key}`) of the identity work; until
-/// that is merged the session row is made directly in the database, as
-/// POST /api/v1/videos/{id}/playback would.
+/// The session comes from the real `POST /api/v1/videos/{id}/playback`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the key route from the keys branch; run after merging it"]
 async fn hls_ffmpeg_plays_the_signed_master_url() {
     let edge = Edge::start(fast(TestServer::builder())).await;
     let (_, course, token) = edge.creator().await;
     let tmp = tempfile::tempdir().unwrap();
     let (video, _) = ready_video(&edge, &token, &course, tmp.path()).await;
-    let (learner, learner_token) = edge.learner_in(&course).await;
-    let (_, master_url) = edge.playback_session(&learner, &video, 3600).await;
+    let (_, learner_token) = edge.learner_in(&course).await;
+    let resp = edge
+        .http
+        .post(edge.url(&format!("/api/v1/videos/{video}/playback")))
+        .bearer_auth(&learner_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let session: serde_json::Value = resp.json().await.unwrap();
+    let master_url = session["master_url"].as_str().unwrap().to_string();
     let out = std::process::Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-xerror"])
         .args([

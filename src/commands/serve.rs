@@ -13,6 +13,14 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.demo && !config.listen.ip().is_loopback() {
+        eprintln!(
+            "error: invalid setting `demo`: --demo prints account passwords and only listens on \
+             loopback (e.g. 127.0.0.1:8080), not {}",
+            config.listen
+        );
+        return ExitCode::from(2);
+    }
     telemetry::init(config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -24,7 +32,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(server::run(config)) {
+    match runtime.block_on(server::run(config, args.demo)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");

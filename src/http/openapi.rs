@@ -81,10 +81,8 @@ pub struct EdgeApi;
 
 /// Every route group's document, merged.
 pub fn document() -> utoipa::openapi::OpenApi {
-    #[allow(unused_mut)]
     let mut doc = EdgeApi::openapi();
-    // Other groups join with one line each, e.g.:
-    // doc.merge(super::identity::IdentityApi::openapi());
+    doc.merge(super::identity::IdentityApi::openapi());
     doc
 }
 

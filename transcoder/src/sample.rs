@@ -66,6 +66,8 @@ fn source_graph(
 /// Writes a sample MP4 to `path` (replacing it).
 pub fn generate_sample(path: &Path, spec: &SampleSpec) -> Result<(), TranscodeError> {
     ff::init().map_err(ferr("init"))?;
+    // libx264's banner and statistics are noise in a server's terminal.
+    ff::util::log::set_level(ff::util::log::Level::Error);
     if spec.width < 16 || spec.height < 16 || spec.width % 2 == 1 || spec.height % 2 == 1 {
         return Err(TranscodeError::Encoder(
             "sample size must be even and at least 16x16".into(),
