@@ -120,9 +120,16 @@ export function mountPlayer(video, viewer) {
     else stage.requestFullscreen?.().catch(() => {});
   });
 
+  const showLevel = (index) => {
+    const l = hls?.levels[index];
+    levelInfo.textContent = l ? `${chosenLevel < 0 ? 'Auto: ' : ''}${l.height}p` : '';
+  };
   quality.addEventListener('change', () => {
     chosenLevel = Number(quality.value);
-    if (hls) hls.currentLevel = chosenLevel;
+    if (!hls) return;
+    hls.currentLevel = chosenLevel;
+    // Pinning the rung already playing switches nothing, so say it now.
+    if (chosenLevel >= 0 || hls.currentLevel >= 0) showLevel(hls.currentLevel);
   });
 
   async function newSession() {
@@ -221,10 +228,7 @@ export function mountPlayer(video, viewer) {
       hls.config.maxMaxBufferLength = ahead;
       root.dataset.cryptoPeriod = period.toFixed(1);
     });
-    hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
-      const l = hls.levels[data.level];
-      if (l) levelInfo.textContent = `${chosenLevel < 0 ? 'Auto: ' : ''}${l.height}p`;
-    });
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => showLevel(data.level));
     hls.on(Hls.Events.FRAG_BUFFERED, () => {
       networkRetries = 0;
       authRetries = 0;

@@ -111,6 +111,19 @@ test('admin → creator → learner → revoke, in the browser', { timeout: 2400
   await learner.waitForURL(`${base}/watch/${videoId}`);
 
   const player = learner.getByTestId('player');
+  // The quality menu: Auto plus each rung; choosing one pins it.
+  const qualityMenu = learner.getByTestId('quality');
+  await learner.locator('[data-testid=quality]:not([disabled])').waitFor({ timeout: 30000 });
+  const options = await qualityMenu.locator('option').allTextContents();
+  assert.equal(options[0], 'Auto');
+  assert.equal(options.length, 3, `Auto and one entry per rung: ${options}`);
+  await qualityMenu.selectOption({ index: 2 });
+  const pinned = options[2].split(' ')[0];
+  await learner.waitForFunction(
+    (want) => document.querySelector('[data-testid=current-level]')?.textContent === want,
+    pinned,
+    { timeout: 20000 },
+  );
   await learner.waitForFunction(() => document.querySelector('[data-testid=video]')?.currentTime > 5, null, {
     timeout: 60000,
     polling: 250,
@@ -131,9 +144,6 @@ test('admin → creator → learner → revoke, in the browser', { timeout: 2400
   const watermark = learner.getByTestId('watermark');
   assert.ok(await watermark.isVisible(), 'the watermark is over the video');
   assert.match(await watermark.textContent(), new RegExp(`${LEARNER.email.replace('.', '\\.')} · \\d\\d:\\d\\d:\\d\\d`));
-  const quality = await learner.getByTestId('quality').locator('option').allTextContents();
-  assert.deepEqual(quality[0], 'Auto');
-  assert.equal(quality.length, 3, `Auto and one entry per rung: ${quality}`);
   await learner.getByTestId('stage').screenshot({ path: artifactPath('playing.png') });
   await learner.screenshot({ path: artifactPath('playing-page.png') });
   const period = Number(await player.getAttribute('data-crypto-period'));
