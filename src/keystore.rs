@@ -13,18 +13,21 @@ use sealcast_keyserver::{
 };
 
 use crate::db::Db;
-use crate::identity::audit::{self, AuditRecord};
+use crate::identity::audit_writer::{AuditWriter, OwnedAuditRecord};
 use crate::identity::sessions::{get_session, EndReason};
 
 /// [`KeyStore`] over the sealcast database.
 #[derive(Debug, Clone)]
 pub struct DbKeyStore {
     db: Db,
+    audit: AuditWriter,
 }
 
 impl DbKeyStore {
+    /// Starts the audit writer task, so call it inside the runtime.
     pub fn new(db: Db) -> Self {
-        Self { db }
+        let audit = AuditWriter::spawn(db.clone());
+        Self { db, audit }
     }
 }
 
@@ -127,22 +130,19 @@ impl KeyStore for DbKeyStore {
             sealcast_keyserver::AuditOutcome::Granted => "granted",
             sealcast_keyserver::AuditOutcome::Denied => "denied",
         };
-        let record = AuditRecord {
+        let record = OwnedAuditRecord {
             action: "key",
             outcome,
             reason: Some(event.reason),
-            actor_id: event.user_id.as_deref(),
-            session_id: Some(&event.session_id),
-            video_id: event.video_id.as_deref(),
-            key_id: Some(&event.key_id),
+            actor_id: event.user_id,
+            session_id: Some(event.session_id),
+            video_id: event.video_id,
+            key_id: Some(event.key_id),
             ip: event.ip,
             pacing: event.pacing,
             detail: (event.status != 200).then(|| serde_json::json!({ "status": event.status })),
         };
-        audit::record(&self.db, &record)
-            .await
-            .map(|_| ())
-            .map_err(store_err)
+        self.audit.write(record).await.map_err(StoreError)
     }
 }
 

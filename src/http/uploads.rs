@@ -377,7 +377,8 @@ async fn write_under_lease(
     if !state::try_lock(&app.db, &record.video_id, &holder, LEASE).await? {
         return Err(locked());
     }
-    let renew = {
+    // Aborted on drop: a request cancelled mid-body must not keep renewing.
+    let _renew = AbortOnDrop({
         let (db, id, holder) = (app.db.clone(), record.video_id.clone(), holder.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(LEASE / 3);
@@ -394,11 +395,18 @@ async fn write_under_lease(
                 .await;
             }
         })
-    };
+    });
     let result = write_locked(app, &record.video_id, &holder, offset, headers, body).await;
-    renew.abort();
     state::unlock(&app.db, &record.video_id, &holder).await;
     result
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn write_locked(
@@ -470,6 +478,7 @@ async fn write_locked(
             return Err(locked());
         }
         app.storage.commit_append(&key, &old, &new).await;
+        metrics::counter!("sealcast_upload_bytes_total").increment(new.offset - old.offset);
         if let Some(err) = &appended.body_error {
             tracing::info!(video_id, offset = new.offset, error = %err, "upload body ended early; resumable");
         }
@@ -515,6 +524,8 @@ async fn complete(
             .bind(video_id)
             .execute(&app.db.pool)
             .await?;
+            metrics::counter!("sealcast_uploads_completed_total", "outcome" => "not_a_video")
+                .increment(1);
             return Err(ApiError::custom(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "not_a_video",
@@ -528,6 +539,7 @@ async fn complete(
         }
     }
     crate::jobs::queue::enqueue(&app.db, video_id).await?;
+    metrics::counter!("sealcast_uploads_completed_total", "outcome" => "queued").increment(1);
     tracing::info!(video_id, "upload complete; transcode queued");
     Ok(())
 }

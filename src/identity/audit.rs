@@ -51,8 +51,8 @@ fn next_seq() -> i64 {
     }
 }
 
-/// Appends an entry; returns its seq.
-pub async fn record(db: &Db, r: &AuditRecord<'_>) -> Result<i64, IdentityError> {
+/// `detail` as stored: the record's JSON plus the pacing flag.
+fn stored_detail(r: &AuditRecord<'_>) -> Option<String> {
     let mut detail = r.detail.clone().unwrap_or(serde_json::Value::Null);
     if r.pacing {
         if !detail.is_object() {
@@ -60,34 +60,54 @@ pub async fn record(db: &Db, r: &AuditRecord<'_>) -> Result<i64, IdentityError> 
         }
         detail["pacing"] = serde_json::Value::Bool(true);
     }
-    let detail = (!detail.is_null()).then(|| detail.to_string());
+    (!detail.is_null()).then(|| detail.to_string())
+}
+
+/// The INSERT for one record with a fresh seq (run on a pool or a transaction).
+pub(crate) fn insert_query<'q>(
+    r: &'q AuditRecord<'q>,
+    detail: &'q Option<String>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(
+        "INSERT INTO audit_log (seq, id, at, actor_id, action, outcome, reason, session_id, video_id, key_id, ip, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(next_seq())
+    .bind(new_id())
+    .bind(now_ms())
+    .bind(r.actor_id)
+    .bind(r.action)
+    .bind(r.outcome)
+    .bind(r.reason)
+    .bind(r.session_id)
+    .bind(r.video_id)
+    .bind(r.key_id)
+    .bind(r.ip.map(|ip| ip.to_string()))
+    .bind(detail.as_deref())
+}
+
+/// Appends an entry.
+pub async fn record(db: &Db, r: &AuditRecord<'_>) -> Result<(), IdentityError> {
+    let detail = stored_detail(r);
     let mut attempts = 0;
     loop {
-        let seq = next_seq();
-        let result = sqlx::query(
-            "INSERT INTO audit_log (seq, id, at, actor_id, action, outcome, reason, session_id, video_id, key_id, ip, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(seq)
-        .bind(new_id())
-        .bind(now_ms())
-        .bind(r.actor_id)
-        .bind(r.action)
-        .bind(r.outcome)
-        .bind(r.reason)
-        .bind(r.session_id)
-        .bind(r.video_id)
-        .bind(r.key_id)
-        .bind(r.ip.map(|ip| ip.to_string()))
-        .bind(detail.as_deref())
-        .execute(&db.pool)
-        .await;
-        match result {
-            Ok(_) => return Ok(seq),
+        match insert_query(r, &detail).execute(&db.pool).await {
+            Ok(_) => return Ok(()),
             Err(e) if is_unique_violation(&e) && attempts < 3 => attempts += 1,
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Appends several entries in one transaction (one commit for all of them).
+pub async fn record_batch(db: &Db, records: &[AuditRecord<'_>]) -> Result<(), IdentityError> {
+    let details: Vec<Option<String>> = records.iter().map(stored_detail).collect();
+    let mut tx = db.pool.begin().await?;
+    for (r, d) in records.iter().zip(&details) {
+        insert_query(r, d).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Records and logs instead of failing: for denials and admin actions whose

@@ -8,6 +8,7 @@
 //! every node), or leave a revocation half applied.
 
 pub mod audit;
+pub mod audit_writer;
 pub mod courses;
 pub mod passwords;
 pub mod refresh;

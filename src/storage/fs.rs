@@ -342,6 +342,10 @@ impl ObjectStore for FsStore {
         }
     }
 
+    fn local_path(&self, key: &ObjectKey) -> Option<PathBuf> {
+        Some(self.path_of(key))
+    }
+
     async fn check(&self) -> Result<(), StorageError> {
         let meta = fs::metadata(&self.objects).await?;
         if meta.is_dir() {

@@ -155,6 +155,11 @@ pub trait ObjectStore: Send + Sync + 'static {
         -> Result<(), StorageError>;
     /// Throws an unfinished upload away with everything it stored.
     async fn abort_upload(&self, key: &ObjectKey, at: &UploadProgress) -> Result<(), StorageError>;
+    /// The local file holding `key`, when the backend is a local disk: lets
+    /// a media probe read in place instead of copying. `None` elsewhere.
+    fn local_path(&self, _key: &ObjectKey) -> Option<std::path::PathBuf> {
+        None
+    }
     /// Cheap reachability check for `/readyz`.
     async fn check(&self) -> Result<(), StorageError>;
     /// A short description for logs (never credentials).

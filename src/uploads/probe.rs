@@ -1,9 +1,9 @@
 //! The check at an upload's last byte: is this a video at all?
 //!
-//! The probe reads the object through a sparse local file holding only its
-//! head and tail (where containers keep their headers and indexes), so it
-//! costs a few MiB of disk and no memory however large the upload, and it
-//! runs in a child process (`sealcast probe-upload`) under a memory and time
+//! On local disk the object is probed in place; on S3 through a sparse local
+//! file holding only its head and tail (where containers keep their headers
+//! and indexes), so it costs a few dozen MiB of disk and no memory however
+//! large the upload. The probe runs in a child process (`sealcast probe-upload`) under a memory and time
 //! limit, so a hostile file can hurt only that process.
 
 use std::io::Write;
@@ -41,36 +41,20 @@ pub async fn probe_object(
     size: u64,
     work_dir: &Path,
 ) -> Result<f64, ProbeError> {
-    tokio::fs::create_dir_all(work_dir)
-        .await
-        .map_err(|e| ProbeError::Failed(e.to_string()))?;
-    let sparse =
-        tempfile::NamedTempFile::new_in(work_dir).map_err(|e| ProbeError::Failed(e.to_string()))?;
-    {
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .open(sparse.path())
-            .await
-            .map_err(|e| ProbeError::Failed(e.to_string()))?;
-        file.set_len(size)
-            .await
-            .map_err(|e| ProbeError::Failed(e.to_string()))?;
-        if size > 0 {
-            let head_end = size.min(HEAD_BYTES) - 1;
-            copy_range(store, key, &mut file, 0, head_end).await?;
-            let tail_start = size.saturating_sub(TAIL_BYTES).max(head_end + 1);
-            if tail_start < size {
-                copy_range(store, key, &mut file, tail_start, size - 1).await?;
-            }
+    // On local disk the object is probed in place; elsewhere through a
+    // sparse copy of its head and tail.
+    let sparse;
+    let path = match store.local_path(key) {
+        Some(path) => path,
+        None => {
+            sparse = sparse_copy(store, key, size, work_dir).await?;
+            sparse.path().to_path_buf()
         }
-        file.flush()
-            .await
-            .map_err(|e| ProbeError::Failed(e.to_string()))?;
-    }
+    };
     let exe = std::env::current_exe().map_err(|e| ProbeError::Failed(e.to_string()))?;
     let child = tokio::process::Command::new(exe)
         .arg("probe-upload")
-        .arg(sparse.path())
+        .arg(&path)
         .arg("--memory-limit")
         .arg(PROBE_MEMORY.to_string())
         .stdin(Stdio::null())
@@ -99,6 +83,33 @@ pub async fn probe_object(
             "the file could not be read as a video".into(),
         )),
     }
+}
+
+async fn sparse_copy(
+    store: &dyn ObjectStore,
+    key: &ObjectKey,
+    size: u64,
+    work_dir: &Path,
+) -> Result<tempfile::NamedTempFile, ProbeError> {
+    let io = |e: std::io::Error| ProbeError::Failed(e.to_string());
+    tokio::fs::create_dir_all(work_dir).await.map_err(io)?;
+    let sparse = tempfile::NamedTempFile::new_in(work_dir).map_err(io)?;
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .open(sparse.path())
+        .await
+        .map_err(io)?;
+    file.set_len(size).await.map_err(io)?;
+    if size > 0 {
+        let head_end = size.min(HEAD_BYTES) - 1;
+        copy_range(store, key, &mut file, 0, head_end).await?;
+        let tail_start = size.saturating_sub(TAIL_BYTES).max(head_end + 1);
+        if tail_start < size {
+            copy_range(store, key, &mut file, tail_start, size - 1).await?;
+        }
+    }
+    file.flush().await.map_err(io)?;
+    Ok(sparse)
 }
 
 async fn copy_range(

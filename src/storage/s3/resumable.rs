@@ -18,7 +18,10 @@ use futures::StreamExt;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::{map_sdk_err, S3Store};
-use crate::storage::{Appended, ByteStream, ObjectKey, StorageError, UploadProgress, UploadedPart};
+use crate::storage::{
+    Appended, ByteStream, ObjectKey, ObjectPrefix, ObjectStore, StorageError, UploadProgress,
+    UploadedPart,
+};
 
 /// The side object holding the bytes of `at` that are not in a part yet.
 fn pending_key(full: &str, at: &UploadProgress) -> Option<String> {
@@ -266,7 +269,18 @@ impl S3Store {
             .send()
             .await
             .map_err(map_sdk_err)?;
+        self.delete_stray_pending(key).await;
         Ok(())
+    }
+
+    /// Side objects an interrupted request wrote but never recorded.
+    async fn delete_stray_pending(&self, key: &ObjectKey) {
+        let Ok(prefix) = ObjectPrefix::new(format!("{}.pending-", key.as_str())) else {
+            return;
+        };
+        if let Err(err) = self.delete_prefix(&prefix).await {
+            tracing::warn!(key = key.as_str(), error = %err, "removing stray pending-bytes objects failed");
+        }
     }
 
     pub(super) async fn abort_upload_s3(
@@ -281,6 +295,7 @@ impl S3Store {
         if let Some(upload_id) = &at.multipart_id {
             self.abort_multipart(&full, upload_id).await;
         }
+        self.delete_stray_pending(key).await;
         Ok(())
     }
 

@@ -1,0 +1,41 @@
+# Shared helpers for the edge benchmarks (sourced, not run).
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BIN=${SEALCAST_BIN:-$ROOT/target/release/sealcast}
+WORK=${WORK:-/tmp/sealcast-bench-edge}
+mkdir -p "$WORK"
+
+need() { command -v "$1" >/dev/null || { echo "bench needs $1 on PATH ($2)" >&2; exit 1; }; }
+need curl "apt-get install curl"
+need python3 "with the cryptography module"
+need sqlite3 "apt-get install sqlite3"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+[ -x "$BIN" ] || { echo "no sealcast binary at $BIN: cargo build --release --bin sealcast" >&2; exit 1; }
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+# start_sealcast DATA_DIR [flags...]: starts the server, sets SEALCAST_URL and SEALCAST_PID.
+start_sealcast() {
+    local data=$1; shift
+    rm -rf "$data"; mkdir -p "$data"
+    local port; port=$(free_port)
+    "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data" --workers 0 "$@" \
+        >"$data.out" 2>"$data.log" &
+    SEALCAST_PID=$!
+    PIDS+=("$SEALCAST_PID")
+    SEALCAST_URL="http://127.0.0.1:$port"
+    for _ in $(seq 100); do
+        curl -sf "$SEALCAST_URL/healthz" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "sealcast did not start; see $data.log" >&2; exit 1
+}
+
+# peak_rss_mb PID: the process's peak resident set (VmHWM), in MB.
+peak_rss_mb() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }

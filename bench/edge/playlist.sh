@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Rewriting and signing the playlist of a 3-hour video (1,800 segments, a key
+# every 10) per request, against the same server serving the same playlist
+# bytes unchanged (through its poster route: signature check + storage read).
+#   DURATION=10 bench/edge/playlist.sh
+source "$(dirname "$0")/common.sh"
+DURATION=${DURATION:-10}
+need wrk "apt-get install wrk"
+
+start_sealcast "$WORK/pl"
+eval "$(python3 "$HERE/edge_bench.py" playback "$WORK/pl" 1800)"
+signed=$(curl -sf "$SEALCAST_URL$PLAYLIST_URL")
+[ "$(grep -c '^/hls/' <<<"$signed")" = 1800 ] || { echo "rewritten playlist lacks 1800 signed segments" >&2; exit 1; }
+[ "$(grep -c 'URI="/keys/' <<<"$signed")" = 1800 ] || { echo "rewritten playlist lacks signed keys" >&2; exit 1; }
+
+run_wrk() { wrk -t2 -c64 -d"${DURATION}s" --latency "$1" 2>&1; }
+rps() { awk '/Requests\/sec/ { print $2 }' <<<"$1"; }
+p99() { awk '$1 == "99%" { print $2 }' <<<"$1"; }
+s_out=$(run_wrk "$SEALCAST_URL$PLAYLIST_URL")
+u_out=$(run_wrk "$SEALCAST_URL$PLAIN_URL")
+echo "playlist: 1800 segments ($PLAYLIST_BYTES bytes stored, $(wc -c <<<"$signed") bytes signed), wrk -t2 -c64 -d${DURATION}s"
+printf '  %-28s %10s req/s  p99 %8s\n' "rewritten + signed" "$(rps "$s_out")" "$(p99 "$s_out")"
+printf '  %-28s %10s req/s  p99 %8s\n' "same bytes, unchanged" "$(rps "$u_out")" "$(p99 "$u_out")"
+echo "  ratio signed/unchanged: $(ratio "$(rps "$s_out")" "$(rps "$u_out")")x"
