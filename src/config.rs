@@ -171,6 +171,9 @@ pub struct ServeArgs {
     /// How often the sweeper looks for expired uploads, in seconds.
     #[arg(long, env = "SEALCAST_UPLOAD_SWEEP_SECS")]
     pub upload_sweep_secs: Option<u64>,
+    /// Folder of the built web app (`make web`), served at `/`.
+    #[arg(long, env = "SEALCAST_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
 }
 
 /// The TOML file: the same settings as the flags, all optional.
@@ -225,6 +228,7 @@ struct FileConfig {
     creator_quota_bytes: Option<u64>,
     upload_expiry_secs: Option<u64>,
     upload_sweep_secs: Option<u64>,
+    web_dir: Option<PathBuf>,
 }
 
 /// A setting that could not be used; `Display` is the one line printed at exit.
@@ -300,10 +304,14 @@ pub struct Config {
     /// Tokens, playback sessions, key pacing and login limits.
     pub identity: IdentitySettings,
     pub uploads: UploadSettings,
+    /// The built web app; a missing folder gets a page saying how to build it.
+    pub web_dir: PathBuf,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./sealcast-data";
+/// Where `make web` puts the app, relative to the working directory.
+pub const DEFAULT_WEB_DIR: &str = "player-demo/dist";
 
 impl Config {
     /// Resolves flags/env (already in `args`), then the TOML file, then defaults.
@@ -408,11 +416,17 @@ impl Config {
             ));
         }
 
+        let web_dir = a
+            .web_dir
+            .or(f.web_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_WEB_DIR));
+
         Ok(Config {
             jobs,
             roles,
             identity,
             uploads,
+            web_dir,
             data_dir,
             listen,
             database_url,

@@ -33,7 +33,6 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::error::{ApiError, ErrorCode};
 use crate::storage::ObjectStore;
 use sealcast_keyserver::{MasterPublicKey, TokenIssuer, TokenVerifier, UrlSigner};
 
@@ -81,7 +80,6 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
-        .merge(demo::routes())
         .merge(openapi::routes());
     // Identity, courses, uploads, videos, playback and admin belong to the
     // edge role; a key-server-only node answers health and keys.
@@ -94,7 +92,8 @@ pub fn router(app: AppState) -> Router {
         routes
     };
     let routes = routes
-        .fallback(fallback)
+        // Unmatched GETs: the web app's files and routes; all else a JSON 404.
+        .fallback(demo::fallback)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             app.config.request_timeout,
@@ -196,8 +195,4 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
             .allow_credentials(true)
             .max_age(Duration::from_secs(600)),
     )
-}
-
-async fn fallback() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such route")
 }

@@ -1,0 +1,199 @@
+// The whole story in a real browser against the real server:
+// an admin creates a creator and a learner; the creator makes a course,
+// enrolls the learner and uploads a video through the page, which becomes
+// ready; the learner plays it (keys from the key server, no hls.js fatal
+// error); the admin revokes the learner, and the learner's player stops with
+// a visible message within one crypto period.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import {
+  SMALL_TRANSCODE,
+  apiLogin,
+  artifactPath,
+  createAdminCli,
+  foreignRequests,
+  launchBrowser,
+  loginUi,
+  makeVideo,
+  newContext,
+  startServer,
+  tempDir,
+} from './helpers.js';
+
+const ADMIN = { email: 'admin@flow.test', password: 'admin-password-1' };
+const CREATOR = { email: 'creator@flow.test', password: 'creator-password-1' };
+const LEARNER = { email: 'learner@flow.test', password: 'learner-password-1' };
+
+let server;
+let browser;
+let video;
+
+before(async () => {
+  // 20 s: with 2 s segments and a key every 2 segments (4 s crypto periods)
+  // there are still keys to fetch after the 5 s mark, so a revocation shows.
+  video = makeVideo(join(tempDir('media'), 'lesson-one.mp4'), { seconds: 20 });
+  server = await startServer({ env: SMALL_TRANSCODE });
+  createAdminCli(server, ADMIN.email, ADMIN.password);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('admin → creator → learner → revoke, in the browser', { timeout: 240000 }, async (t) => {
+  const base = server.url;
+
+  // --- The admin creates the creator and the learner in the UI.
+  const adminCtx = await newContext(browser);
+  const admin = await adminCtx.newPage();
+  await loginUi(admin, base, ADMIN.email, ADMIN.password);
+  await admin.waitForURL(`${base}/admin`);
+  for (const u of [
+    { ...CREATOR, role: 'creator' },
+    { ...LEARNER, role: 'learner' },
+  ]) {
+    await admin.getByTestId('new-user-email').fill(u.email);
+    await admin.getByTestId('new-user-password').fill(u.password);
+    await admin.getByTestId('new-user-role').selectOption(u.role);
+    await admin.getByTestId('create-user-submit').click();
+    await admin.locator(`[data-testid=user-row][data-email="${u.email}"]`).waitFor({ timeout: 10000 });
+  }
+
+  // --- The creator makes a course, enrolls the learner and uploads.
+  const creatorCtx = await newContext(browser);
+  const creator = await creatorCtx.newPage();
+  await loginUi(creator, base, CREATOR.email, CREATOR.password);
+  await creator.waitForURL(`${base}/studio`);
+  await creator.getByTestId('course-title').fill('Secure streaming 101');
+  await creator.getByTestId('create-course-submit').click();
+  await creator.getByTestId('studio-course-link').filter({ hasText: 'Secure streaming 101' }).click();
+  await creator.waitForURL(/\/studio\/courses\/[0-9a-f]+$/);
+  await creator.getByTestId('enroll-email').fill(LEARNER.email);
+  await creator.getByTestId('enroll-submit').click();
+  await creator.locator(`[data-testid=enrollment][data-email="${LEARNER.email}"]`).waitFor({ timeout: 10000 });
+
+  await creator.getByTestId('upload-title').fill('Lesson one');
+  await creator.getByTestId('upload-input').setInputFiles(video);
+  await creator.locator('[data-testid=upload-status][data-state=done]').waitFor({ timeout: 60000 });
+  const row = creator.locator('[data-testid=studio-video]').filter({ hasText: 'Lesson one' });
+  // Live progress from the event stream until the video is ready.
+  await row.and(creator.locator('[data-status=ready]')).waitFor({ timeout: 150000 });
+  const videoId = await row.getAttribute('data-video-id');
+  assert.match(videoId, /^[0-9a-f]{32}$/);
+  const sse = creatorCtx.requests.filter((r) => r.url.includes(`/api/v1/videos/${videoId}/events`));
+  assert.ok(sse.length >= 1, 'the studio followed the video over SSE');
+
+  // --- The learner finds the video and plays it.
+  const learnerCtx = await newContext(browser);
+  const learner = await learnerCtx.newPage();
+  const keyResponses = [];
+  const refusals = [];
+  learner.on('response', (resp) => {
+    const path = new URL(resp.url()).pathname;
+    if (path.startsWith('/keys/')) keyResponses.push({ url: resp.url(), status: resp.status() });
+    if ((path.startsWith('/keys/') || path.startsWith('/hls/')) && resp.status() === 403) refusals.push(path);
+  });
+  await loginUi(learner, base, LEARNER.email, LEARNER.password);
+  await learner.waitForURL(`${base}/courses`);
+  await learner.getByTestId('course-link').filter({ hasText: 'Secure streaming 101' }).click();
+  const card = learner.locator(`[data-testid=video-card][data-video-id="${videoId}"]`);
+  await card.waitFor();
+  assert.match(await card.textContent(), /Lesson one/);
+  assert.match(await card.textContent(), /0:(19|20|21)/, 'the card shows the duration');
+  const poster = card.locator('img');
+  await learner.waitForFunction((el) => el.complete && el.naturalWidth > 0, await poster.elementHandle(), { timeout: 10000 });
+  await learner.screenshot({ path: artifactPath('course.png') });
+  await card.getByTestId('play-link').click();
+  await learner.waitForURL(`${base}/watch/${videoId}`);
+
+  const player = learner.getByTestId('player');
+  // The quality menu: Auto plus each rung; choosing one pins it.
+  const qualityMenu = learner.getByTestId('quality');
+  await learner.locator('[data-testid=quality]:not([disabled])').waitFor({ timeout: 30000 });
+  const options = await qualityMenu.locator('option').allTextContents();
+  assert.equal(options[0], 'Auto');
+  assert.equal(options.length, 3, `Auto and one entry per rung: ${options}`);
+  await qualityMenu.selectOption({ index: 2 });
+  const pinned = options[2].split(' ')[0];
+  await learner.waitForFunction(
+    (want) => document.querySelector('[data-testid=current-level]')?.textContent === want,
+    pinned,
+    { timeout: 20000 },
+  );
+  await learner.waitForFunction(() => document.querySelector('[data-testid=video]')?.currentTime > 5, null, {
+    timeout: 60000,
+    polling: 250,
+  });
+  assert.equal(await player.getAttribute('data-hls-fatal'), '0', 'no hls.js fatal error while playing');
+  assert.ok(keyResponses.length >= 2, `keys were fetched: ${JSON.stringify(keyResponses)}`);
+  for (const k of keyResponses) assert.equal(k.status, 200, `key request ${k.url}`);
+  const keyRequests = learnerCtx.requests.filter((r) => new URL(r.url).pathname.startsWith('/keys/'));
+  assert.ok(
+    keyRequests.every((r) => /^Bearer /.test(r.headers.authorization || '')),
+    'key requests carry the access token',
+  );
+  const segmentRequests = learnerCtx.requests.filter((r) => new URL(r.url).pathname.startsWith('/hls/'));
+  assert.ok(
+    segmentRequests.every((r) => !r.headers.authorization),
+    'segments and playlists carry no token (their URLs are signed)',
+  );
+  const watermark = learner.getByTestId('watermark');
+  assert.ok(await watermark.isVisible(), 'the watermark is over the video');
+  assert.match(await watermark.textContent(), new RegExp(`${LEARNER.email.replace('.', '\\.')} · \\d\\d:\\d\\d:\\d\\d`));
+  await learner.getByTestId('stage').screenshot({ path: artifactPath('playing.png') });
+  await learner.screenshot({ path: artifactPath('playing-page.png') });
+  const period = Number(await player.getAttribute('data-crypto-period'));
+  assert.ok(period >= 2 && period <= 6, `crypto period from the playlist: ${period}`);
+
+  // --- The admin (another browser context) sees the live session, then revokes the learner.
+  await admin.reload();
+  await admin.locator(`[data-testid=session-row][data-email="${LEARNER.email}"]`).waitFor({ timeout: 10000 });
+  const learnerRow = admin.locator(`[data-testid=user-row][data-email="${LEARNER.email}"]`);
+  await learnerRow.getByTestId('disable-user').click();
+  const revokedAt = Date.now();
+  await admin.locator(`[data-testid=user-row][data-email="${LEARNER.email}"][data-disabled=true]`).waitFor({ timeout: 10000 });
+
+  // --- The learner's player stops with a visible reason within one crypto period.
+  const message = learner.getByTestId('player-message');
+  await message.waitFor({ state: 'visible', timeout: (period + 6) * 1000 });
+  const elapsed = (Date.now() - revokedAt) / 1000;
+  const code = await message.getAttribute('data-code');
+  assert.ok(['session_revoked', 'user_disabled', 'session_ended'].includes(code), `refusal code ${code}`);
+  assert.match(await message.textContent(), /revoked|disabled|ended/i);
+  assert.equal(await player.getAttribute('data-state'), 'stopped');
+  // One period of buffered media plus one key request's round trip.
+  assert.ok(elapsed <= period + 2, `stopped ${elapsed.toFixed(1)} s after the revocation (crypto period ${period} s)`);
+  // The next key or segment the player needed was refused by the server.
+  assert.ok(refusals.length >= 1, 'the key server or the edge refused the revoked session');
+  await learner.waitForTimeout(300);
+  await learner.getByTestId('stage').screenshot({ path: artifactPath('revoked.png') });
+  t.diagnostic(
+    `revoked → message in ${elapsed.toFixed(1)} s (code ${code}); crypto period ${period} s; ` +
+      `${keyResponses.length} keys granted; refused: ${refusals.join(', ')}`,
+  );
+
+  // Nothing in any page went anywhere but the server.
+  for (const ctx of [adminCtx, creatorCtx, learnerCtx]) {
+    assert.deepEqual(foreignRequests(ctx.requests, base), []);
+  }
+
+  // --- The audit log shows the keys granted and the revocation.
+  await admin.getByTestId('reload-audit').click();
+  await admin.locator('[data-testid=audit-row][data-action=key]').first().waitFor();
+  await admin.locator('[data-testid=audit-row][data-action="revoke.user"]').first().waitFor();
+
+  // --- The creator deletes the video (two presses) and it is gone.
+  await row.getByTestId('delete-video').click();
+  await row.getByTestId('delete-video').click();
+  await row.waitFor({ state: 'detached', timeout: 10000 });
+  const creatorToken = await apiLogin(base, CREATOR.email, CREATOR.password);
+  const gone = await fetch(`${base}/api/v1/videos/${videoId}`, { headers: { Authorization: `Bearer ${creatorToken}` } });
+  assert.equal(gone.status, 404, 'the deleted video is gone from the API');
+  await adminCtx.close();
+  await creatorCtx.close();
+  await learnerCtx.close();
+});

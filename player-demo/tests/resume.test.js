@@ -1,0 +1,131 @@
+// An upload cut mid-way resumes from the server's offset after the page is
+// closed and opened again: no new upload is created, the first PATCH of the
+// new page starts at the stored offset, and the bytes before it are not sent
+// again.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import {
+  SMALL_TRANSCODE,
+  apiCall,
+  apiLogin,
+  createAdminCli,
+  launchBrowser,
+  loginUi,
+  makeVideo,
+  newContext,
+  sleep,
+  startServer,
+  tempDir,
+} from './helpers.js';
+
+const ADMIN = { email: 'admin@resume.test', password: 'admin-password-1' };
+const CREATOR = { email: 'creator@resume.test', password: 'creator-password-1' };
+const CHUNK = 256 * 1024;
+const CHUNKS_BEFORE_CUT = 3;
+
+let server;
+let browser;
+let video;
+let courseId;
+
+before(async () => {
+  // About 2.5 MB: ten chunks of 256 KiB, so a cut after three is mid-way.
+  video = makeVideo(join(tempDir('media'), 'long-lesson.mp4'), { seconds: 20, bitrate: '1000k' });
+  server = await startServer({ env: SMALL_TRANSCODE });
+  createAdminCli(server, ADMIN.email, ADMIN.password);
+  const adminToken = await apiLogin(server.url, ADMIN.email, ADMIN.password);
+  await apiCall(server.url, adminToken, 'POST', '/api/v1/users', { ...CREATOR, role: 'creator' });
+  const creatorToken = await apiLogin(server.url, CREATOR.email, CREATOR.password);
+  courseId = (await apiCall(server.url, creatorToken, 'POST', '/api/v1/courses', { title: 'Resumable' })).id;
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** The server's own view of an upload's offset (tus HEAD). */
+async function serverOffset(uploadUrl) {
+  const token = await apiLogin(server.url, CREATOR.email, CREATOR.password);
+  const resp = await fetch(new URL(uploadUrl, server.url), {
+    method: 'HEAD',
+    headers: { Authorization: `Bearer ${token}`, 'Tus-Resumable': '1.0.0' },
+  });
+  assert.equal(resp.status, 200, `HEAD ${uploadUrl}`);
+  return Number(resp.headers.get('upload-offset'));
+}
+
+test('an upload cut mid-way resumes from the stored offset after the page is reopened', { timeout: 180000 }, async () => {
+  const size = statSync(video).size;
+  assert.ok(size > (CHUNKS_BEFORE_CUT + 2) * CHUNK, `test video is ${size} bytes`);
+  const context = await newContext(browser);
+  // Small chunks so there is a "mid-way" to cut at.
+  await context.addInitScript((chunk) => localStorage.setItem('sealcast.uploadChunkBytes', String(chunk)), CHUNK);
+
+  // --- First page: the network dies after three chunks.
+  const first = await context.newPage();
+  let patchesPassed = 0;
+  let cut = false;
+  await first.route('**/api/v1/uploads/**', async (route) => {
+    if (route.request().method() !== 'PATCH') return route.continue();
+    if (patchesPassed < CHUNKS_BEFORE_CUT) {
+      patchesPassed++;
+      return route.continue();
+    }
+    cut = true;
+    return route.abort('connectionreset');
+  });
+  await loginUi(first, server.url, CREATOR.email, CREATOR.password);
+  await first.goto(`${server.url}/studio/courses/${courseId}`);
+  await first.getByTestId('upload-input').setInputFiles(video);
+  // tus-js-client retries; the page says so instead of hanging silently.
+  await first.locator('[data-testid=upload-status][data-state=retrying]').waitFor({ timeout: 30000 });
+  assert.ok(cut, 'the fourth chunk was cut');
+  const uploadRow = first.getByTestId('upload');
+  const videoId = await uploadRow.getAttribute('data-video-id');
+  assert.match(videoId, /^[0-9a-f]{32}$/);
+  const uploadUrl = context.requests.find((r) => r.method === 'PATCH')?.url;
+  assert.ok(uploadUrl, 'a PATCH was sent');
+  const offset = await serverOffset(uploadUrl);
+  assert.equal(offset, CHUNKS_BEFORE_CUT * CHUNK, 'the server holds exactly the chunks that got through');
+  await first.close();
+
+  // --- Second page (same browser profile): the app remembers the upload.
+  const mark = context.requests.length;
+  const second = await context.newPage();
+  await second.goto(`${server.url}/studio/courses/${courseId}`);
+  const unfinished = second.getByTestId('unfinished-upload');
+  await unfinished.waitFor({ timeout: 15000 });
+  assert.match(await unfinished.textContent(), /long-lesson\.mp4/);
+  await second.getByTestId('upload-input').setInputFiles(video);
+  await second.locator('[data-testid=upload-status][data-state=done]').waitFor({ timeout: 60000 });
+  assert.equal(await second.getByTestId('upload').getAttribute('data-resumed'), 'true');
+
+  const later = context.requests.slice(mark);
+  const creations = later.filter((r) => r.method === 'POST' && new URL(r.url).pathname === '/api/v1/uploads');
+  assert.equal(creations.length, 0, 'no new upload was created');
+  const heads = later.filter((r) => r.method === 'HEAD' && r.url === uploadUrl);
+  assert.ok(heads.length >= 1, 'the page asked the server for the offset');
+  const patches = later.filter((r) => r.method === 'PATCH');
+  assert.ok(patches.length >= 1);
+  assert.ok(patches.every((p) => p.url === uploadUrl), 'every PATCH went to the same upload');
+  const firstOffset = Number(patches[0].headers['upload-offset']);
+  assert.equal(firstOffset, offset, 'the first PATCH after reopening starts at the stored offset, not 0');
+  const expectedPatches = Math.ceil((size - offset) / CHUNK);
+  assert.equal(patches.length, expectedPatches, 'only the missing bytes were sent');
+  assert.equal(await serverOffset(uploadUrl).catch(() => size), size);
+
+  // The upload is complete: the video leaves "uploading" for the queue.
+  await sleep(500);
+  const token = await apiLogin(server.url, CREATOR.email, CREATOR.password);
+  const v = await apiCall(server.url, token, 'GET', `/api/v1/videos/${videoId}`);
+  assert.notEqual(v.status, 'uploading', `video status ${v.status}`);
+  // The remembered upload is forgotten once it finished.
+  const stored = await second.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tus::')));
+  assert.deepEqual(stored, []);
+  await context.close();
+});
