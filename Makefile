@@ -6,7 +6,7 @@ run:
 	scripts/setup.sh
 	$(MAKE) web
 	cargo build --release --bin sealcast
-	./target/release/sealcast serve
+	./target/release/sealcast serve --demo
 
 # Runs every check CI runs: formatting, lints and the whole test suite.
 test:
