@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 use sealcast_keyserver::{
-    reseal, Entitlement, KeyAuditEvent, KeyContext, KeyStore, MasterKeyPair, SealedKey,
+    reseal, Entitlement, KeyAuditEvent, KeyContext, KeyLookup, KeyStore, MasterKeyPair, SealedKey,
     SessionRecord, StoreError,
 };
 
@@ -38,6 +38,51 @@ fn store_err(e: impl std::fmt::Display) -> StoreError {
 /// Crypto period when a session predates the column (or the video had no keys).
 const DEFAULT_CRYPTO_PERIOD_SECS: u32 = 60;
 
+/// Who may watch: an enabled user who is admin, the course owner, or enrolled,
+/// and only a ready video.
+fn decide(
+    disabled_at: Option<i64>,
+    role: &str,
+    status: &str,
+    owner_id: &str,
+    user_id: &str,
+    enrolled: i64,
+) -> Entitlement {
+    if disabled_at.is_some() {
+        Entitlement::UserDisabled
+    } else if status != "ready" {
+        Entitlement::VideoGone
+    } else if role == "admin" || owner_id == user_id || enrolled > 0 {
+        Entitlement::Allowed
+    } else {
+        Entitlement::NotEnrolled
+    }
+}
+
+fn session_record(
+    user_id: String,
+    video_id: String,
+    expires_at_ms: i64,
+    ended_at: Option<i64>,
+    end_reason: Option<&str>,
+    crypto_period_ms: Option<i64>,
+    cookie_hash: Option<&str>,
+) -> SessionRecord {
+    SessionRecord {
+        revoked: end_reason.is_some_and(EndReason::is_revocation),
+        ended: ended_at.is_some(),
+        user_id,
+        video_id,
+        expires_at: u64::try_from(expires_at_ms / 1000).unwrap_or(0),
+        crypto_period_seconds: crypto_period_ms
+            .map(|ms| u32::try_from((ms / 1000).max(1)).unwrap_or(u32::MAX))
+            .unwrap_or(DEFAULT_CRYPTO_PERIOD_SECS),
+        cookie_secret_hash: cookie_hash
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok()),
+    }
+}
+
 #[async_trait]
 impl KeyStore for DbKeyStore {
     async fn playback_session(
@@ -47,27 +92,15 @@ impl KeyStore for DbKeyStore {
         let Some(row) = get_session(&self.db, session_id).await.map_err(store_err)? else {
             return Ok(None);
         };
-        let cookie_secret_hash = row
-            .cookie_hash
-            .as_deref()
-            .and_then(|h| hex::decode(h).ok())
-            .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok());
-        let crypto_period_seconds = row
-            .crypto_period_ms
-            .map(|ms| u32::try_from((ms / 1000).max(1)).unwrap_or(u32::MAX))
-            .unwrap_or(DEFAULT_CRYPTO_PERIOD_SECS);
-        Ok(Some(SessionRecord {
-            revoked: row
-                .end_reason
-                .as_deref()
-                .is_some_and(EndReason::is_revocation),
-            ended: row.ended_at.is_some(),
-            user_id: row.user_id,
-            video_id: row.video_id,
-            expires_at: u64::try_from(row.expires_at / 1000).unwrap_or(0),
-            crypto_period_seconds,
-            cookie_secret_hash,
-        }))
+        Ok(Some(session_record(
+            row.user_id,
+            row.video_id,
+            row.expires_at,
+            row.ended_at,
+            row.end_reason.as_deref(),
+            row.crypto_period_ms,
+            row.cookie_hash.as_deref(),
+        )))
     }
 
     async fn entitlement(&self, user_id: &str, video_id: &str) -> Result<Entitlement, StoreError> {
@@ -96,15 +129,14 @@ impl KeyStore for DbKeyStore {
                 Entitlement::NotEnrolled
             });
         };
-        Ok(if disabled_at.is_some() {
-            Entitlement::UserDisabled
-        } else if status != "ready" {
-            Entitlement::VideoGone
-        } else if role == "admin" || owner_id == user_id || enrolled > 0 {
-            Entitlement::Allowed
-        } else {
-            Entitlement::NotEnrolled
-        })
+        Ok(decide(
+            disabled_at,
+            &role,
+            &status,
+            &owner_id,
+            user_id,
+            enrolled,
+        ))
     }
 
     async fn sealed_key(
@@ -123,6 +155,86 @@ impl KeyStore for DbKeyStore {
         sealed
             .map(|s| SealedKey::from_base64(&s).map_err(store_err))
             .transpose()
+    }
+
+    /// One query for the session, its entitlement inputs and the sealed key.
+    async fn lookup(
+        &self,
+        session_id: &str,
+        key_id: &str,
+    ) -> Result<Option<KeyLookup>, StoreError> {
+        type Row = (
+            String,
+            String,
+            i64,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+            Option<String>,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT s.user_id, s.video_id, s.expires_at, s.ended_at, s.end_reason, s.crypto_period_ms, s.cookie_hash, \
+             u.disabled_at, u.role, v.status, c.owner_id, \
+             (SELECT COUNT(*) FROM enrollments e WHERE e.course_id = v.course_id AND e.user_id = s.user_id), \
+             (SELECT k.sealed FROM content_keys k WHERE k.video_id = s.video_id AND k.key_id = $2) \
+             FROM playback_sessions s \
+             LEFT JOIN users u ON u.id = s.user_id \
+             LEFT JOIN videos v ON v.id = s.video_id \
+             LEFT JOIN courses c ON c.id = v.course_id \
+             WHERE s.id = $1",
+        )
+        .bind(session_id)
+        .bind(key_id)
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(store_err)?;
+        let Some((
+            user_id,
+            video_id,
+            expires_at,
+            ended_at,
+            end_reason,
+            period,
+            cookie,
+            disabled_at,
+            role,
+            status,
+            owner_id,
+            enrolled,
+            sealed,
+        )) = row
+        else {
+            return Ok(None);
+        };
+        let entitlement = match (role, status, owner_id) {
+            (Some(role), Some(status), Some(owner)) => {
+                decide(disabled_at, &role, &status, &owner, &user_id, enrolled)
+            }
+            (None, _, _) => Entitlement::NotEnrolled,
+            _ => Entitlement::VideoGone,
+        };
+        let sealed = sealed
+            .map(|s| SealedKey::from_base64(&s).map_err(store_err))
+            .transpose()?;
+        Ok(Some(KeyLookup {
+            session: session_record(
+                user_id,
+                video_id,
+                expires_at,
+                ended_at,
+                end_reason.as_deref(),
+                period,
+                cookie.as_deref(),
+            ),
+            entitlement,
+            sealed,
+        }))
     }
 
     async fn audit(&self, event: KeyAuditEvent) -> Result<(), StoreError> {

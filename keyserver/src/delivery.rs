@@ -11,6 +11,8 @@
 //!    user is the session's user (`401 missing_token` / `401 invalid_token` /
 //!    `403 wrong_user`), or the HttpOnly cookie `sealcast_ks_<session_id>` whose
 //!    SHA-256 equals the stored hash (for Safari native HLS, which cannot set headers);
+//!    (session, entitlement and key are read together by [`KeyStore::lookup`], then
+//!    checked in this order);
 //! 4. entitlement (`403 revoked` / `403 not_entitled` / `403 user_disabled` / `404 video_gone`);
 //! 5. the key belongs to the session's video (`404 key_not_found`);
 //! 6. pacing (`429 key_pacing` + `Retry-After`);
@@ -140,6 +142,44 @@ pub trait KeyStore: Send + Sync + 'static {
     ) -> Result<Option<SealedKey>, StoreError>;
     /// Record a grant or denial.
     async fn audit(&self, event: KeyAuditEvent) -> Result<(), StoreError>;
+
+    /// Everything one key request needs: the session and, if it exists, its user's
+    /// entitlement and the sealed key `key_id` of its video. The default makes the
+    /// three calls above; a store may override it to answer in one round trip. The
+    /// same rule holds: read now, never from a cache.
+    async fn lookup(
+        &self,
+        session_id: &str,
+        key_id: &str,
+    ) -> Result<Option<KeyLookup>, StoreError> {
+        let Some(session) = self.playback_session(session_id).await? else {
+            return Ok(None);
+        };
+        let entitlement = self
+            .entitlement(&session.user_id, &session.video_id)
+            .await?;
+        let sealed = if is_valid_id(key_id) {
+            self.sealed_key(&session.video_id, key_id).await?
+        } else {
+            None
+        };
+        Ok(Some(KeyLookup {
+            session,
+            entitlement,
+            sealed,
+        }))
+    }
+}
+
+/// What [`KeyStore::lookup`] returns for an existing session.
+#[derive(Debug, Clone)]
+pub struct KeyLookup {
+    /// The session.
+    pub session: SessionRecord,
+    /// Its user's current entitlement to its video.
+    pub entitlement: Entitlement,
+    /// The requested key of its video, if there is one.
+    pub sealed: Option<SealedKey>,
 }
 
 /// Request extension the root crate may set (from a trusted proxy header) to give the
@@ -449,13 +489,19 @@ async fn serve_key(
         }
     }
 
-    // 2. Session exists and is live.
-    let session = inner
+    // 2. Session exists and is live. Session, entitlement and sealed key are read
+    //    now, in one store call (one round trip where the store can), and checked
+    //    below in order.
+    let KeyLookup {
+        session,
+        entitlement: ent,
+        sealed,
+    } = inner
         .store
-        .playback_session(session_id)
+        .lookup(session_id, key_id)
         .await
         .map_err(|e| {
-            tracing::error!(error = %e, "playback_session lookup failed");
+            tracing::error!(error = %e, "key lookup failed");
             STORE_DOWN
         })?
         .ok_or(deny(
@@ -507,14 +553,6 @@ async fn serve_key(
     }
 
     // 4. Entitlement, fresh from the store every time.
-    let ent = inner
-        .store
-        .entitlement(&session.user_id, &session.video_id)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "entitlement lookup failed");
-            STORE_DOWN
-        })?;
     match ent {
         Entitlement::Allowed => {}
         Entitlement::Revoked => {
@@ -548,15 +586,7 @@ async fn serve_key(
     if !is_valid_id(key_id) {
         return Err(key_not_found);
     }
-    let sealed = inner
-        .store
-        .sealed_key(&session.video_id, key_id)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "sealed_key lookup failed");
-            STORE_DOWN
-        })?
-        .ok_or(key_not_found)?;
+    let sealed = sealed.ok_or(key_not_found)?;
 
     // 6. Pacing.
     let period = Duration::from_secs(u64::from(session.crypto_period_seconds.max(1)));
