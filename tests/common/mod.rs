@@ -277,23 +277,38 @@ root_domain = ".s3.garage.localhost"
         garage
     }
 
-    fn cli(&self, bin: &Path, config: &Path, args: &[&str]) -> String {
-        let out = Command::new(bin)
-            .arg("-c")
-            .arg(config)
-            .args(args)
-            .output()
-            .unwrap();
-        if !out.status.success() {
-            panic!(
-                "garage {} failed: {}\n{}\ngarage log:\n{}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr),
-                std::fs::read_to_string(self._dir.path().join("garage.log")).unwrap_or_default()
-            );
+    /// Runs a Garage admin command. Garage answers `node id` before its RPC
+    /// listener is up, and a loaded machine can delay that listener, so a
+    /// failing command is retried for up to 30 s before the test fails with
+    /// Garage's own output and log.
+    fn cli(&mut self, bin: &Path, config: &Path, args: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = Command::new(bin)
+                .arg("-c")
+                .arg(config)
+                .args(args)
+                .output()
+                .unwrap();
+            if out.status.success() {
+                return String::from_utf8_lossy(&out.stdout).into_owned();
+            }
+            let exited = self.child.try_wait().unwrap();
+            if exited.is_some() || Instant::now() > deadline {
+                panic!(
+                    "garage {} failed{}: {}\n{}\ngarage log:\n{}",
+                    args.join(" "),
+                    exited
+                        .map(|s| format!(" (Garage exited: {s})"))
+                        .unwrap_or_default(),
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr),
+                    std::fs::read_to_string(self._dir.path().join("garage.log"))
+                        .unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(300));
         }
-        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn setup(&mut self, bin: &Path, config: &Path) {
@@ -331,6 +346,11 @@ root_domain = ".s3.garage.localhost"
             &["layout", "assign", "-z", "dc1", "-c", "1G", &node_id],
         );
         self.cli(bin, config, &["layout", "apply", "--version", "1"]);
+        let (access, secret, bucket) = (
+            self.access_key.clone(),
+            self.secret_key.clone(),
+            self.bucket.clone(),
+        );
         self.cli(
             bin,
             config,
@@ -340,23 +360,16 @@ root_domain = ".s3.garage.localhost"
                 "--yes",
                 "-n",
                 "sealcast-test",
-                &self.access_key,
-                &self.secret_key,
+                &access,
+                &secret,
             ],
         );
-        self.cli(bin, config, &["bucket", "create", &self.bucket]);
+        self.cli(bin, config, &["bucket", "create", &bucket]);
         self.cli(
             bin,
             config,
             &[
-                "bucket",
-                "allow",
-                "--read",
-                "--write",
-                "--owner",
-                &self.bucket,
-                "--key",
-                &self.access_key,
+                "bucket", "allow", "--read", "--write", "--owner", &bucket, "--key", &access,
             ],
         );
     }
