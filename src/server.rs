@@ -173,6 +173,11 @@ impl Crypto {
     }
 }
 
+/// Per-connection read buffer cap: request bodies (uploads) arrive in chunks
+/// of at most this much, which bounds memory with many uploads at once
+/// (hyper's default lets each connection buffer ~400 KiB).
+const READ_BUFFER: usize = 64 * 1024;
+
 /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish within
 /// the configured grace period.
 ///
@@ -253,16 +258,14 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
                 .map_err(|e| {
                     StartError::Other(format!("invalid setting `tls_cert`/`tls_key`: {e}"))
                 })?;
-            axum_server::from_tcp_rustls(listener, rustls)
-                .handle(handle)
-                .serve(service)
-                .await
+            let mut server = axum_server::from_tcp_rustls(listener, rustls).handle(handle);
+            server.http_builder().http1().max_buf_size(READ_BUFFER);
+            server.serve(service).await
         }
         None => {
-            axum_server::from_tcp(listener)
-                .handle(handle)
-                .serve(service)
-                .await
+            let mut server = axum_server::from_tcp(listener).handle(handle);
+            server.http_builder().http1().max_buf_size(READ_BUFFER);
+            server.serve(service).await
         }
     };
     served.map_err(|e| StartError::Other(format!("server error: {e}")))?;

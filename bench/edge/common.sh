@@ -39,3 +39,9 @@ start_sealcast() {
 
 # peak_rss_mb PID: the process's peak resident set (VmHWM), in MB.
 peak_rss_mb() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+
+# median N...: the middle value (the mean of the two middle ones).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# The machine is shared; each script alternates its two sides ROUNDS times
+# and compares medians, so a burst of load elsewhere hits both sides.
+ROUNDS=${ROUNDS:-3}

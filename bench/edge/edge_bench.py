@@ -12,6 +12,7 @@ as the server does (see keyserver/src/signed_url.rs and tokens.rs).
 import base64, glob, hashlib, hmac, json, os, secrets, sqlite3, struct, sys, time
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 
 def b64u(raw: bytes) -> str:
@@ -26,7 +27,11 @@ def db(data):
 
 def token(data, user, role):
     pem = sorted(glob.glob(os.path.join(data, "secrets/signing-keys/*.pem")))[-1]
-    key = serialization.load_pem_private_key(open(pem, "rb").read(), password=None)
+    # PKCS#8 v2 (with the public key), which `cryptography` will not load:
+    # take the 32-byte seed after OCTET STRING(OCTET STRING(32)).
+    der = base64.b64decode("".join(l for l in open(pem).read().splitlines() if not l.startswith("-----")))
+    seed = der[der.index(b"\x04\x22\x04\x20") + 4:][:32]
+    key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
     x = b64u(key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
     kid = b64u(hashlib.sha256(('{"crv":"Ed25519","kty":"OKP","x":"%s"}' % x).encode()).digest())
     now = int(time.time())

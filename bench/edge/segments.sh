@@ -19,7 +19,7 @@ pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log;
 events { worker_connections 1024; }
 http {
-    access_log off;
+    access_log '$WORK/nginx/access.log';
     sendfile on;
     tcp_nopush on;
     keepalive_requests 100000;
@@ -39,10 +39,17 @@ curl -sf -o /dev/null "$SEALCAST_URL$SEGMENT_URL" || { echo "sealcast does not s
 run_wrk() { wrk -t2 -c64 -d"${DURATION}s" --latency "$1" 2>&1; }
 rps() { awk '/Requests\/sec/ { print $2 }' <<<"$1"; }
 p99() { awk '$1 == "99%" { print $2 }' <<<"$1"; }
-s_out=$(run_wrk "$SEALCAST_URL$SEGMENT_URL")
-n_out=$(run_wrk "http://127.0.0.1:$port$SEGMENT_STATIC")
-echo "segments: 1 MiB, wrk -t2 -c64 -d${DURATION}s"
-printf '  %-22s %10s req/s  p99 %8s\n' "sealcast (signed)" "$(rps "$s_out")" "$(p99 "$s_out")"
-printf '  %-22s %10s req/s  p99 %8s\n' "nginx (static)" "$(rps "$n_out")" "$(p99 "$n_out")"
-echo "  ratio sealcast/nginx: $(ratio "$(rps "$s_out")" "$(rps "$n_out")")x  (target >= 0.8)"
+s_rps=(); n_rps=(); s_p99=(); n_p99=()
+for round in $(seq "$ROUNDS"); do
+    for side in s n; do
+        if [ $(( round % 2 )) = 0 ]; then side=$([ "$side" = s ] && echo n || echo s); fi
+        if [ "$side" = s ]; then out=$(run_wrk "$SEALCAST_URL$SEGMENT_URL"); s_rps+=("$(rps "$out")"); s_p99+=("$(p99 "$out")")
+        else out=$(run_wrk "http://127.0.0.1:$port$SEGMENT_STATIC"); n_rps+=("$(rps "$out")"); n_p99+=("$(p99 "$out")"); fi
+    done
+done
+s_med=$(median "${s_rps[@]}"); n_med=$(median "${n_rps[@]}")
+echo "segments: 1 MiB, wrk -t2 -c64 -d${DURATION}s, $ROUNDS alternating rounds (median req/s; p99 of each round)"
+printf '  %-22s %10s req/s  p99 %s\n' "sealcast (signed)" "$s_med" "${s_p99[*]}"
+printf '  %-22s %10s req/s  p99 %s\n' "nginx (static)" "$n_med" "${n_p99[*]}"
+echo "  ratio sealcast/nginx: $(ratio "$s_med" "$n_med")x  (target >= 0.8)"
 echo "  sealcast peak RSS: $(peak_rss_mb "$SEALCAST_PID") MB"

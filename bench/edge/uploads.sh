@@ -23,7 +23,7 @@ SIZE=$(stat -c %s "$FILE")
 # upload_all BASE CREATE_PATH AUTH_HEADER METADATA: COUNT uploads at once; prints seconds.
 upload_all() {
     local base=$1 create=$2 auth=$3 meta=$4
-    local start end failed=0
+    local start end failed=0 uploads=()
     start=$(date +%s.%N)
     for i in $(seq "$COUNT"); do
         (
@@ -36,8 +36,9 @@ upload_all() {
                 -H "Content-Type: application/offset+octet-stream" -T "$FILE")
             [ "$code" = 204 ] || { echo "upload $i: PATCH answered $code" >&2; exit 1; }
         ) &
+        uploads+=($!)
     done
-    for job in $(jobs -p); do wait "$job" || failed=$((failed + 1)); done
+    for job in "${uploads[@]}"; do wait "$job" || failed=$((failed + 1)); done
     end=$(date +%s.%N)
     [ "$failed" = 0 ] || { echo "$failed uploads failed" >&2; exit 1; }
     awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }'

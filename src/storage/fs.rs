@@ -22,6 +22,13 @@ use super::{
     StorageError, UploadProgress,
 };
 
+/// Bytes per read when streaming an object out. Each read is a trip to
+/// tokio's blocking pool, so a 1 MiB segment goes out in 4 of them, not 16.
+const READ_CHUNK: usize = 256 * 1024;
+/// Body chunks waiting for the disk during an append (each at most what
+/// hyper read at once, a few hundred KiB).
+const APPEND_QUEUE: usize = 2;
+
 #[derive(Debug, Clone)]
 pub struct FsStore {
     objects: PathBuf,
@@ -145,7 +152,7 @@ impl ObjectStore for FsStore {
         if start > 0 {
             file.seek(SeekFrom::Start(start)).await?;
         }
-        let stream = ReaderStream::with_capacity(file.take(len), 64 * 1024);
+        let stream = ReaderStream::with_capacity(file.take(len), READ_CHUNK);
         Ok(ObjectBody {
             size,
             range: (start, end),
@@ -249,32 +256,46 @@ impl ObjectStore for FsStore {
         mut body: ByteStream,
     ) -> Result<Appended, StorageError> {
         let path = self.partial_of(key);
-        let mut file = match fs::OpenOptions::new().write(true).open(&path).await {
+        let file = match std::fs::OpenOptions::new().write(true).open(&path) {
             Ok(file) => file,
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
                 return Err(StorageError::NotFound)
             }
             Err(err) => return Err(err.into()),
         };
-        let on_disk = file.metadata().await?.len();
-        if on_disk < at.offset {
-            return Err(StorageError::Backend(format!(
-                "partial upload holds {on_disk} bytes, {} recorded",
-                at.offset
-            )));
-        }
-        // Bytes past the recorded offset were never acknowledged: drop them.
-        if on_disk > at.offset {
-            file.set_len(at.offset).await?;
-        }
-        file.seek(SeekFrom::Start(at.offset)).await?;
-        let mut progress = at.clone();
+        // One blocking writer per append, fed through a small bounded queue:
+        // a trip to the blocking pool per chunk would cost more than the write.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(APPEND_QUEUE);
+        let start = at.offset;
+        let writer = tokio::task::spawn_blocking(move || -> Result<u64, StorageError> {
+            use std::io::{Seek, Write};
+            let mut file = file;
+            let on_disk = file.metadata()?.len();
+            if on_disk < start {
+                return Err(StorageError::Backend(format!(
+                    "partial upload holds {on_disk} bytes, {start} recorded"
+                )));
+            }
+            // Bytes past the recorded offset were never acknowledged: drop them.
+            if on_disk > start {
+                file.set_len(start)?;
+            }
+            file.seek(SeekFrom::Start(start))?;
+            let mut written = 0u64;
+            while let Some(chunk) = rx.blocking_recv() {
+                file.write_all(&chunk)?;
+                written += chunk.len() as u64;
+            }
+            file.sync_data()?;
+            Ok(written)
+        });
         let mut body_error = None;
         while let Some(chunk) = body.next().await {
             match chunk {
                 Ok(chunk) => {
-                    file.write_all(&chunk).await?;
-                    progress.offset += chunk.len() as u64;
+                    if tx.send(chunk).await.is_err() {
+                        break; // the writer failed; its error is below
+                    }
                 }
                 Err(err) => {
                     body_error = Some(err);
@@ -282,8 +303,12 @@ impl ObjectStore for FsStore {
                 }
             }
         }
-        file.flush().await?;
-        file.sync_data().await?;
+        drop(tx);
+        let written = writer
+            .await
+            .map_err(|e| StorageError::Backend(format!("append writer: {e}")))??;
+        let mut progress = at.clone();
+        progress.offset += written;
         Ok(Appended {
             progress,
             body_error,
