@@ -229,6 +229,9 @@ export function mountPlayer(video, viewer) {
       root.dataset.cryptoPeriod = period.toFixed(1);
     });
     hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => showLevel(data.level));
+    // The rung actually on screen: also right when a pinned rung was chosen
+    // before the first fragment played (no switch event then).
+    hls.on(Hls.Events.FRAG_CHANGED, (_e, data) => showLevel(data.frag.level));
     hls.on(Hls.Events.FRAG_BUFFERED, () => {
       networkRetries = 0;
       authRetries = 0;

@@ -122,7 +122,7 @@ test('admin → creator → learner → revoke, in the browser', { timeout: 2400
   await learner.waitForFunction(
     (want) => document.querySelector('[data-testid=current-level]')?.textContent === want,
     pinned,
-    { timeout: 20000 },
+    { timeout: 45000 },
   );
   await learner.waitForFunction(() => document.querySelector('[data-testid=video]')?.currentTime > 5, null, {
     timeout: 60000,
