@@ -190,13 +190,7 @@ impl S3Store {
         old: &UploadProgress,
         new: &UploadProgress,
     ) {
-        let full = self.full_key(key.as_str());
-        let (old_pending, new_pending) = (pending_key(&full, old), pending_key(&full, new));
-        if let Some(old_pending) = old_pending {
-            if Some(&old_pending) != new_pending.as_ref() {
-                self.delete_quietly(old_pending).await;
-            }
-        }
+        self.drop_pending(key, old, new).await;
     }
 
     pub(super) async fn rollback_append_s3(
@@ -207,11 +201,17 @@ impl S3Store {
     ) {
         // Parts uploaded by the refused append are simply uploaded again
         // under the same numbers later; only its side object must go.
+        self.drop_pending(key, new, old).await;
+    }
+
+    /// Deletes the side object (pending bytes) of state `gone` unless state
+    /// `kept` uses the same one: a commit drops the old state's, a rollback
+    /// the new state's.
+    async fn drop_pending(&self, key: &ObjectKey, gone: &UploadProgress, kept: &UploadProgress) {
         let full = self.full_key(key.as_str());
-        let (old_pending, new_pending) = (pending_key(&full, old), pending_key(&full, new));
-        if let Some(new_pending) = new_pending {
-            if Some(&new_pending) != old_pending.as_ref() {
-                self.delete_quietly(new_pending).await;
+        if let Some(gone) = pending_key(&full, gone) {
+            if Some(&gone) != pending_key(&full, kept).as_ref() {
+                self.delete_quietly(gone).await;
             }
         }
     }
