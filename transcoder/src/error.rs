@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use ffmpeg_next as ff;
+
 /// Error returned by an [`OutputSink`](crate::OutputSink) implementation.
 ///
 /// Kept deliberately simple (a message plus an optional source) because sinks
@@ -209,4 +211,19 @@ pub(crate) fn one_line(s: String) -> String {
     } else {
         s
     }
+}
+
+/// FFmpeg's message for `e`, on one line like every message we report.
+pub(crate) fn ff_msg(e: ff::Error) -> String {
+    one_line(e.to_string())
+}
+
+/// The input broke while `what` was reading it: bad media, never retried.
+pub(crate) fn corrupt(what: &str) -> impl Fn(ff::Error) -> TranscodeError + '_ {
+    move |e| TranscodeError::Corrupt(format!("{what}: {}", ff_msg(e)))
+}
+
+/// Our own encoding or muxing step `what` failed: possibly transient.
+pub(crate) fn encoder_error(what: &str) -> impl Fn(ff::Error) -> TranscodeError + '_ {
+    move |e| TranscodeError::Encoder(format!("{what}: {}", ff_msg(e)))
 }

@@ -10,8 +10,8 @@ use ff::frame;
 use ff::software::scaling;
 use ffmpeg_next as ff;
 
-use crate::error::TranscodeError;
-use crate::probe::ff_msg;
+use crate::error::{encoder_error, TranscodeError};
+use crate::ladder::rotated_size;
 
 /// Rotate a planar 8-bit 4:2:0 frame clockwise by `rotation` (90/180/270).
 /// Dimensions must be even. Returns a new frame; `rotation == 0` clones.
@@ -83,13 +83,9 @@ pub(crate) fn encode_poster(
     display_w: u32,
     display_h: u32,
 ) -> Result<Vec<u8>, TranscodeError> {
-    let enc_err = |e: ff::Error| TranscodeError::Encoder(format!("poster: {}", ff_msg(e)));
+    let enc_err = encoder_error("poster");
     let (w, h) = poster_size(display_w, display_h);
-    let (pw, ph) = if rotation == 90 || rotation == 270 {
-        (h, w)
-    } else {
-        (w, h)
-    };
+    let (pw, ph) = rotated_size(w, h, rotation);
     let mut sws = scaling::Context::get(
         src.format(),
         src.width(),
@@ -99,9 +95,9 @@ pub(crate) fn encode_poster(
         ph,
         scaling::Flags::BICUBIC,
     )
-    .map_err(enc_err)?;
+    .map_err(&enc_err)?;
     let mut scaled = frame::Video::empty();
-    sws.run(src, &mut scaled).map_err(enc_err)?;
+    sws.run(src, &mut scaled).map_err(&enc_err)?;
     let mut pic = if rotation == 0 {
         scaled
     } else {
@@ -115,7 +111,7 @@ pub(crate) fn encode_poster(
     let mut enc = ff::codec::context::Context::new_with_codec(codec)
         .encoder()
         .video()
-        .map_err(enc_err)?;
+        .map_err(&enc_err)?;
     enc.set_width(w);
     enc.set_height(h);
     enc.set_format(Pixel::YUVJ420P);
@@ -123,11 +119,11 @@ pub(crate) fn encode_poster(
     enc.set_bit_rate((w * h * 25 * 2) as usize);
     enc.set_qmin(2);
     enc.set_qmax(5);
-    let mut enc = enc.open_as(codec).map_err(enc_err)?;
-    enc.send_frame(&pic).map_err(enc_err)?;
-    enc.send_eof().map_err(enc_err)?;
+    let mut enc = enc.open_as(codec).map_err(&enc_err)?;
+    enc.send_frame(&pic).map_err(&enc_err)?;
+    enc.send_eof().map_err(&enc_err)?;
     let mut pkt = ff::Packet::empty();
-    enc.receive_packet(&mut pkt).map_err(enc_err)?;
+    enc.receive_packet(&mut pkt).map_err(&enc_err)?;
     Ok(pkt.data().unwrap_or_default().to_vec())
 }
 

@@ -135,10 +135,17 @@ pub fn display_size(
     } else {
         coded_width
     };
+    rotated_size(w, coded_height, rotation)
+}
+
+/// A `width` x `height` picture's size once turned by `rotation` degrees.
+/// A quarter turn swaps the sides, so this is also the size a picture needs
+/// *before* the turn to end up `width` x `height`.
+pub(crate) fn rotated_size(width: u32, height: u32, rotation: u32) -> (u32, u32) {
     if rotation == 90 || rotation == 270 {
-        (coded_height, w)
+        (height, width)
     } else {
-        (w, coded_height)
+        (width, height)
     }
 }
 

@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod crypto;
+mod encoders;
 mod error;
 mod frames;
 mod ladder;

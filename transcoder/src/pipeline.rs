@@ -10,11 +10,11 @@ use ff::{codec, filter, frame, Packet, Rational};
 use ffmpeg_next as ff;
 
 use crate::crypto::{encrypt_segment, segment_iv, ContentKey};
-use crate::error::TranscodeError;
+use crate::error::{corrupt, ff_msg, TranscodeError};
 use crate::frames::encode_poster;
 use crate::ladder::plan_ladder;
 use crate::playlist::{master_playlist, media_playlist, segment_name, Variant};
-use crate::probe::{self, ff_msg, Source};
+use crate::probe::{self, Source};
 use crate::rung::{self, Event, Job, RungSpec};
 use crate::sink::OutputSink;
 use crate::{RenditionReport, TranscodeOptions, TranscodeReport};
@@ -38,10 +38,6 @@ pub fn transcode(
         sink.abort();
     }
     result
-}
-
-fn corrupt(what: &str) -> impl Fn(ff::Error) -> TranscodeError + '_ {
-    move |e| TranscodeError::Corrupt(format!("{what}: {}", ff_msg(e)))
 }
 
 fn is_again(e: &ff::Error) -> bool {

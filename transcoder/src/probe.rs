@@ -7,7 +7,7 @@ use ff::format::stream::Disposition;
 use ff::media::Type as MediaType;
 use ffmpeg_next as ff;
 
-use crate::error::{one_line, TranscodeError};
+use crate::error::{ff_msg, TranscodeError};
 use crate::ladder::display_size;
 use crate::rawpar;
 
@@ -36,6 +36,21 @@ impl Default for Limits {
 
 impl Limits {
     pub(crate) fn check(&self, width: u32, height: u32) -> Result<(), TranscodeError> {
+        self.check_max(width, height)?;
+        if width < self.min_side || height < self.min_side {
+            return Err(TranscodeError::TooSmall {
+                width,
+                height,
+                min: self.min_side,
+            });
+        }
+        Ok(())
+    }
+
+    /// The upper limits alone: a raw container header may leave a size
+    /// unset or tiny until the decoder fills it in, so only "too large" is
+    /// decided there.
+    fn check_max(&self, width: u32, height: u32) -> Result<(), TranscodeError> {
         if width > self.max_side
             || height > self.max_side
             || u64::from(width) * u64::from(height) > self.max_pixels
@@ -45,13 +60,6 @@ impl Limits {
                 height,
                 max_side: self.max_side,
                 max_pixels: self.max_pixels,
-            });
-        }
-        if width < self.min_side || height < self.min_side {
-            return Err(TranscodeError::TooSmall {
-                width,
-                height,
-                min: self.min_side,
             });
         }
         Ok(())
@@ -108,10 +116,6 @@ pub(crate) fn init() {
         let _ = ff::init();
         ff::util::log::set_level(ff::util::log::Level::Quiet);
     });
-}
-
-pub(crate) fn ff_msg(e: ff::Error) -> String {
-    one_line(e.to_string())
 }
 
 /// Rotation (clockwise degrees, one of 0/90/180/270) needed to show the
@@ -191,18 +195,7 @@ pub(crate) fn open(input: &Path, limits: &Limits) -> Result<Source, TranscodeErr
     // Size limits against the raw container header first (see rawpar).
     for (w, h) in rawpar::header_video_sizes(input).unwrap_or_default() {
         if w > 0 && h > 0 {
-            let (w, h) = (w as u32, h as u32);
-            if w > limits.max_side
-                || h > limits.max_side
-                || u64::from(w) * u64::from(h) > limits.max_pixels
-            {
-                return Err(TranscodeError::TooLarge {
-                    width: w,
-                    height: h,
-                    max_side: limits.max_side,
-                    max_pixels: limits.max_pixels,
-                });
-            }
+            limits.check_max(w as u32, h as u32)?;
         }
     }
     let ictx = ff::format::input(&input).map_err(|e| {

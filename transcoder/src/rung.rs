@@ -15,10 +15,10 @@ use ff::software::scaling;
 use ff::{frame, Packet, Rational};
 use ffmpeg_next as ff;
 
+use crate::error::ff_msg;
 use crate::error::TranscodeError;
 use crate::frames::rotate;
 use crate::ladder::Rendition;
-use crate::probe::ff_msg;
 
 /// Added to every output timestamp (90 kHz) so that B-frame DTS and AAC
 /// priming are never negative in any segment; same value as ffmpeg's muxers.

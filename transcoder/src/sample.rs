@@ -11,8 +11,8 @@ use std::path::Path;
 use ff::{codec, filter, frame, Packet, Rational};
 use ffmpeg_next as ff;
 
-use crate::error::TranscodeError;
-use crate::probe::ff_msg;
+use crate::encoders;
+use crate::error::{ff_msg, TranscodeError};
 
 /// Size and length of a generated sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +81,7 @@ pub fn generate_sample(path: &Path, spec: &SampleSpec) -> Result<(), TranscodeEr
         .contains(ff::format::Flags::GLOBAL_HEADER);
 
     // Video: libx264 from testsrc2.
-    let x264 = ff::encoder::find_by_name("libx264")
-        .ok_or_else(|| TranscodeError::Encoder("this FFmpeg build has no libx264".into()))?;
+    let x264 = encoders::libx264()?;
     let mut venc = codec::context::Context::new_with_codec(x264)
         .encoder()
         .video()
@@ -103,22 +102,7 @@ pub fn generate_sample(path: &Path, spec: &SampleSpec) -> Result<(), TranscodeEr
     let mut venc = venc.open_as_with(x264, opts).map_err(ferr("x264 open"))?;
 
     // Audio: AAC stereo 48 kHz from a sine tone that beeps every second.
-    let aac = ff::encoder::find(codec::Id::AAC)
-        .ok_or_else(|| TranscodeError::Encoder("no AAC encoder".into()))?;
-    let mut aenc = codec::context::Context::new_with_codec(aac)
-        .encoder()
-        .audio()
-        .map_err(ferr("aac"))?;
-    aenc.set_rate(48_000);
-    aenc.set_channel_layout(ff::ChannelLayout::STEREO);
-    aenc.set_channels(2);
-    aenc.set_format(ff::format::Sample::F32(ff::format::sample::Type::Planar));
-    aenc.set_bit_rate(128_000);
-    aenc.set_time_base((1, 48_000));
-    if global_header {
-        aenc.set_flags(codec::Flags::GLOBAL_HEADER);
-    }
-    let mut aenc = aenc.open_as(aac).map_err(ferr("aac open"))?;
+    let mut aenc = encoders::aac_stereo(128_000, global_header)?;
 
     let mut vgraph = source_graph(
         "buffersink",
@@ -149,7 +133,7 @@ pub fn generate_sample(path: &Path, spec: &SampleSpec) -> Result<(), TranscodeEr
         vs.set_time_base(video_tb);
     }
     {
-        let mut st = octx.add_stream(aac).map_err(ferr("stream"))?;
+        let mut st = octx.add_stream(aenc.codec()).map_err(ferr("stream"))?;
         st.set_parameters(&aenc);
         st.set_time_base((1, 48_000));
     }
