@@ -22,7 +22,9 @@
 
 #![warn(missing_docs)]
 
+mod codecs;
 mod crypto;
+mod cuts;
 mod encoders;
 mod error;
 mod frames;

@@ -866,11 +866,6 @@ fn copy_decision(
             return None;
         }
     }
-    let extra = crate::rawpar::extradata(&par);
-    let codecs = if extra.len() >= 4 && extra[0] == 1 {
-        format!("avc1.{:02x}{:02x}{:02x}", extra[1], extra[2], extra[3])
-    } else {
-        crate::rung::avc1_codecs_from_annexb(&extra)?
-    };
+    let codecs = crate::codecs::avc1_codecs_from_extradata(&crate::rawpar::extradata(&par))?;
     Some((par, codecs))
 }
