@@ -12,6 +12,16 @@ pub(crate) fn segment_name(index: usize) -> String {
     format!("seg_{index:05}.ts")
 }
 
+/// Where segment `index` of `rung` is stored.
+pub(crate) fn segment_path(rung: &str, index: usize) -> String {
+    format!("{rung}/{}", segment_name(index))
+}
+
+/// Where `rung`'s media playlist is stored; the master refers to it so.
+pub(crate) fn media_playlist_path(rung: &str) -> String {
+    format!("{rung}/index.m3u8")
+}
+
 /// A VOD media playlist. Every segment gets its own `#EXT-X-KEY` because the
 /// explicit `IV=` of a key tag applies to all following segments: repeating
 /// the tag is the only way to state a per-segment IV explicitly.
