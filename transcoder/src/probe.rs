@@ -180,18 +180,7 @@ fn rational_f64(r: ff::Rational) -> Option<f64> {
 /// is opened, so limits are enforced before any frame buffer exists.
 pub(crate) fn open(input: &Path, limits: &Limits) -> Result<Source, TranscodeError> {
     init();
-    let meta = std::fs::metadata(input)?;
-    if !meta.is_file() {
-        return Err(TranscodeError::Unreadable(format!(
-            "{} is not a regular file",
-            input.display()
-        )));
-    }
-    if meta.len() == 0 {
-        return Err(TranscodeError::Unreadable(
-            "the file is empty (0 bytes)".into(),
-        ));
-    }
+    check_file(input)?;
     // Size limits against the raw container header first (see rawpar).
     for (w, h) in rawpar::header_video_sizes(input).unwrap_or_default() {
         if w > 0 && h > 0 {
@@ -204,9 +193,40 @@ pub(crate) fn open(input: &Path, limits: &Limits) -> Result<Source, TranscodeErr
             ff_msg(e)
         ))
     })?;
-    let container = ictx.format().name().to_string();
+    let (video_index, audio_index) = pick_streams(&ictx)?;
+    let mut info = video_info(&ictx, video_index, limits)?;
+    let audio_index = audio_index
+        .filter(|&ai| add_audio(&mut info, &ictx.stream(ai).expect("index from iteration")));
+    Ok(Source {
+        ictx,
+        info,
+        video_index,
+        audio_index,
+    })
+}
 
-    // Pick the largest real video stream (cover art is a "video" stream too).
+/// A non-empty regular file, before FFmpeg is asked to make sense of it.
+fn check_file(input: &Path) -> Result<(), TranscodeError> {
+    let meta = std::fs::metadata(input)?;
+    if !meta.is_file() {
+        return Err(TranscodeError::Unreadable(format!(
+            "{} is not a regular file",
+            input.display()
+        )));
+    }
+    if meta.len() == 0 {
+        return Err(TranscodeError::Unreadable(
+            "the file is empty (0 bytes)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The largest real video stream (cover art is a "video" stream too) and
+/// the first audio stream.
+fn pick_streams(
+    ictx: &ff::format::context::Input,
+) -> Result<(usize, Option<usize>), TranscodeError> {
     let mut best: Option<(usize, u64)> = None;
     let mut audio_index = None;
     for st in ictx.streams() {
@@ -231,7 +251,16 @@ pub(crate) fn open(input: &Path, limits: &Limits) -> Result<Source, TranscodeErr
         };
         return Err(TranscodeError::NotAVideo(what.into()));
     };
+    Ok((video_index, audio_index))
+}
 
+/// Everything but the audio, with the video stream checked: a picture
+/// size within `limits` and a decoder for its codec.
+fn video_info(
+    ictx: &ff::format::context::Input,
+    video_index: usize,
+    limits: &Limits,
+) -> Result<MediaInfo, TranscodeError> {
     let vst = ictx.stream(video_index).expect("index from iteration");
     let vpar = vst.parameters();
     let vcodec_id = vpar.id();
@@ -264,34 +293,9 @@ pub(crate) fn open(input: &Path, limits: &Limits) -> Result<Source, TranscodeErr
     };
     let rotation = stream_rotation(&vst);
     let (width, height) = display_size(cw, ch, sar, rotation);
-    let frame_rate = rational_f64(vst.avg_frame_rate()).or_else(|| rational_f64(vst.rate()));
-
-    let mut duration_seconds = if ictx.duration() > 0 {
-        ictx.duration() as f64 / f64::from(ff::ffi::AV_TIME_BASE)
-    } else {
-        0.0
-    };
-    if duration_seconds <= 0.0 && vst.duration() > 0 {
-        duration_seconds = vst.duration() as f64 * f64::from(vst.time_base());
-    }
-
-    let (mut has_audio, mut audio_codec, mut audio_channels) = (false, None, None);
-    if let Some(ai) = audio_index {
-        let ast = ictx.stream(ai).expect("index from iteration");
-        let apar = ast.parameters();
-        let id = apar.id();
-        let raw = rawpar::read(&apar);
-        if ff::codec::decoder::find(id).is_some() && raw.channels > 0 && raw.sample_rate > 0 {
-            has_audio = true;
-            audio_codec = Some(id.name().to_string());
-            audio_channels = Some(raw.channels as u16);
-        }
-    }
-    let audio_index = if has_audio { audio_index } else { None };
-
-    let info = MediaInfo {
-        container,
-        duration_seconds,
+    Ok(MediaInfo {
+        container: ictx.format().name().to_string(),
+        duration_seconds: duration_seconds(ictx, &vst),
         width,
         height,
         coded_width: cw,
@@ -300,17 +304,38 @@ pub(crate) fn open(input: &Path, limits: &Limits) -> Result<Source, TranscodeErr
         rotation,
         video_codec: vcodec_id.name().to_string(),
         pixel_format,
-        frame_rate,
-        has_audio,
-        audio_codec,
-        audio_channels,
-    };
-    Ok(Source {
-        ictx,
-        info,
-        video_index,
-        audio_index,
+        frame_rate: rational_f64(vst.avg_frame_rate()).or_else(|| rational_f64(vst.rate())),
+        has_audio: false,
+        audio_codec: None,
+        audio_channels: None,
     })
+}
+
+/// The container's duration, else the video stream's; 0 if neither knows.
+fn duration_seconds(ictx: &ff::format::context::Input, vst: &ff::format::stream::Stream) -> f64 {
+    if ictx.duration() > 0 {
+        ictx.duration() as f64 / f64::from(ff::ffi::AV_TIME_BASE)
+    } else if vst.duration() > 0 {
+        vst.duration() as f64 * f64::from(vst.time_base())
+    } else {
+        0.0
+    }
+}
+
+/// Record the audio stream in `info` if we can decode it (a known codec
+/// with channels and a sample rate); a stream we cannot is ignored, and
+/// the video is transcoded silent.
+fn add_audio(info: &mut MediaInfo, ast: &ff::format::stream::Stream) -> bool {
+    let apar = ast.parameters();
+    let id = apar.id();
+    let raw = rawpar::read(&apar);
+    if ff::codec::decoder::find(id).is_none() || raw.channels <= 0 || raw.sample_rate <= 0 {
+        return false;
+    }
+    info.has_audio = true;
+    info.audio_codec = Some(id.name().to_string());
+    info.audio_channels = Some(raw.channels as u16);
+    true
 }
 
 /// Probe `input`: container, duration, display size, rotation, codecs, audio.
