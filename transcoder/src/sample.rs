@@ -79,18 +79,56 @@ pub fn generate_sample(path: &Path, spec: &SampleSpec) -> Result<(), TranscodeEr
         .format()
         .flags()
         .contains(ff::format::Flags::GLOBAL_HEADER);
+    let video_tb = Rational::new(1, fps);
+    let mut venc = video_encoder(spec, fps, global_header)?;
+    // Audio: AAC stereo 48 kHz from a sine tone that beeps every second.
+    let audio_tb = Rational::new(1, 48_000);
+    let mut aenc = encoders::aac_stereo(128_000, global_header)?;
+    let mut graphs = source_graphs(spec, fps, aenc.frame_size())?;
 
-    // Video: libx264 from testsrc2.
+    {
+        let mut vs = octx.add_stream(venc.codec()).map_err(ferr("stream"))?;
+        vs.set_parameters(&venc);
+        vs.set_time_base(video_tb);
+    }
+    {
+        let mut st = octx.add_stream(aenc.codec()).map_err(ferr("stream"))?;
+        st.set_parameters(&aenc);
+        st.set_time_base(audio_tb);
+    }
+    octx.write_header().map_err(ferr("header"))?;
+    let streams = [
+        OutStream {
+            index: 0,
+            from: video_tb,
+            to: octx.stream(0).expect("added").time_base(),
+        },
+        OutStream {
+            index: 1,
+            from: audio_tb,
+            to: octx.stream(1).expect("added").time_base(),
+        },
+    ];
+    encode_interleaved(&mut octx, &mut venc, &mut aenc, &mut graphs, fps, &streams)?;
+    octx.write_trailer().map_err(ferr("trailer"))?;
+    Ok(())
+}
+
+/// libx264 at a constant quality, keyframes every 2 s.
+fn video_encoder(
+    spec: &SampleSpec,
+    fps: i32,
+    global_header: bool,
+) -> Result<ff::encoder::Video, TranscodeError> {
     let x264 = encoders::libx264()?;
     let mut venc = codec::context::Context::new_with_codec(x264)
         .encoder()
         .video()
         .map_err(ferr("x264"))?;
-    let video_tb = Rational::new(1, fps);
     venc.set_width(spec.width);
     venc.set_height(spec.height);
     venc.set_format(ff::format::Pixel::YUV420P);
-    venc.set_time_base(video_tb);
+    venc.set_time_base(Rational::new(1, fps));
     venc.set_frame_rate(Some(Rational::new(fps, 1)));
     venc.set_gop((fps * 2) as u32);
     if global_header {
@@ -99,12 +137,17 @@ pub fn generate_sample(path: &Path, spec: &SampleSpec) -> Result<(), TranscodeEr
     let mut opts = ff::Dictionary::new();
     opts.set("preset", "veryfast");
     opts.set("crf", "23");
-    let mut venc = venc.open_as_with(x264, opts).map_err(ferr("x264 open"))?;
+    venc.open_as_with(x264, opts).map_err(ferr("x264 open"))
+}
 
-    // Audio: AAC stereo 48 kHz from a sine tone that beeps every second.
-    let mut aenc = encoders::aac_stereo(128_000, global_header)?;
-
-    let mut vgraph = source_graph(
+/// The testsrc2 picture graph and the beeping tone graph, the latter cut
+/// into frames of `audio_frame_size` samples for the AAC encoder.
+fn source_graphs(
+    spec: &SampleSpec,
+    fps: i32,
+    audio_frame_size: u32,
+) -> Result<[filter::Graph; 2], TranscodeError> {
+    let video = source_graph(
         "buffersink",
         &format!(
             "testsrc2=size={}x{}:rate={fps}:duration={},format=yuv420p",
@@ -112,7 +155,7 @@ pub fn generate_sample(path: &Path, spec: &SampleSpec) -> Result<(), TranscodeEr
         ),
         |_| {},
     )?;
-    let mut agraph = source_graph(
+    let mut audio = source_graph(
         "abuffersink",
         &format!(
             "sine=frequency=660:beep_factor=2:sample_rate=48000:duration={},\
@@ -121,48 +164,52 @@ pub fn generate_sample(path: &Path, spec: &SampleSpec) -> Result<(), TranscodeEr
         ),
         |_| {},
     )?;
-    agraph
+    audio
         .get("out")
         .expect("added")
         .sink()
-        .set_frame_size(aenc.frame_size());
+        .set_frame_size(audio_frame_size);
+    Ok([video, audio])
+}
 
-    {
-        let mut vs = octx.add_stream(x264).map_err(ferr("stream"))?;
-        vs.set_parameters(&venc);
-        vs.set_time_base(video_tb);
+/// Where one encoder's packets go in the MP4.
+struct OutStream {
+    index: usize,
+    /// The encoder's time base.
+    from: Rational,
+    /// The muxer's, once the header is written.
+    to: Rational,
+}
+
+fn write_packets(
+    octx: &mut ff::format::context::Output,
+    enc: &mut ff::encoder::Encoder,
+    stream: &OutStream,
+) -> Result<(), TranscodeError> {
+    let mut pkt = Packet::empty();
+    while enc.receive_packet(&mut pkt).is_ok() {
+        pkt.set_stream(stream.index);
+        pkt.rescale_ts(stream.from, stream.to);
+        pkt.write_interleaved(octx).map_err(ferr("write"))?;
     }
-    {
-        let mut st = octx.add_stream(aenc.codec()).map_err(ferr("stream"))?;
-        st.set_parameters(&aenc);
-        st.set_time_base((1, 48_000));
-    }
-    octx.write_header().map_err(ferr("header"))?;
-    let vst_tb = octx.stream(0).expect("added").time_base();
-    let ast_tb = octx.stream(1).expect("added").time_base();
+    Ok(())
+}
 
-    let write = |octx: &mut ff::format::context::Output,
-                 enc: &mut ff::encoder::Encoder,
-                 index: usize,
-                 from: Rational,
-                 to: Rational|
-     -> Result<(), TranscodeError> {
-        let mut pkt = Packet::empty();
-        while enc.receive_packet(&mut pkt).is_ok() {
-            pkt.set_stream(index);
-            pkt.rescale_ts(from, to);
-            pkt.write_interleaved(octx).map_err(ferr("write"))?;
-        }
-        Ok(())
-    };
-
+/// Pull frames from both graphs until both end, keeping the two streams
+/// within a frame of each other so the muxer interleaves without buffering.
+fn encode_interleaved(
+    octx: &mut ff::format::context::Output,
+    venc: &mut ff::encoder::Video,
+    aenc: &mut ff::encoder::Audio,
+    [vgraph, agraph]: &mut [filter::Graph; 2],
+    fps: i32,
+    [vout, aout]: &[OutStream; 2],
+) -> Result<(), TranscodeError> {
     let mut vframe = frame::Video::empty();
     let mut aframe = frame::Audio::empty();
     let (mut video_done, mut audio_done) = (false, false);
     let (mut video_secs, mut audio_secs) = (0.0f64, 0.0f64);
     while !(video_done && audio_done) {
-        // Keep the two streams within a frame of each other so the muxer
-        // interleaves without buffering.
         if !video_done && (audio_done || video_secs <= audio_secs) {
             match vgraph.get("out").expect("added").sink().frame(&mut vframe) {
                 Ok(()) => {
@@ -172,31 +219,28 @@ pub fn generate_sample(path: &Path, spec: &SampleSpec) -> Result<(), TranscodeEr
                     // libx264 would honour; let the encoder choose.
                     vframe.set_kind(ff::picture::Type::None);
                     venc.send_frame(&vframe).map_err(ferr("x264 encode"))?;
-                    write(&mut octx, &mut venc, 0, video_tb, vst_tb)?;
                 }
                 Err(_) => {
                     venc.send_eof().map_err(ferr("x264 flush"))?;
-                    write(&mut octx, &mut venc, 0, video_tb, vst_tb)?;
                     video_done = true;
                 }
             }
+            write_packets(octx, venc, vout)?;
         } else {
             match agraph.get("out").expect("added").sink().frame(&mut aframe) {
                 Ok(()) => {
                     let pts = aframe.pts().unwrap_or(0);
                     audio_secs = pts as f64 / 48_000.0;
                     aenc.send_frame(&aframe).map_err(ferr("aac encode"))?;
-                    write(&mut octx, &mut aenc, 1, Rational::new(1, 48_000), ast_tb)?;
                 }
                 Err(_) => {
                     aenc.send_eof().map_err(ferr("aac flush"))?;
-                    write(&mut octx, &mut aenc, 1, Rational::new(1, 48_000), ast_tb)?;
                     audio_done = true;
                 }
             }
+            write_packets(octx, aenc, aout)?;
         }
     }
-    octx.write_trailer().map_err(ferr("trailer"))?;
     Ok(())
 }
 
