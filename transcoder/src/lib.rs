@@ -6,7 +6,7 @@
 //! finished output as soon as it exists.
 //!
 //! Pipeline (all in process, through ffmpeg-next; the ffmpeg CLI is never
-//! run): probe and validate headers ([`probe`]) → decode video and audio once
+//! run): probe and validate headers ([`probe()`]) → decode video and audio once
 //! on the calling thread → every rung scales and encodes (libx264) on its
 //! own thread, fed through bounded channels (a rung at most 2/3 the height
 //! of the next larger one scales from that rung's picture) → MPEG-TS

@@ -1,4 +1,6 @@
-//! HLS playlists, written with m3u8-rs.
+//! HLS playlists and the layout they point into (`<rung>/index.m3u8`,
+//! `<rung>/seg_NNNNN.ts`), written with m3u8-rs rather than by hand so
+//! they are well-formed by construction.
 
 use m3u8_rs::{
     Key, KeyMethod, MasterPlaylist, MediaPlaylist, MediaPlaylistType, MediaSegment, Resolution,

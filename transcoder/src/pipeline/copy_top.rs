@@ -1,4 +1,4 @@
-//! The copy path on the decoding side (see [`CopyTop`](crate::CopyTop)):
+//! The copy path on the decoding side (see [`CopyTop`]):
 //! whether the top rung may be re-muxed from the source, and where it cuts.
 //! The copied rung can only cut at the source's own keyframes, so its cuts
 //! lead and the encoded rungs force their IDRs at the same PTS.
