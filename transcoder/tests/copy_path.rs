@@ -104,7 +104,7 @@ fn top_rung_is_copied_and_aligned() {
     let r = res.unwrap();
     assert!(r.renditions[0].copied, "{r:?}");
     assert!(!r.renditions[1].copied);
-    check_playable(&out, &[(320, 240), (192, 144)], 7.0);
+    check_playable(&out, &SMALL_LADDER, 7.0);
     // The copied rung carries the source pictures bit for bit.
     let ours = framemd5(&out.join("240p/index.m3u8"));
     assert_eq!(ours.len(), 175);
@@ -146,7 +146,7 @@ fn copy_is_skipped_when_not_eligible() {
         let (res, _) = run_transcode(&src, &out, &copy_opts(mode));
         let r = res.unwrap();
         assert_eq!(r.renditions[0].copied, copied, "{mode:?}");
-        check_playable(&out, &[(320, 240), (192, 144)], 3.0);
+        check_playable(&out, &SMALL_LADDER, 3.0);
     }
     // HEVC source: never copied.
     let hevc = make_source(

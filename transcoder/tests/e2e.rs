@@ -40,7 +40,7 @@ fn end_to_end_encrypted_ladder() {
         .iter()
         .map(|r| (r.width, r.height))
         .collect();
-    assert_eq!(dims, vec![(320, 240), (192, 144)]);
+    assert_eq!(dims, SMALL_LADDER);
     for r in &report.renditions {
         assert!(
             r.codecs.starts_with("avc1.") && r.codecs.ends_with(",mp4a.40.2"),
@@ -174,7 +174,7 @@ fn end_to_end_encrypted_ladder() {
     assert_eq!(starts_per_rung[0], starts_per_rung[1]);
 
     // Independent client plays every rung with the right size and duration.
-    check_playable(&out, &[(320, 240), (192, 144)], 5.0);
+    check_playable(&out, &SMALL_LADDER, 5.0);
     let (ok, err) = ffmpeg_try(&[
         "-allowed_extensions",
         "ALL",
@@ -204,7 +204,7 @@ fn end_to_end_encrypted_ladder() {
     let n = decoded_video_frames(&pl_240);
     assert!(n <= 25, "decoded {n} frames with a missing key");
     std::fs::write(&key_path, good).unwrap();
-    check_playable(&out, &[(320, 240), (192, 144)], 5.0);
+    check_playable(&out, &SMALL_LADDER, 5.0);
 }
 
 #[test]

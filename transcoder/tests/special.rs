@@ -6,11 +6,19 @@ mod common;
 use std::path::Path;
 
 use common::*;
+use sealcast_transcoder::TranscodeReport;
 
-fn transcode_ok(src: &Path, out: &Path) -> sealcast_transcoder::TranscodeReport {
+fn transcode_ok(src: &Path, out: &Path) -> TranscodeReport {
     let (res, sink) = run_transcode(src, out, &small_opts());
     let r = res.unwrap_or_else(|e| panic!("{}: {e}", src.display()));
     assert_eq!(sink.aborted, 0);
+    r
+}
+
+/// Transcode a 320x240 source and play the whole ladder back.
+fn transcode_playable(src: &Path, out: &Path, secs: f64) -> TranscodeReport {
+    let r = transcode_ok(src, out);
+    check_playable(out, &SMALL_LADDER, secs);
     r
 }
 
@@ -66,7 +74,7 @@ fn rotation_metadata_is_applied() {
         let out = tmp.path().join(format!("out{rot}"));
         let r = transcode_ok(&src, &out);
         let expect: Vec<(u32, u32)> = if rot == 180 {
-            vec![(320, 240), (192, 144)]
+            SMALL_LADDER.to_vec()
         } else {
             vec![(180, 240), (108, 144)]
         };
@@ -129,8 +137,7 @@ fn odd_dimensions() {
         src.to_str().unwrap(),
     ]);
     let out = tmp.path().join("out");
-    transcode_ok(&src, &out);
-    check_playable(&out, &[(320, 240), (192, 144)], 3.0);
+    transcode_playable(&src, &out, 3.0);
 }
 
 #[test]
@@ -159,13 +166,12 @@ fn variable_frame_rate() {
         src.to_str().unwrap(),
     ]);
     let out = tmp.path().join("out");
-    let r = transcode_ok(&src, &out);
+    let r = transcode_playable(&src, &out, 5.0);
     assert!(
         (r.duration_seconds - 5.0).abs() < 0.2,
         "{}",
         r.duration_seconds
     );
-    check_playable(&out, &[(320, 240), (192, 144)], 5.0);
     assert_eq!(decoded_video_frames(&out.join("240p/index.m3u8")), 200);
 }
 
@@ -174,16 +180,17 @@ fn no_audio_gives_video_only_ladder() {
     let tmp = tempfile::tempdir().unwrap();
     let src = make_source(tmp.path(), "silent.mp4", 3, &["-an"]);
     let out = tmp.path().join("out");
-    let r = transcode_ok(&src, &out);
+    let r = transcode_playable(&src, &out, 3.0);
     for v in &r.renditions {
         assert!(!v.codecs.contains("mp4a"), "{}", v.codecs);
     }
-    check_playable(&out, &[(320, 240), (192, 144)], 3.0);
     let s = ffprobe(&out.join("240p/index.m3u8"), "stream=codec_type", &[]);
     assert!(!s.contains("audio"), "{s}");
 }
 
-fn assert_8bit_420(out: &Path) {
+/// Whatever the source's depth and codec, the ladder is 8-bit 4:2:0.
+fn assert_becomes_8bit_420(src: &Path, out: &Path) {
+    transcode_playable(src, out, 3.0);
     let s = ffprobe(
         &out.join("240p/index.m3u8"),
         "stream=pix_fmt,profile",
@@ -218,10 +225,7 @@ fn ten_bit_hdr_source_becomes_8bit() {
         sealcast_transcoder::probe(&src).unwrap().pixel_format,
         "yuv420p10le"
     );
-    let out = tmp.path().join("out");
-    transcode_ok(&src, &out);
-    check_playable(&out, &[(320, 240), (192, 144)], 3.0);
-    assert_8bit_420(&out);
+    assert_becomes_8bit_420(&src, &tmp.path().join("out"));
 }
 
 #[test]
@@ -246,10 +250,7 @@ fn hevc_source() {
         sealcast_transcoder::probe(&src).unwrap().video_codec,
         "hevc"
     );
-    let out = tmp.path().join("out");
-    transcode_ok(&src, &out);
-    check_playable(&out, &[(320, 240), (192, 144)], 3.0);
-    assert_8bit_420(&out);
+    assert_becomes_8bit_420(&src, &tmp.path().join("out"));
 }
 
 #[test]
@@ -278,8 +279,7 @@ fn vp9_webm_with_opus() {
         ("vp9", Some("opus"))
     );
     let out = tmp.path().join("out");
-    transcode_ok(&src, &out);
-    check_playable(&out, &[(320, 240), (192, 144)], 3.0);
+    transcode_playable(&src, &out, 3.0);
 }
 
 #[test]
@@ -303,8 +303,7 @@ fn surround_audio_is_downmixed_to_stereo_aac() {
         Some(6)
     );
     let out = tmp.path().join("out");
-    transcode_ok(&src, &out);
-    check_playable(&out, &[(320, 240), (192, 144)], 3.0);
+    transcode_playable(&src, &out, 3.0);
     let a = ffprobe(
         &out.join("240p/index.m3u8"),
         "stream=codec_name,channels,sample_rate",

@@ -103,6 +103,9 @@ pub fn make_source(dir: &Path, name: &str, secs: u32, extra_out: &[&str]) -> Pat
     out
 }
 
+/// What [`small_opts`] makes of a 320x240 source such as [`make_source`]'s.
+pub const SMALL_LADDER: [(u32, u32); 2] = [(320, 240), (192, 144)];
+
 /// Small, fast options: rungs 240 and 144, 2 s segments, a key every 2.
 pub fn small_opts() -> TranscodeOptions {
     TranscodeOptions {
