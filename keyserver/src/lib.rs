@@ -7,7 +7,7 @@
 //! * [`custody`]: content keys at rest are sealed to an X25519 master key.
 //! * [`tokens`]: Ed25519 JWT access tokens (+ one external issuer), JWKS.
 //! * [`signed_url`]: HMAC-signed playback URL prefixes (`?exp=&sig=`).
-//! * [`pacing`]: per-session token bucket on distinct keys.
+//! * [`pacing`]: per-session token bucket on distinct keys; [`clock`]: injectable time.
 //! * [`delivery`]: the axum key route `GET /keys/{session_id}/{key_id}`.
 //!
 //! It knows nothing about uploads, media or the concrete database: the root crate
@@ -17,6 +17,7 @@
 //! [`KeyDelivery`] with a [`MasterKeyPair`]; workers and edges only ever see the
 //! public key ([`x25519_dalek::PublicKey`], used by [`seal`]).
 
+pub mod clock;
 pub mod custody;
 pub mod delivery;
 pub mod pacing;
