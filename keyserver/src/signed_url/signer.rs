@@ -1,20 +1,8 @@
-//! Signed playback URLs: HMAC-SHA256 over a path *prefix*, a session id and an expiry.
-//!
-//! The edge rewrites every playlist per playback session, and every variant,
-//! segment and key URI it emits carries `?exp=<unix seconds>&sig=<mac>`, where the MAC
-//! covers a prefix such as `/hls/{session_id}/` or `/keys/{session_id}/`. Because the
-//! signature covers a prefix rather than one file, the same `exp`/`sig` pair can be
-//! carried from master → variant → segment → key without a round trip, and the
-//! bearer JWT never has to appear in a URL.
-//!
-//! The MAC input is domain-separated and length-prefixed:
-//! `"sealcast/url/v1" || len(prefix) || prefix || len(session) || session || exp(u64 BE)`.
-//!
-//! This module must never: compare MACs with `==` (only [`Mac::verify_slice`], which is
-//! constant time); accept an expiry further in the future than the configured maximum
-//! lifetime; accept a path that escapes its signed prefix (`..`, `.`, empty segments);
-//! or accept a secret shorter than 32 bytes.
+//! The HMAC itself: signing a path prefix for a session until an expiry, and
+//! verifying a request path against it in constant time.
 
+use super::ids::{is_valid_id, path_is_clean};
+use super::{SignatureError, UrlSignerError, DEFAULT_MAX_LIFETIME, MIN_SECRET_LEN};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -23,39 +11,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 type HmacSha256 = Hmac<Sha256>;
-
-/// Minimum HMAC secret length: a full SHA-256 block of entropy.
-pub const MIN_SECRET_LEN: usize = 32;
-/// Default cap on how far in the future a signed URL may expire. Long enough for a
-/// long lecture plus pauses; the edge re-signs on every master playlist fetch.
-pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 const DOMAIN: &[u8] = b"sealcast/url/v1";
-const MAX_ID_LEN: usize = 128;
-
-/// Why a signed URL was refused. Deliberately only two outcomes so a prober learns
-/// nothing about *which* part was wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    /// Wrong/missing/malformed signature, path outside the prefix, or an expiry beyond
-    /// the maximum lifetime.
-    #[error("bad signature")]
-    Bad,
-    /// Signature was valid but the expiry has passed.
-    #[error("signature expired")]
-    Expired,
-}
-
-/// Construction errors for [`UrlSigner`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UrlSignerError {
-    /// Secrets shorter than [`MIN_SECRET_LEN`] are refused outright.
-    #[error("url signing secret must be at least {MIN_SECRET_LEN} bytes, got {0}")]
-    SecretTooShort(usize),
-    /// `sign` was given a prefix that is not `/`-delimited or does not end with the
-    /// session id segment, or an invalid session id.
-    #[error("invalid prefix or session id: {0}")]
-    InvalidInput(&'static str),
-}
 
 /// Signs and verifies playback URLs. Cheap to clone-by-`Arc`; holds the secret zeroized on drop.
 pub struct UrlSigner {
@@ -70,31 +26,6 @@ impl std::fmt::Debug for UrlSigner {
             .field("max_lifetime", &self.max_lifetime)
             .finish()
     }
-}
-
-/// Is `id` a valid session id: 1..=128 of `[A-Za-z0-9_.-]`, not `.`/`..`.
-/// Restricting the alphabet keeps ids unambiguous inside paths and cookie names.
-pub fn is_valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id != "."
-        && id != ".."
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-}
-
-/// Reject paths that could escape a prefix after normalisation by some layer.
-fn path_is_clean(path: &str) -> bool {
-    if !path.starts_with('/') || path.contains('\\') || path.contains('%') || path.contains('\0') {
-        return false;
-    }
-    // Every segment except a possible trailing empty one must be non-empty and not a dot segment.
-    let inner = &path[1..];
-    let segs: Vec<&str> = inner.split('/').collect();
-    segs.iter()
-        .enumerate()
-        .all(|(i, s)| (i + 1 == segs.len() || !s.is_empty()) && *s != "." && *s != "..")
 }
 
 impl UrlSigner {
@@ -202,9 +133,7 @@ impl UrlSigner {
         sig: &str,
         now: u64,
     ) -> Result<(), SignatureError> {
-        if !is_valid_id(session_id) || !path_is_clean(path) {
-            return Err(SignatureError::Bad);
-        }
+        // `verify_prefix` checks the ids and paths.
         let needle = format!("/{session_id}/");
         let end = path.find(&needle).ok_or(SignatureError::Bad)? + needle.len();
         self.verify_prefix(&path[..end], path, session_id, expires, sig, now)
@@ -248,47 +177,6 @@ impl UrlSigner {
             return Err(SignatureError::Expired);
         }
         Ok(())
-    }
-}
-
-/// The `exp`/`sig` pair parsed from a query string.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedQuery {
-    /// Expiry, unix seconds.
-    pub exp: u64,
-    /// Signature text (URL-safe base64, no padding).
-    pub sig: String,
-}
-
-impl SignedQuery {
-    /// Parse `exp` and `sig` out of a raw query string. Returns `None` when either is
-    /// missing, malformed or **repeated** (parameter pollution: different layers may
-    /// pick different copies). Other parameters are ignored.
-    pub fn parse(query: &str) -> Option<Self> {
-        let mut exp: Option<u64> = None;
-        let mut sig: Option<String> = None;
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            match k {
-                "exp" => {
-                    if exp.is_some() || v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-                        return None;
-                    }
-                    exp = Some(v.parse().ok()?);
-                }
-                "sig" => {
-                    if sig.is_some() {
-                        return None;
-                    }
-                    sig = Some(v.to_owned());
-                }
-                _ => {}
-            }
-        }
-        Some(Self {
-            exp: exp?,
-            sig: sig?,
-        })
     }
 }
 
@@ -487,33 +375,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn query_helpers() {
-        let s = signer();
-        let exp = NOW + 100;
-        let q = s.query("/keys/s/", "s", exp).unwrap();
-        let parsed = SignedQuery::parse(&q).unwrap();
-        assert_eq!(parsed.exp, exp);
-        assert_eq!(
-            s.verify("/keys/s/k", "s", parsed.exp, &parsed.sig, NOW),
-            Ok(())
-        );
-        let u = s
-            .append_query("/hls/s/a.m3u8", "/hls/s/", "s", exp)
-            .unwrap();
-        assert!(u.starts_with("/hls/s/a.m3u8?exp="));
-        let u2 = s.append_query("seg.ts?x=1", "/hls/s/", "s", exp).unwrap();
-        assert!(u2.starts_with("seg.ts?x=1&exp="));
-        let p = SignedQuery::parse("x=1&exp=5&sig=abc&y").unwrap();
-        assert_eq!((p.exp, p.sig.as_str()), (5, "abc"));
-        assert!(SignedQuery::parse("exp=5").is_none());
-        assert!(SignedQuery::parse("sig=abc").is_none());
-        assert!(SignedQuery::parse("exp=5&exp=6&sig=a").is_none());
-        assert!(SignedQuery::parse("exp=5&sig=a&sig=b").is_none());
-        assert!(SignedQuery::parse("exp=-5&sig=a").is_none());
-        assert!(SignedQuery::parse("exp=+5&sig=a").is_none());
-        assert!(SignedQuery::parse("exp=99999999999999999999999&sig=a").is_none());
     }
 }
