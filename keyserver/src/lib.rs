@@ -4,7 +4,7 @@
 //! playback session whose caller proves to be the session's user, who is entitled
 //! to the video and not revoked, and only at a human playback pace.
 //!
-//! * [`custody`]: content keys at rest are sealed to an X25519 master key.
+//! * [`custody`]: content keys at rest are sealed to an X25519 master key (RFC 9180 HPKE).
 //! * [`tokens`]: Ed25519 JWT access tokens (+ one external issuer), JWKS.
 //! * [`signed_url`]: HMAC-signed playback URL prefixes (`?exp=&sig=`).
 //! * [`pacing`]: per-session token bucket on distinct keys; [`clock`]: injectable time.
@@ -26,7 +26,7 @@ pub mod tokens;
 
 pub use custody::{
     open, public_key_from_slice, reseal, seal, CustodyError, KeyContext, KeyFingerprint,
-    MasterKeyPair, SealedKey,
+    MasterKeyPair, SealedFormat, SealedKey,
 };
 pub use delivery::{
     cookie_name, new_session_cookie, session_cookie_header, AuditOutcome, ClientIp, Entitlement,
