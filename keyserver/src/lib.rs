@@ -30,7 +30,7 @@ pub use custody::{
 };
 pub use delivery::{
     cookie_name, new_session_cookie, session_cookie_header, AuditOutcome, ClientIp, Entitlement,
-    KeyAuditEvent, KeyDelivery, KeyLookup, KeyStore, SessionRecord, StoreError,
+    KeyAuditEvent, KeyDelivery, KeyErrorCode, KeyLookup, KeyStore, SessionRecord, StoreError,
 };
 pub use pacing::{Clock, KeyPacer, ManualClock, PacingConfig, PacingDecision, SystemClock};
 pub use signed_url::{SignatureError, SignedQuery, UrlSigner, UrlSignerError};

@@ -1,0 +1,109 @@
+//! The checks of one key request, in the order the module docs of [`super`] give.
+//! Each step either passes or names its [`KeyErrorCode`]; nothing is cached, so a
+//! revocation bites on the very next request on every node.
+
+use super::audit::KeyAuditEvent;
+use super::error::{Denial, KeyErrorCode};
+use super::identity::prove_user;
+use super::request::KeyRequest;
+use super::store::{Entitlement, KeyLookup, SessionRecord};
+use super::Inner;
+use crate::custody::{open, KeyContext};
+use crate::pacing::PacingDecision;
+use crate::signed_url::{is_valid_id, SignatureError};
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+pub(super) async fn serve_key(
+    inner: &Inner,
+    req: &KeyRequest,
+    now: u64,
+    event: &mut KeyAuditEvent,
+) -> Result<Zeroizing<[u8; 16]>, Denial> {
+    // 1. Signature over the /keys/{session_id}/ prefix: the only place it is checked.
+    verify_signature(inner, req, now)?;
+
+    // 2. Session exists and is live. Session, entitlement and sealed key are read
+    //    now, in one store call (one round trip where the store can), and checked
+    //    below in order.
+    let KeyLookup {
+        session,
+        entitlement,
+        sealed,
+    } = inner
+        .store
+        .lookup(&req.session_id, &req.key_id)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "key lookup failed");
+            KeyErrorCode::StoreUnavailable
+        })?
+        .ok_or(KeyErrorCode::SessionNotFound)?;
+    event.user_id = Some(session.user_id.clone());
+    event.video_id = Some(session.video_id.clone());
+    session_is_live(&session, now)?;
+
+    // 3. The caller proves to be the session's user.
+    prove_user(&inner.verifier, &req.credential, &session, now)?;
+
+    // 4. Entitlement, fresh from the store every time.
+    entitled(entitlement)?;
+
+    // 5. The key belongs to this session's video.
+    let sealed = sealed
+        .filter(|_| is_valid_id(&req.key_id))
+        .ok_or(KeyErrorCode::KeyNotFound)?;
+
+    // 6. Pacing.
+    let period = Duration::from_secs(u64::from(session.crypto_period_seconds.max(1)));
+    if let PacingDecision::Denied { retry_after_secs } =
+        inner.pacer.check(&req.session_id, &req.key_id, period)
+    {
+        return Err(Denial::retry_after(
+            KeyErrorCode::KeyPacing,
+            retry_after_secs,
+        ));
+    }
+
+    // 7. Open (AAD binds video and key id: a mis-filed row fails here, not silently).
+    let ctx = KeyContext {
+        video_id: &session.video_id,
+        key_id: &req.key_id,
+    };
+    open(&inner.master, &ctx, &sealed).map_err(|e| {
+        tracing::error!(error = %e, video_id = %session.video_id, key_id = %req.key_id,
+            "sealed key did not open");
+        KeyErrorCode::KeyUnavailable.into()
+    })
+}
+
+fn verify_signature(inner: &Inner, req: &KeyRequest, now: u64) -> Result<(), KeyErrorCode> {
+    let q = req.signed.as_ref().ok_or(KeyErrorCode::BadSignature)?;
+    inner
+        .signer
+        .verify(&req.path(), &req.session_id, q.exp, &q.sig, now)
+        .map_err(|e| match e {
+            SignatureError::Bad => KeyErrorCode::BadSignature,
+            SignatureError::Expired => KeyErrorCode::ExpiredSignature,
+        })
+}
+
+fn session_is_live(session: &SessionRecord, now: u64) -> Result<(), KeyErrorCode> {
+    if session.ended && session.revoked {
+        Err(KeyErrorCode::SessionRevoked)
+    } else if session.ended || session.expires_at <= now {
+        Err(KeyErrorCode::SessionEnded)
+    } else {
+        Ok(())
+    }
+}
+
+fn entitled(entitlement: Entitlement) -> Result<(), KeyErrorCode> {
+    match entitlement {
+        Entitlement::Allowed => Ok(()),
+        Entitlement::Revoked => Err(KeyErrorCode::Revoked),
+        Entitlement::NotEnrolled => Err(KeyErrorCode::NotEntitled),
+        Entitlement::UserDisabled => Err(KeyErrorCode::UserDisabled),
+        Entitlement::VideoGone => Err(KeyErrorCode::VideoGone),
+    }
+}

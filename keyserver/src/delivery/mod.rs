@@ -1,0 +1,115 @@
+//! Key delivery: the axum route `GET /keys/{session_id}/{key_id}?exp=…&sig=…`.
+//!
+//! Checks, in this order, every request (nothing about sessions or entitlements is
+//! cached, so a revocation in the shared database bites on the very next key request
+//! on every node):
+//!
+//! 1. signed URL (`403 bad_signature` / `403 expired_signature`), verified here and
+//!    nowhere else;
+//! 2. playback session exists and is live (`404 session_not_found` / `403 session_ended`,
+//!    `403 session_revoked` when a revocation ended it);
+//! 3. the caller proves to be the session's user: `Authorization: Bearer <JWT>` whose
+//!    user is the session's user (`401 missing_token` / `401 invalid_token` /
+//!    `403 wrong_user`), or the HttpOnly cookie `sealcast_ks_<session_id>` whose
+//!    SHA-256 equals the stored hash (for Safari native HLS, which cannot set headers);
+//!    (session, entitlement and key are read together by [`KeyStore::lookup`], then
+//!    checked in this order);
+//! 4. entitlement (`403 revoked` / `403 not_entitled` / `403 user_disabled` / `404 video_gone`);
+//! 5. the key belongs to the session's video (`404 key_not_found`);
+//! 6. pacing (`429 key_pacing` + `Retry-After`);
+//! 7. open the sealed key → `200 application/octet-stream`, exactly 16 bytes,
+//!    `Cache-Control: no-store`, `Pragma: no-cache`.
+//!
+//! Every error is the API's JSON envelope `{"error":{"code","message","request_id"}}`
+//! with a [`KeyErrorCode`]. Every grant and denial is passed to [`KeyStore::audit`]
+//! (in module `audit`, the one place); a grant whose audit write fails is turned into a
+//! `503` (fail closed: no unrecorded key handouts).
+//!
+//! This module must never: cache session or entitlement state; return a key before all
+//! checks pass; add CORS headers (the key route is not for cross-origin scripts beyond
+//! what the root crate deliberately configures); log or echo key bytes, tokens or
+//! cookie values; or let the master secret leave [`KeyDelivery`].
+
+mod audit;
+mod checks;
+mod cookies;
+mod error;
+mod identity;
+mod request;
+mod route;
+mod store;
+#[cfg(test)]
+mod tests;
+
+pub use audit::{AuditOutcome, KeyAuditEvent};
+pub use cookies::{cookie_name, new_session_cookie, session_cookie_header};
+pub use error::KeyErrorCode;
+pub use request::ClientIp;
+pub use store::{Entitlement, KeyLookup, KeyStore, SessionRecord, StoreError};
+
+use crate::custody::MasterKeyPair;
+use crate::pacing::{Clock, KeyPacer, PacingConfig};
+use crate::signed_url::UrlSigner;
+use crate::tokens::TokenVerifier;
+use axum::routing::get;
+use axum::Router;
+use std::sync::Arc;
+
+struct Inner {
+    store: Arc<dyn KeyStore>,
+    master: MasterKeyPair,
+    verifier: Arc<TokenVerifier>,
+    signer: Arc<UrlSigner>,
+    pacer: KeyPacer,
+    clock: Arc<dyn Clock>,
+}
+
+/// The key-server role's state. Owns the [`MasterKeyPair`]; nothing hands it out.
+#[derive(Clone)]
+pub struct KeyDelivery {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for KeyDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyDelivery")
+            .field("master", &self.inner.master)
+            .field("pacer", &self.inner.pacer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyDelivery {
+    /// Build the key-server state. `master` is moved in and never leaves.
+    pub fn new(
+        store: Arc<dyn KeyStore>,
+        master: MasterKeyPair,
+        verifier: Arc<TokenVerifier>,
+        signer: Arc<UrlSigner>,
+        pacing: PacingConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                master,
+                verifier,
+                signer,
+                pacer: KeyPacer::new(pacing, clock.clone()),
+                clock,
+            }),
+        }
+    }
+
+    /// The master public key (for `seal`, health output).
+    pub fn master_public_key(&self) -> x25519_dalek::PublicKey {
+        *self.inner.master.public_key()
+    }
+
+    /// The router to mount (merge, don't nest: the signed prefix is `/keys/{session_id}/`).
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/keys/{session_id}/{key_id}", get(route::get_key))
+            .with_state(self.clone())
+    }
+}
