@@ -8,7 +8,8 @@
 //! * [`tokens`]: Ed25519 JWT access tokens (+ one external issuer), JWKS.
 //! * [`signed_url`]: HMAC-signed playback URL prefixes (`?exp=&sig=`).
 //! * [`pacing`]: per-session token bucket on distinct keys; [`clock`]: injectable time.
-//! * [`delivery`]: the axum key route `GET /keys/{session_id}/{key_id}`.
+//! * [`delivery`]: the axum key route `GET /keys/{session_id}/{key_id}`, with its
+//!   per-session request limit.
 //!
 //! It knows nothing about uploads, media or the concrete database: the root crate
 //! implements [`KeyStore`].
@@ -30,7 +31,8 @@ pub use custody::{
 };
 pub use delivery::{
     cookie_name, new_session_cookie, session_cookie_header, AuditOutcome, ClientIp, Entitlement,
-    KeyAuditEvent, KeyDelivery, KeyErrorCode, KeyLookup, KeyStore, SessionRecord, StoreError,
+    KeyAuditEvent, KeyDelivery, KeyDeliveryConfig, KeyErrorCode, KeyLookup, KeyStore,
+    SessionRecord, StoreError, DEFAULT_KEY_REQUESTS_PER_SECOND,
 };
 pub use pacing::{Clock, KeyPacer, ManualClock, PacingConfig, PacingDecision, SystemClock};
 pub use signed_url::{SignatureError, SignedQuery, UrlSigner, UrlSignerError};

@@ -43,8 +43,13 @@ pub(super) async fn serve_key(
     event.video_id = Some(session.video_id.clone());
     session_is_live(&session, now)?;
 
-    // 3. The caller proves to be the session's user.
+    // 3. The caller proves to be the session's user; only then is the request
+    //    charged to the session's request limit.
     prove_user(&inner.verifier, &req.credential, &session, now)?;
+    inner
+        .limits
+        .check(&req.session_id)
+        .map_err(|secs| Denial::retry_after(KeyErrorCode::RateLimited, secs))?;
 
     // 4. Entitlement, fresh from the store every time.
     entitled(entitlement)?;

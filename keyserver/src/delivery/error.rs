@@ -36,6 +36,8 @@ pub enum KeyErrorCode {
     VideoGone,
     /// The session's video has no such key.
     KeyNotFound,
+    /// Too many key requests for this session (any key, repeats included).
+    RateLimited,
     /// New keys requested faster than playback.
     KeyPacing,
     /// The sealed key did not open (wrong master, mis-filed row).
@@ -107,6 +109,11 @@ impl KeyErrorCode {
             C::UserDisabled => (S::FORBIDDEN, "user_disabled", "user account disabled"),
             C::VideoGone => (S::NOT_FOUND, "video_gone", "video no longer available"),
             C::KeyNotFound => (S::NOT_FOUND, "key_not_found", "no such key"),
+            C::RateLimited => (
+                S::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many key requests for this session",
+            ),
             C::KeyPacing => (
                 S::TOO_MANY_REQUESTS,
                 "key_pacing",
@@ -131,7 +138,7 @@ impl KeyErrorCode {
     }
 }
 
-/// A refusal on its way out: the code and, for a 429, when to come back.
+/// A refusal on its way out: the code and, for the two 429s, when to come back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Denial {
     pub(super) code: KeyErrorCode,

@@ -13,7 +13,10 @@
 //!    `403 wrong_user`), or the HttpOnly cookie `sealcast_ks_<session_id>` whose
 //!    SHA-256 equals the stored hash (for Safari native HLS, which cannot set headers);
 //!    (session, entitlement and key are read together by [`KeyStore::lookup`], then
-//!    checked in this order);
+//!    checked in this order); only then is the request charged to the session's
+//!    request limit (`429 rate_limited` + `Retry-After`,
+//!    [`KeyDeliveryConfig::requests_per_second`]), so a stranger holding a signed URL
+//!    cannot starve the session's owner;
 //! 4. entitlement (`403 revoked` / `403 not_entitled` / `403 user_disabled` / `404 video_gone`);
 //! 5. the key belongs to the session's video (`404 key_not_found`);
 //! 6. pacing (`429 key_pacing` + `Retry-After`);
@@ -35,6 +38,7 @@ mod checks;
 mod cookies;
 mod error;
 mod identity;
+mod limits;
 mod request;
 mod route;
 mod store;
@@ -53,7 +57,37 @@ use crate::signed_url::UrlSigner;
 use crate::tokens::TokenVerifier;
 use axum::routing::get;
 use axum::Router;
+use limits::SessionRequestLimit;
 use std::sync::Arc;
+
+/// What the root crate has allowed so far: 20 key requests per session per second.
+pub const DEFAULT_KEY_REQUESTS_PER_SECOND: u32 = 20;
+
+/// Knobs of the key route.
+#[derive(Debug, Clone)]
+pub struct KeyDeliveryConfig {
+    /// Pacing of distinct keys per session.
+    pub pacing: PacingConfig,
+    /// Key requests a session may make per second, repeats included (burst 4×);
+    /// 0 counts as 1. Default [`DEFAULT_KEY_REQUESTS_PER_SECOND`].
+    pub requests_per_second: u32,
+}
+
+impl Default for KeyDeliveryConfig {
+    fn default() -> Self {
+        PacingConfig::default().into()
+    }
+}
+
+/// Pacing as given, the request limit at its default.
+impl From<PacingConfig> for KeyDeliveryConfig {
+    fn from(pacing: PacingConfig) -> Self {
+        Self {
+            pacing,
+            requests_per_second: DEFAULT_KEY_REQUESTS_PER_SECOND,
+        }
+    }
+}
 
 struct Inner {
     store: Arc<dyn KeyStore>,
@@ -61,6 +95,7 @@ struct Inner {
     verifier: Arc<TokenVerifier>,
     signer: Arc<UrlSigner>,
     pacer: KeyPacer,
+    limits: SessionRequestLimit,
     clock: Arc<dyn Clock>,
 }
 
@@ -80,22 +115,25 @@ impl std::fmt::Debug for KeyDelivery {
 }
 
 impl KeyDelivery {
-    /// Build the key-server state. `master` is moved in and never leaves.
+    /// Build the key-server state. `master` is moved in and never leaves. `config` is
+    /// a [`KeyDeliveryConfig`], or just a [`PacingConfig`] for the default request limit.
     pub fn new(
         store: Arc<dyn KeyStore>,
         master: MasterKeyPair,
         verifier: Arc<TokenVerifier>,
         signer: Arc<UrlSigner>,
-        pacing: PacingConfig,
+        config: impl Into<KeyDeliveryConfig>,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let config = config.into();
         Self {
             inner: Arc::new(Inner {
                 store,
                 master,
                 verifier,
                 signer,
-                pacer: KeyPacer::new(pacing, clock.clone()),
+                pacer: KeyPacer::new(config.pacing, clock.clone()),
+                limits: SessionRequestLimit::new(config.requests_per_second, clock.clone()),
                 clock,
             }),
         }

@@ -216,6 +216,7 @@ fn error_codes_are_stable_and_distinct() {
         C::UserDisabled,
         C::VideoGone,
         C::KeyNotFound,
+        C::RateLimited,
         C::KeyPacing,
         C::KeyUnavailable,
         C::StoreUnavailable,
@@ -223,7 +224,7 @@ fn error_codes_are_stable_and_distinct() {
     ];
     let codes: std::collections::HashSet<_> = all.iter().map(|c| c.as_str()).collect();
     assert_eq!(codes.len(), all.len());
-    assert_eq!(C::KeyPacing.as_str(), "key_pacing");
-    assert_eq!(C::KeyPacing.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(C::RateLimited.as_str(), "rate_limited");
+    assert_eq!(C::RateLimited.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(all.iter().all(|c| !c.message().is_empty()));
 }

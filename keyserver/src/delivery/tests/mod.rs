@@ -90,6 +90,11 @@ pub(super) fn key_bytes(video: &str, n: u32) -> [u8; 16] {
 }
 
 pub(super) fn fixture() -> Fixture {
+    fixture_with(KeyDeliveryConfig::default())
+}
+
+/// The fixture with its own delivery config (request limit, pacing).
+pub(super) fn fixture_with(config: KeyDeliveryConfig) -> Fixture {
     let store = Arc::new(MemStore::default());
     let master = MasterKeyPair::generate();
     // Two videos with keys k0..k9 each; "v2" is someone else's video.
@@ -139,7 +144,7 @@ pub(super) fn fixture() -> Fixture {
         master,
         verifier,
         signer.clone(),
-        PacingConfig::default(),
+        config,
         clock.clone(),
     );
     Fixture {
