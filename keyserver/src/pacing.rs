@@ -208,13 +208,18 @@ mod tests {
 
     const PERIOD: Duration = Duration::from_secs(10);
 
+    /// Ask `session` for k1..k3 and expect `want` for each.
+    fn three_keys(p: &KeyPacer, session: &str, want: PacingDecision) {
+        for k in ["k1", "k2", "k3"] {
+            assert_eq!(p.check(session, k, PERIOD), want, "{session}/{k}");
+        }
+    }
+
     #[test]
     fn burst_then_deny_with_retry_after() {
         let clock = Arc::new(ManualClock::new(1_000));
         let p = pacer(&clock);
-        for k in ["k1", "k2", "k3"] {
-            assert_eq!(p.check("s", k, PERIOD), PacingDecision::Granted);
-        }
+        three_keys(&p, "s", PacingDecision::Granted);
         // interval = 10 s / 2 = 5 s
         assert_eq!(
             p.check("s", "k4", PERIOD),
@@ -241,13 +246,9 @@ mod tests {
     fn repeats_are_free() {
         let clock = Arc::new(ManualClock::new(1_000));
         let p = pacer(&clock);
-        for k in ["k1", "k2", "k3"] {
-            assert_eq!(p.check("s", k, PERIOD), PacingDecision::Granted);
-        }
+        three_keys(&p, "s", PacingDecision::Granted);
         for _ in 0..50 {
-            for k in ["k1", "k2", "k3"] {
-                assert_eq!(p.check("s", k, PERIOD), PacingDecision::Repeat);
-            }
+            three_keys(&p, "s", PacingDecision::Repeat);
         }
         clock.advance(Duration::from_secs(5));
         assert_eq!(p.check("s", "k4", PERIOD), PacingDecision::Granted);
@@ -257,9 +258,7 @@ mod tests {
     fn sessions_are_independent() {
         let clock = Arc::new(ManualClock::new(1_000));
         let p = pacer(&clock);
-        for k in ["k1", "k2", "k3"] {
-            assert_eq!(p.check("a", k, PERIOD), PacingDecision::Granted);
-        }
+        three_keys(&p, "a", PacingDecision::Granted);
         assert!(matches!(
             p.check("a", "k4", PERIOD),
             PacingDecision::Denied { .. }
@@ -294,9 +293,7 @@ mod tests {
         let p = pacer(&clock);
         assert_eq!(p.check("s", "k0", PERIOD), PacingDecision::Granted);
         clock.advance(Duration::from_secs(120));
-        for k in ["k1", "k2", "k3"] {
-            assert_eq!(p.check("s", k, PERIOD), PacingDecision::Granted);
-        }
+        three_keys(&p, "s", PacingDecision::Granted);
         assert!(matches!(
             p.check("s", "k4", PERIOD),
             PacingDecision::Denied { .. }
