@@ -11,10 +11,12 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 
-use crate::db::{new_id, now_ms, Db};
-use crate::http::App;
+use crate::app::App;
+use crate::db::{new_id, Db};
 use crate::identity::{courses, passwords, refresh, users, IdentityError, Role};
 use crate::storage::ObjectKey;
+use crate::videos::layout;
+use crate::videos::model::{self, NewVideo};
 
 /// Title of the demo course; its presence marks a data dir already seeded.
 pub const DEMO_COURSE_TITLE: &str = "Welcome to sealcast";
@@ -68,26 +70,21 @@ async fn store_sample(
         .len();
 
     let id = new_id();
-    let now = now_ms();
-    sqlx::query(
-        "INSERT INTO videos (id, course_id, owner_id, title, status, size_bytes, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'uploading', $5, $6, $6)",
-    )
-    .bind(&id)
-    .bind(course_id)
-    .bind(owner_id)
-    .bind("Sample: test pattern")
-    .bind(size as i64)
-    .bind(now)
-    .execute(&app.db.pool)
-    .await?;
+    let sample = NewVideo {
+        id: &id,
+        course_id,
+        owner_id,
+        title: "Sample: test pattern",
+        size_bytes: size,
+    };
+    model::insert(&app.db.pool, &sample).await?;
     let file = tokio::fs::File::open(path)
         .await
         .map_err(|e| DemoError::Sample(e.to_string()))?;
     let body = tokio_util::io::ReaderStream::new(file)
         .map(|chunk| chunk.map_err(std::io::Error::other))
         .boxed();
-    let key = ObjectKey::new(crate::jobs::default_upload_key(&id))?;
+    let key = ObjectKey::new(layout::upload_source_key(&id))?;
     app.storage.put(&key, body).await?;
     crate::jobs::queue::enqueue(&app.db, &id).await?;
     Ok(id)
@@ -180,10 +177,7 @@ pub async fn prepare_accounts(db: &Db) -> Result<DemoAccounts, DemoError> {
         Ok(_) | Err(IdentityError::AlreadyEnrolled) => {}
         Err(e) => return Err(e.into()),
     }
-    let (videos,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM videos WHERE course_id = $1")
-        .bind(&course_id)
-        .fetch_one(&db.pool)
-        .await?;
+    let videos = model::count_in_course(db, &course_id).await?;
     Ok(DemoAccounts {
         accounts,
         creator_id,

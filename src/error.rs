@@ -20,7 +20,14 @@ pub fn current_request_id() -> String {
     REQUEST_ID.try_with(|id| id.clone()).unwrap_or_default()
 }
 
-/// Stable, machine-readable error codes. Renaming one is a breaking API change.
+/// tus's checksum extension answers a mismatch with this non-standard status.
+const CHECKSUM_MISMATCH: StatusCode = match StatusCode::from_u16(460) {
+    Ok(status) => status,
+    Err(_) => StatusCode::BAD_REQUEST,
+};
+
+/// Stable, machine-readable error codes: every code the API answers with is
+/// one of these. Renaming one is a breaking API change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     BadRequest,
@@ -33,10 +40,39 @@ pub enum ErrorCode {
     Conflict,
     PayloadTooLarge,
     UnsupportedMediaType,
+    RangeNotSatisfiable,
     RateLimited,
     Internal,
     Unavailable,
     GatewayTimeout,
+    MissingToken,
+    InvalidToken,
+    TokenExpired,
+    InvalidCredentials,
+    InvalidRefresh,
+    RefreshReused,
+    UserDisabled,
+    EmailTaken,
+    AlreadyEnrolled,
+    InvalidEmail,
+    InvalidRole,
+    InvalidTitle,
+    WeakPassword,
+    NotEntitled,
+    VideoNotReady,
+    SessionEnded,
+    BadSignature,
+    ExpiredSignature,
+    BadMetadata,
+    UploadTooLarge,
+    QuotaExceeded,
+    UploadLocked,
+    UploadExpired,
+    OffsetMismatch,
+    ChecksumMismatch,
+    UnsupportedChecksumAlgorithm,
+    UnsupportedVersion,
+    NotAVideo,
 }
 
 impl ErrorCode {
@@ -52,16 +88,46 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::GatewayTimeout => "gateway_timeout",
+            ErrorCode::MissingToken => "missing_token",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::InvalidRefresh => "invalid_refresh",
+            ErrorCode::RefreshReused => "refresh_reused",
+            ErrorCode::UserDisabled => "user_disabled",
+            ErrorCode::EmailTaken => "email_taken",
+            ErrorCode::AlreadyEnrolled => "already_enrolled",
+            ErrorCode::InvalidEmail => "invalid_email",
+            ErrorCode::InvalidRole => "invalid_role",
+            ErrorCode::InvalidTitle => "invalid_title",
+            ErrorCode::WeakPassword => "weak_password",
+            ErrorCode::NotEntitled => "not_entitled",
+            ErrorCode::VideoNotReady => "video_not_ready",
+            ErrorCode::SessionEnded => "session_ended",
+            ErrorCode::BadSignature => "bad_signature",
+            ErrorCode::ExpiredSignature => "expired_signature",
+            ErrorCode::BadMetadata => "bad_metadata",
+            ErrorCode::UploadTooLarge => "upload_too_large",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
+            ErrorCode::UploadLocked => "upload_locked",
+            ErrorCode::UploadExpired => "upload_expired",
+            ErrorCode::OffsetMismatch => "offset_mismatch",
+            ErrorCode::ChecksumMismatch => "checksum_mismatch",
+            ErrorCode::UnsupportedChecksumAlgorithm => "unsupported_checksum_algorithm",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::NotAVideo => "not_a_video",
         }
     }
 
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::BadRequest | ErrorCode::InvalidJson => StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidJson => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
@@ -70,10 +136,39 @@ impl ErrorCode {
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorCode::MissingToken => StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorCode::TokenExpired => StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidRefresh => StatusCode::UNAUTHORIZED,
+            ErrorCode::RefreshReused => StatusCode::UNAUTHORIZED,
+            ErrorCode::UserDisabled => StatusCode::FORBIDDEN,
+            ErrorCode::EmailTaken => StatusCode::CONFLICT,
+            ErrorCode::AlreadyEnrolled => StatusCode::CONFLICT,
+            ErrorCode::InvalidEmail => StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRole => StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidTitle => StatusCode::BAD_REQUEST,
+            ErrorCode::WeakPassword => StatusCode::BAD_REQUEST,
+            ErrorCode::NotEntitled => StatusCode::FORBIDDEN,
+            ErrorCode::VideoNotReady => StatusCode::CONFLICT,
+            ErrorCode::SessionEnded => StatusCode::FORBIDDEN,
+            ErrorCode::BadSignature => StatusCode::FORBIDDEN,
+            ErrorCode::ExpiredSignature => StatusCode::FORBIDDEN,
+            ErrorCode::BadMetadata => StatusCode::BAD_REQUEST,
+            ErrorCode::UploadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UploadLocked => StatusCode::LOCKED,
+            ErrorCode::UploadExpired => StatusCode::GONE,
+            ErrorCode::OffsetMismatch => StatusCode::CONFLICT,
+            ErrorCode::ChecksumMismatch => CHECKSUM_MISMATCH,
+            ErrorCode::UnsupportedChecksumAlgorithm => StatusCode::BAD_REQUEST,
+            ErrorCode::UnsupportedVersion => StatusCode::PRECONDITION_FAILED,
+            ErrorCode::NotAVideo => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -90,6 +185,7 @@ impl ErrorCode {
             409 => ErrorCode::Conflict,
             413 => ErrorCode::PayloadTooLarge,
             415 => ErrorCode::UnsupportedMediaType,
+            416 => ErrorCode::RangeNotSatisfiable,
             429 => ErrorCode::RateLimited,
             503 => ErrorCode::Unavailable,
             504 => ErrorCode::GatewayTimeout,
@@ -103,7 +199,7 @@ impl ErrorCode {
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub retry_after: Option<u64>,
 }
@@ -112,16 +208,6 @@ impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status: code.status(),
-            code: code.as_str(),
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-
-    /// A domain-specific code (e.g. `bad_signature`) with an explicit status.
-    pub fn custom(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
             code,
             message: message.into(),
             retry_after: None,
@@ -151,7 +237,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.status, self.code, self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.status,
+            self.code.as_str(),
+            self.message
+        )
     }
 }
 
@@ -171,10 +263,10 @@ struct EnvelopeBody<'a> {
 
 /// Builds the JSON envelope; used by `ApiError` and by the middleware that
 /// wraps bare error statuses from layers.
-pub fn envelope_response(status: StatusCode, code: &str, message: &str) -> Response {
+pub fn envelope_response(status: StatusCode, code: ErrorCode, message: &str) -> Response {
     let body = Envelope {
         error: EnvelopeBody {
-            code,
+            code: code.as_str(),
             message,
             request_id: current_request_id(),
         },
@@ -212,9 +304,8 @@ impl From<crate::storage::StorageError> for ApiError {
         match err {
             E::NotFound => ApiError::not_found("object"),
             E::InvalidKey(reason) => ApiError::bad_request(format!("invalid object key: {reason}")),
-            E::InvalidRange => ApiError::custom(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "range_not_satisfiable",
+            E::InvalidRange => ApiError::new(
+                ErrorCode::RangeNotSatisfiable,
                 "requested range not satisfiable",
             ),
             E::Unavailable(reason) => {

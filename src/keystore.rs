@@ -8,13 +8,15 @@
 
 use async_trait::async_trait;
 use sealcast_keyserver::{
-    reseal, Entitlement, KeyAuditEvent, KeyContext, KeyLookup, KeyStore, MasterKeyPair, SealedKey,
-    SessionRecord, StoreError,
+    reseal, Entitlement, KeyAuditEvent, KeyContext, KeyLookup, KeyStore, MasterKeyPair, Role,
+    SealedKey, SessionRecord, StoreError,
 };
 
 use crate::db::Db;
 use crate::identity::audit_writer::{AuditWriter, OwnedAuditRecord};
 use crate::identity::sessions::{get_session, EndReason};
+use crate::videos::access::{self, Access, Viewer};
+use crate::videos::VideoStatus;
 
 /// [`KeyStore`] over the sealcast database.
 #[derive(Debug, Clone)]
@@ -38,24 +40,37 @@ fn store_err(e: impl std::fmt::Display) -> StoreError {
 /// Crypto period when a session predates the column (or the video had no keys).
 const DEFAULT_CRYPTO_PERIOD_SECS: u32 = 60;
 
-/// Who may watch: an enabled user who is admin, the course owner, or enrolled,
-/// and only a ready video.
+/// Who may watch: an enabled user with the one access rule of
+/// [`crate::videos::access`], and only a ready video.
 fn decide(
     disabled_at: Option<i64>,
     role: &str,
     status: &str,
-    owner_id: &str,
+    owners: (&str, &str),
     user_id: &str,
     enrolled: i64,
 ) -> Entitlement {
+    let (course_owner, video_owner) = owners;
     if disabled_at.is_some() {
-        Entitlement::UserDisabled
-    } else if status != "ready" {
-        Entitlement::VideoGone
-    } else if role == "admin" || owner_id == user_id || enrolled > 0 {
-        Entitlement::Allowed
-    } else {
-        Entitlement::NotEnrolled
+        return Entitlement::UserDisabled;
+    }
+    let status = VideoStatus::try_from(status.to_string());
+    if !matches!(status, Ok(VideoStatus::Ready)) {
+        return Entitlement::VideoGone;
+    }
+    let viewer = Viewer {
+        user_id,
+        is_admin: role == Role::Admin.as_str(),
+    };
+    match access::decide(
+        viewer,
+        course_owner,
+        video_owner,
+        VideoStatus::Ready,
+        enrolled > 0,
+    ) {
+        Access::None => Entitlement::NotEnrolled,
+        Access::Manage | Access::Watch => Entitlement::Allowed,
     }
 }
 
@@ -104,9 +119,9 @@ impl KeyStore for DbKeyStore {
     }
 
     async fn entitlement(&self, user_id: &str, video_id: &str) -> Result<Entitlement, StoreError> {
-        type Row = (Option<i64>, String, String, String, i64);
+        type Row = (Option<i64>, String, String, String, String, i64);
         let row: Option<Row> = sqlx::query_as(
-            "SELECT u.disabled_at, u.role, v.status, c.owner_id, \
+            "SELECT u.disabled_at, u.role, v.status, c.owner_id, v.owner_id, \
              (SELECT COUNT(*) FROM enrollments e WHERE e.course_id = v.course_id AND e.user_id = u.id) \
              FROM users u, videos v JOIN courses c ON c.id = v.course_id \
              WHERE u.id = $1 AND v.id = $2",
@@ -116,7 +131,7 @@ impl KeyStore for DbKeyStore {
         .fetch_optional(&self.db.pool)
         .await
         .map_err(store_err)?;
-        let Some((disabled_at, role, status, owner_id, enrolled)) = row else {
+        let Some((disabled_at, role, status, course_owner, video_owner, enrolled)) = row else {
             // Either the video or the user is gone; a deleted user has no rights.
             let video: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM videos WHERE id = $1")
                 .bind(video_id)
@@ -133,7 +148,7 @@ impl KeyStore for DbKeyStore {
             disabled_at,
             &role,
             &status,
-            &owner_id,
+            (&course_owner, &video_owner),
             user_id,
             enrolled,
         ))
@@ -175,12 +190,13 @@ impl KeyStore for DbKeyStore {
             Option<String>,
             Option<String>,
             Option<String>,
+            Option<String>,
             i64,
             Option<String>,
         );
         let row: Option<Row> = sqlx::query_as(
             "SELECT s.user_id, s.video_id, s.expires_at, s.ended_at, s.end_reason, s.crypto_period_ms, s.cookie_hash, \
-             u.disabled_at, u.role, v.status, c.owner_id, \
+             u.disabled_at, u.role, v.status, c.owner_id, v.owner_id, \
              (SELECT COUNT(*) FROM enrollments e WHERE e.course_id = v.course_id AND e.user_id = s.user_id), \
              (SELECT k.sealed FROM content_keys k WHERE k.video_id = s.video_id AND k.key_id = $2) \
              FROM playback_sessions s \
@@ -205,18 +221,24 @@ impl KeyStore for DbKeyStore {
             disabled_at,
             role,
             status,
-            owner_id,
+            course_owner,
+            video_owner,
             enrolled,
             sealed,
         )) = row
         else {
             return Ok(None);
         };
-        let entitlement = match (role, status, owner_id) {
-            (Some(role), Some(status), Some(owner)) => {
-                decide(disabled_at, &role, &status, &owner, &user_id, enrolled)
-            }
-            (None, _, _) => Entitlement::NotEnrolled,
+        let entitlement = match (role, status, course_owner, video_owner) {
+            (Some(role), Some(status), Some(course_owner), Some(video_owner)) => decide(
+                disabled_at,
+                &role,
+                &status,
+                (&course_owner, &video_owner),
+                &user_id,
+                enrolled,
+            ),
+            (None, ..) => Entitlement::NotEnrolled,
             _ => Entitlement::VideoGone,
         };
         let sealed = sealed

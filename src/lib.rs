@@ -8,6 +8,7 @@
 //! What it must never do: serve or presign an original upload, log a secret,
 //! or hold the custody master key in a process whose role is only `edge`.
 
+pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -25,5 +26,7 @@ pub mod server;
 pub mod storage;
 pub mod telemetry;
 pub mod uploads;
+pub mod videos;
 
+pub use app::{App, AppState};
 pub use error::{ApiError, ErrorCode};

@@ -12,11 +12,6 @@ use sealcast_keyserver::{UrlSigner, UrlSignerError};
 /// Scheme of the placeholder key URIs in stored playlists.
 pub const KEY_URI_SCHEME: &str = "sealcast-key://";
 
-/// Where a video's HLS output lives in object storage.
-pub fn hls_storage_prefix(video_id: &str) -> String {
-    format!("videos/{video_id}/hls/")
-}
-
 /// The placeholder written into stored playlists for a content key.
 pub fn key_placeholder(key_id: &str) -> String {
     format!("{KEY_URI_SCHEME}{key_id}")

@@ -8,14 +8,15 @@ use std::time::Duration;
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 
+use crate::app::App;
 use crate::config::Config;
 use crate::db::Db;
-use crate::http::{self, App};
+use crate::http;
 use crate::keystore::DbKeyStore;
 use crate::{secrets, storage};
 use sealcast_keyserver::{
-    ExternalIssuerConfig, KeyDelivery, MasterKeyPair, MasterPublicKey, SigningKeyring, SystemClock,
-    TokenIssuer, TokenVerifier, UrlSigner, VerifierConfig,
+    ExternalIssuerConfig, KeyDelivery, KeyDeliveryConfig, MasterKeyPair, MasterPublicKey,
+    SigningKeyring, SystemClock, TokenIssuer, TokenVerifier, UrlSigner, VerifierConfig,
 };
 
 /// Why the server could not start; configuration problems exit with status 2.
@@ -77,7 +78,7 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
     }
     // Only the keyserver role ever holds the master private key; it moves into
     // the key route's state and nothing else can reach it.
-    let key_router = match crypto.master {
+    let keys = match crypto.master {
         Some(master) if config.roles.keyserver => {
             tracing::info!(fingerprint = %master.fingerprint(), "key server role: key route mounted");
             let delivery = KeyDelivery::new(
@@ -85,19 +86,17 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
                 master,
                 crypto.verifier.clone(),
                 crypto.url_signer.clone(),
-                config.identity.pacing.clone(),
+                KeyDeliveryConfig {
+                    pacing: config.identity.pacing.clone(),
+                    requests_per_second: config.identity.key_requests_per_second,
+                },
                 Arc::new(SystemClock),
             );
-            Some(http::key_limits::limit_key_requests(
-                delivery.router(),
-                config.identity.key_requests_per_second,
-                crypto.url_signer.clone(),
-                db.clone(),
-            ))
+            Some(delivery)
         }
         _ => None,
     };
-    let login_limits = http::identity::LoginLimits::new(
+    let login_limits = crate::identity::LoginLimits::new(
         config.identity.login_attempts_per_ip,
         config.identity.login_attempts_per_email,
     );
@@ -105,12 +104,12 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
         config,
         db,
         storage: store,
-        metrics: http::metrics::install(),
+        metrics: crate::telemetry::install_metrics(),
         tokens,
         verifier: crypto.verifier,
         url_signer: crypto.url_signer,
         master_public: crypto.master_public,
-        key_router,
+        keys,
         login_limits,
     }))
 }

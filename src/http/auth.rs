@@ -5,9 +5,9 @@
 //! the next request on every node, whatever tokens they still hold.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum_extra::headers::authorization::Bearer;
+use axum_extra::headers::{Authorization, HeaderMapExt};
 use sealcast_keyserver::{Issuer, Role, TokenError};
 
 use super::AppState;
@@ -38,24 +38,21 @@ impl AuthUser {
     }
 }
 
-/// The raw bearer token of a request, if any.
-pub fn bearer_token(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+/// The raw bearer token of a request (`Authorization: Bearer …`), if any.
+pub fn bearer_token(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .typed_get::<Authorization<Bearer>>()
+        .map(|auth| auth.token().to_string())
 }
 
 /// Maps a token failure to 401 with a stable code.
 pub fn token_error(err: TokenError) -> ApiError {
     let code = match err {
-        TokenError::Expired => "token_expired",
-        _ => "invalid_token",
+        TokenError::Expired => ErrorCode::TokenExpired,
+        _ => ErrorCode::InvalidToken,
     };
-    ApiError::custom(
-        StatusCode::UNAUTHORIZED,
-        code,
-        format!("access token rejected: {err}"),
-    )
+    ApiError::new(code, format!("access token rejected: {err}"))
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -66,13 +63,12 @@ impl FromRequestParts<AppState> for AuthUser {
         app: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).ok_or_else(|| {
-            ApiError::custom(
-                StatusCode::UNAUTHORIZED,
-                "missing_token",
+            ApiError::new(
+                ErrorCode::MissingToken,
                 "send Authorization: Bearer <access token>",
             )
         })?;
-        let identity = app.verifier.verify(token).map_err(token_error)?;
+        let identity = app.verifier.verify(&token).map_err(token_error)?;
         let mut row: Option<(String, Option<i64>)> =
             sqlx::query_as("SELECT role, disabled_at FROM users WHERE id = $1")
                 .bind(&identity.user_id)
@@ -89,14 +85,9 @@ impl FromRequestParts<AppState> for AuthUser {
             row = Some((user.role.as_str().to_string(), user.disabled.then_some(0)));
         }
         match row {
-            None => Err(ApiError::custom(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "unknown user",
-            )),
-            Some((_, Some(_))) => Err(ApiError::custom(
-                StatusCode::FORBIDDEN,
-                "user_disabled",
+            None => Err(ApiError::new(ErrorCode::InvalidToken, "unknown user")),
+            Some((_, Some(_))) => Err(ApiError::new(
+                ErrorCode::UserDisabled,
                 "this account is disabled",
             )),
             Some((role, None)) => Ok(AuthUser {

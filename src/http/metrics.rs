@@ -1,35 +1,13 @@
 //! Prometheus metrics: request counts and latency histograms by matched route.
 
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::AppState;
-
-static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-
-/// Installs the process-wide recorder once and returns its handle.
-pub fn install() -> PrometheusHandle {
-    HANDLE
-        .get_or_init(|| {
-            PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Suffix("_seconds".into()),
-                    &[
-                        0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-                    ],
-                )
-                .expect("valid buckets")
-                .install_recorder()
-                .expect("metrics recorder installs once")
-        })
-        .clone()
-}
 
 pub async fn track(request: Request, next: Next) -> Response {
     let start = Instant::now();

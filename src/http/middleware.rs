@@ -36,7 +36,7 @@ pub async fn request_context(request: Request, next: Next) -> Response<Body> {
             if (status.is_client_error() || status.is_server_error()) && !is_json {
                 let code = ErrorCode::for_status(status);
                 let message = status.canonical_reason().unwrap_or("error").to_lowercase();
-                let mut wrapped = envelope_response(status, code.as_str(), &message);
+                let mut wrapped = envelope_response(status, code, &message);
                 // Keep protocol headers such as Allow, Retry-After, Tus-*.
                 for (name, value) in response.headers() {
                     if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
@@ -89,7 +89,7 @@ pub fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response<Body> {
     tracing::error!(panic = %detail, "handler panicked");
     envelope_response(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
+        ErrorCode::Internal,
         "internal server error",
     )
     .into_response()

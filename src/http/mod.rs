@@ -8,15 +8,14 @@ mod demo;
 mod health;
 pub mod hls;
 pub mod identity;
-pub mod key_limits;
 pub mod metrics;
 mod middleware;
 pub mod openapi;
+mod signed;
 pub mod tus;
 pub mod uploads;
 pub mod videos;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
@@ -31,43 +30,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::Config;
-use crate::db::Db;
-use crate::storage::ObjectStore;
-use sealcast_keyserver::{MasterPublicKey, TokenIssuer, TokenVerifier, UrlSigner};
-
-/// Everything a handler may need, shared behind one `Arc`.
-pub struct App {
-    pub config: Config,
-    pub db: Db,
-    pub storage: Arc<dyn ObjectStore>,
-    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
-    /// Mints access tokens (login, refresh).
-    pub tokens: TokenIssuer,
-    /// Verifies access tokens: local EdDSA keys and the optional external issuer.
-    pub verifier: Arc<TokenVerifier>,
-    /// Signs and verifies playback URLs (`/hls/{session}/…`, `/keys/{session}/…`).
-    pub url_signer: Arc<UrlSigner>,
-    /// The custody public key: workers seal new content keys to it. The
-    /// private half lives only inside the key server's router.
-    pub master_public: MasterPublicKey,
-    /// The key route (`/keys/{session}/{key}`), present when this process has
-    /// the key-server role; it owns the master private key.
-    pub key_router: Option<Router>,
-    /// Login attempt limits per IP and per account.
-    pub login_limits: identity::LoginLimits,
-}
-
-impl std::fmt::Debug for App {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App")
-            .field("listen", &self.config.listen)
-            .field("storage", &self.storage.describe())
-            .finish_non_exhaustive()
-    }
-}
-
-pub type AppState = Arc<App>;
+pub use crate::app::{App, AppState};
 
 /// Default cap on request bodies (JSON); upload routes set their own.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -107,7 +70,7 @@ pub fn router(app: AppState) -> Router {
     };
     // The key router carries its own state (and the master key); it joins
     // after ours is applied so both sit under the same layer stack.
-    let key_router = app.key_router.clone();
+    let key_router = app.keys.as_ref().map(|keys| keys.router());
     let routes: Router = routes.with_state(app.clone());
     let routes = match key_router {
         Some(keys) => routes.merge(keys),

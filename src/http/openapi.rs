@@ -30,7 +30,7 @@ pub struct ErrorBody {
 }
 
 /// Declares the `bearer` scheme the paths refer to.
-struct BearerScheme;
+pub(crate) struct BearerScheme;
 
 impl Modify for BearerScheme {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -69,7 +69,7 @@ impl Modify for BearerScheme {
         hls::variant_or_segment,
         openapi_json,
     ),
-    components(schemas(videos::Video, videos::Rendition, videos::VideoList, ErrorEnvelope, ErrorBody)),
+    components(schemas(videos::Video, crate::videos::Rendition, videos::VideoList, ErrorEnvelope, ErrorBody)),
     modifiers(&BearerScheme),
     tags(
         (name = "uploads", description = "tus 1.0.0 resumable uploads"),

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
 use futures::StreamExt;
 use sha1::{Digest, Sha1};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::storage::ByteStream;
 
 pub const TUS_VERSION: &str = "1.0.0";
@@ -47,9 +47,8 @@ pub async fn protocol(request: Request, next: Next) -> Response {
             .get(&TUS_RESUMABLE)
             .and_then(|v| v.to_str().ok());
         if version != Some(TUS_VERSION) {
-            let mut response = axum::response::IntoResponse::into_response(ApiError::custom(
-                StatusCode::PRECONDITION_FAILED,
-                "unsupported_version",
+            let mut response = axum::response::IntoResponse::into_response(ApiError::new(
+                ErrorCode::UnsupportedVersion,
                 "send Tus-Resumable: 1.0.0",
             ));
             response
@@ -118,9 +117,8 @@ pub fn expected_sha1(headers: &HeaderMap) -> Result<Option<[u8; 20]>, ApiError> 
         .split_once(' ')
         .ok_or_else(|| ApiError::bad_request("Upload-Checksum must be `<algorithm> <base64>`"))?;
     if !algorithm.eq_ignore_ascii_case("sha1") {
-        return Err(ApiError::custom(
-            StatusCode::BAD_REQUEST,
-            "unsupported_checksum_algorithm",
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedChecksumAlgorithm,
             "only sha1 checksums are supported",
         ));
     }

@@ -1,12 +1,12 @@
 //! tus 1.0.0 at `/api/v1/uploads`: creation, creation-with-upload, HEAD,
 //! PATCH, termination, expiration and sha1 checksums.
 //!
-//! Unlike a stock tus server, every request is authenticated and checked
-//! against the upload's owner (a user id, so a refreshed token goes on with
-//! the same upload), and only a course's owner or an admin may create one.
-//! PATCH bodies stream straight into storage under the upload's lease; the
-//! database offset moves only once the bytes are stored. No route ever
-//! returns upload bytes: there is no GET here.
+//! Only the wire format lives here: headers in, headers out, and the tus
+//! verdict on a body (length, checksum). The upload's life (who may upload,
+//! the lease, the quota, the last byte) is `uploads::workflow`. Every request
+//! is authenticated and checked against the upload's owner (a user id, so a
+//! refreshed token goes on with the same upload). No route ever returns
+//! upload bytes: there is no GET here.
 
 use std::time::Duration;
 
@@ -20,20 +20,13 @@ use sealcast_keyserver::Role;
 
 use super::auth::AuthUser;
 use super::tus::{self, BodyReport};
-use super::{videos, AppState};
-use crate::db::{new_id, now_ms};
-use crate::error::ApiError;
-use crate::storage::{ObjectKey, ObjectPrefix, UploadProgress};
-use crate::uploads::probe::{probe_object, ProbeError};
-use crate::uploads::state::{self, NewUpload, UploadRecord};
-use crate::uploads::{metadata, source_key, upload_prefix};
+use super::AppState;
+use crate::error::{ApiError, ErrorCode};
+use crate::uploads::workflow::{self, Announced, BodyCheck, Uploader};
+use crate::uploads::UploadError;
 
 /// How long a PATCH may go without sending a byte before it is cut off.
 const BODY_IDLE: Duration = Duration::from_secs(60);
-/// The write lease, renewed every third of it while a PATCH streams: a
-/// writer that died (a crashed node) blocks its upload for at most this long.
-const LEASE: Duration = Duration::from_secs(20);
-const TITLE_MAX: usize = 200;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -103,110 +96,42 @@ pub async fn create(
     }
     let length = tus::u64_header(&headers, &tus::UPLOAD_LENGTH)?
         .ok_or_else(|| ApiError::bad_request("Upload-Length is required"))?;
-    let limits = &app.config.uploads;
-    if length > limits.max_size {
-        return Err(too_large(format!(
-            "uploads are limited to {} bytes",
-            limits.max_size
-        )));
-    }
     let raw_metadata = headers
         .get(&tus::UPLOAD_METADATA)
         .map(|v| v.to_str().map(str::to_string))
         .transpose()
         .map_err(|_| ApiError::bad_request("Upload-Metadata is not text"))?;
-    let meta = metadata::parse(raw_metadata.as_deref().unwrap_or(""))
-        .map_err(|m| ApiError::custom(StatusCode::BAD_REQUEST, "bad_metadata", m))?;
-    let course_id = meta
-        .get("course_id")
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| {
-            ApiError::custom(
-                StatusCode::BAD_REQUEST,
-                "bad_metadata",
-                "Upload-Metadata must name the course_id",
-            )
-        })?;
-    let owner: Option<String> = sqlx::query_scalar("SELECT owner_id FROM courses WHERE id = $1")
-        .bind(course_id)
-        .fetch_optional(&app.db.pool)
-        .await?;
-    match owner {
-        None => return Err(ApiError::not_found("course")),
-        Some(owner) if owner != user.id && !user.is_admin() => {
-            return Err(ApiError::custom(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "only the course's owner or an admin may upload to it",
-            ))
-        }
-        Some(_) => {}
-    }
-    if limits.creator_quota > 0 {
-        let used = state::bytes_used(&app.db, &user.id).await?;
-        if used.saturating_add(length) > limits.creator_quota {
-            return Err(ApiError::custom(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "quota_exceeded",
-                format!(
-                    "this upload would exceed your storage quota ({used} of {} bytes used)",
-                    limits.creator_quota
-                ),
-            ));
-        }
-    }
-    let title: String = meta
-        .get("title")
-        .or_else(|| meta.get("filename"))
-        .map(|t| t.trim())
-        .filter(|t| !t.is_empty())
-        .unwrap_or("Untitled")
-        .chars()
-        .take(TITLE_MAX)
-        .collect();
-
-    let video_id = new_id();
-    let key = ObjectKey::new(source_key(&video_id))?;
-    let progress = app.storage.begin_upload(&key, length).await?;
-    let expires_at = now_ms() + limits.expiry.as_millis() as i64;
-    let new = NewUpload {
-        video_id: &video_id,
-        course_id,
-        owner_id: &user.id,
-        title: &title,
-        storage_key: key.as_str(),
+    let announced = Announced {
+        length,
         metadata: raw_metadata.as_deref(),
-        expires_at,
     };
-    if let Err(err) = state::create(&app.db, &new, &progress).await {
-        let _ = app.storage.abort_upload(&key, &progress).await;
-        return Err(err.into());
-    }
-    tracing::info!(video_id = %video_id, length, "upload created");
+    let (video_id, created) = workflow::create(&app, uploader(&user), announced).await?;
 
-    let location = format!("/api/v1/uploads/{video_id}");
-    let mut response_headers = HeaderMap::new();
-    response_headers.insert(
-        header::LOCATION,
-        HeaderValue::from_str(&location).expect("ids are header-safe"),
-    );
     let has_body = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v != "0")
         || headers.contains_key(header::TRANSFER_ENCODING);
-    let (offset, expires_at) = if has_body && tus::is_offset_stream(&headers) {
-        let record = state::load(&app.db, &video_id)
-            .await?
-            .ok_or_else(|| ApiError::internal("upload vanished after creation"))?;
-        let written = write_under_lease(&app, &record, 0, &headers, body).await?;
-        (written.progress.offset, written.expires_at)
+    let written = if has_body && tus::is_offset_stream(&headers) {
+        append_body(&app, &video_id, 0, &headers, body).await?
     } else {
-        (0, expires_at)
+        created
     };
-    response_headers.insert(tus::UPLOAD_OFFSET.clone(), HeaderValue::from(offset));
-    response_headers.insert(tus::UPLOAD_EXPIRES.clone(), tus::expires_value(expires_at));
-    Ok((StatusCode::CREATED, response_headers).into_response())
+    let mut out = HeaderMap::new();
+    let location = format!("/api/v1/uploads/{video_id}");
+    out.insert(
+        header::LOCATION,
+        HeaderValue::from_str(&location).expect("ids are header-safe"),
+    );
+    out.insert(
+        tus::UPLOAD_OFFSET.clone(),
+        HeaderValue::from(written.progress.offset),
+    );
+    out.insert(
+        tus::UPLOAD_EXPIRES.clone(),
+        tus::expires_value(written.expires_at),
+    );
+    Ok((StatusCode::CREATED, out).into_response())
 }
 
 /// Where an upload stands.
@@ -222,8 +147,8 @@ pub async fn status(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let record = owned_upload(&app, &user, &id).await?;
-    check_not_expired(&record)?;
+    let record = workflow::owned(&app, uploader(&user), &id).await?;
+    workflow::check_not_expired(&record)?;
     let mut headers = HeaderMap::new();
     headers.insert(
         tus::UPLOAD_OFFSET.clone(),
@@ -273,17 +198,16 @@ pub async fn append(
     body: Body,
 ) -> Result<Response, ApiError> {
     if !tus::is_offset_stream(&headers) {
-        return Err(ApiError::custom(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
             "PATCH bodies must be application/offset+octet-stream",
         ));
     }
     let offset = tus::u64_header(&headers, &tus::UPLOAD_OFFSET)?
         .ok_or_else(|| ApiError::bad_request("Upload-Offset is required"))?;
-    let record = owned_upload(&app, &user, &id).await?;
-    check_not_expired(&record)?;
-    let written = write_under_lease(&app, &record, offset, &headers, body).await?;
+    let record = workflow::owned(&app, uploader(&user), &id).await?;
+    workflow::check_not_expired(&record)?;
+    let written = append_body(&app, &record.video_id, offset, &headers, body).await?;
     let mut out = HeaderMap::new();
     out.insert(
         tus::UPLOAD_OFFSET.clone(),
@@ -311,235 +235,89 @@ pub async fn terminate(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let record = owned_upload(&app, &user, &id).await?;
-    let holder = new_id();
-    if !state::try_lock(&app.db, &id, &holder, LEASE).await? {
-        return Err(locked());
-    }
-    if record.completed_at.is_none() {
-        let key = ObjectKey::new(record.storage_key.clone())?;
-        if let Err(err) = app.storage.abort_upload(&key, &record.progress).await {
-            state::unlock(&app.db, &id, &holder).await;
-            return Err(err.into());
-        }
-    }
-    videos::remove_video(&app, &id).await?;
+    workflow::owned(&app, uploader(&user), &id).await?;
+    workflow::terminate(&app, &id).await?;
     tracing::info!(video_id = %id, "upload terminated");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn too_large(message: String) -> ApiError {
-    ApiError::custom(StatusCode::PAYLOAD_TOO_LARGE, "upload_too_large", message)
-}
-
-fn locked() -> ApiError {
-    ApiError::custom(
-        StatusCode::LOCKED,
-        "upload_locked",
-        "another request is writing this upload; retry shortly",
-    )
-}
-
-/// The upload if the caller owns it (or is an admin); 404 otherwise, so
-/// other users learn nothing about it.
-async fn owned_upload(app: &AppState, user: &AuthUser, id: &str) -> Result<UploadRecord, ApiError> {
-    match state::load(&app.db, id).await? {
-        Some(record) if record.owner_id == user.id || user.is_admin() => Ok(record),
-        _ => Err(ApiError::not_found("upload")),
+fn uploader(user: &AuthUser) -> Uploader<'_> {
+    Uploader {
+        user_id: &user.id,
+        is_admin: user.is_admin(),
     }
 }
 
-fn check_not_expired(record: &UploadRecord) -> Result<(), ApiError> {
-    if record.completed_at.is_none() && record.expires_at < now_ms() {
-        return Err(ApiError::custom(
-            StatusCode::GONE,
-            "upload_expired",
-            "this upload expired; start a new one",
-        ));
-    }
-    Ok(())
-}
-
-struct Written {
-    progress: UploadProgress,
-    expires_at: i64,
-}
-
-/// Takes the lease, appends, releases; the lease is renewed while it runs.
-async fn write_under_lease(
-    app: &AppState,
-    record: &UploadRecord,
-    offset: u64,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Written, ApiError> {
-    let holder = new_id();
-    if !state::try_lock(&app.db, &record.video_id, &holder, LEASE).await? {
-        return Err(locked());
-    }
-    // Aborted on drop: a request cancelled mid-body must not keep renewing.
-    let _renew = AbortOnDrop({
-        let (db, id, holder) = (app.db.clone(), record.video_id.clone(), holder.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(LEASE / 3);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let _ = sqlx::query(
-                    "UPDATE uploads SET lock_expires_at = $1 WHERE video_id = $2 AND lock_owner = $3",
-                )
-                .bind(now_ms() + LEASE.as_millis() as i64)
-                .bind(&id)
-                .bind(&holder)
-                .execute(&db.pool)
-                .await;
-            }
-        })
-    });
-    let result = write_locked(app, &record.video_id, &holder, offset, headers, body).await;
-    state::unlock(&app.db, &record.video_id, &holder).await;
-    result
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-async fn write_locked(
+/// Streams a tus body into the upload through the idle and length guard.
+async fn append_body(
     app: &AppState,
     video_id: &str,
-    holder: &str,
     offset: u64,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Written, ApiError> {
-    // Re-read under the lease: the offset may have moved since.
-    let record = state::load(&app.db, video_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("upload"))?;
-    let old = record.progress.clone();
-    if offset != old.offset {
-        return Err(ApiError::custom(
-            StatusCode::CONFLICT,
-            "offset_mismatch",
-            format!(
-                "Upload-Offset is {offset} but the upload is at {}",
-                old.offset
-            ),
-        ));
-    }
-    let room = old.length - old.offset;
-    if tus::u64_header(headers, &header::CONTENT_LENGTH)?.is_some_and(|n| n > room) {
-        return Err(too_large(format!(
-            "the body is longer than the {room} bytes left in this upload"
-        )));
-    }
+) -> Result<workflow::Written, ApiError> {
+    let declared = tus::u64_header(headers, &header::CONTENT_LENGTH)?;
     let checksum = tus::expected_sha1(headers)?;
-    let key = ObjectKey::new(record.storage_key.clone())?;
-    let expires_at = now_ms() + app.config.uploads.expiry.as_millis() as i64;
-
-    let mut new = old.clone();
-    if record.completed_at.is_none() && !old.is_complete() {
+    let written = workflow::append(app, video_id, offset, declared, |room| {
         let report = BodyReport::new(checksum.is_some());
         let stream = tus::guarded_body(body, room, BODY_IDLE, report.clone());
-        let appended = app.storage.append_upload(&key, &old, stream).await?;
-        new = appended.progress;
-        let refused = if report.overflowed() {
-            Some(too_large(format!(
-                "the body is longer than the {room} bytes left in this upload"
-            )))
-        } else if let Some(expected) = checksum {
-            if appended.body_error.is_some() {
-                Some(ApiError::bad_request(
-                    "the body ended early; its checksum cannot be verified",
-                ))
-            } else if !report.sha1_matches(&expected) {
-                Some(ApiError::custom(
-                    StatusCode::from_u16(460).expect("460 is a valid status"),
-                    "checksum_mismatch",
-                    "the body does not match Upload-Checksum; it was discarded",
-                ))
-            } else {
-                None
-            }
-        } else {
-            None
-        };
-        if let Some(err) = refused {
-            app.storage.rollback_append(&key, &old, &new).await;
-            return Err(err);
-        }
-        if !state::save_progress(&app.db, video_id, holder, &new, expires_at).await? {
-            app.storage.rollback_append(&key, &old, &new).await;
-            return Err(locked());
-        }
-        app.storage.commit_append(&key, &old, &new).await;
-        metrics::counter!("sealcast_upload_bytes_total").increment(new.offset - old.offset);
-        if let Some(err) = &appended.body_error {
-            tracing::info!(video_id, offset = new.offset, error = %err, "upload body ended early; resumable");
-        }
-    }
-    if new.is_complete() && record.completed_at.is_none() {
-        complete(app, video_id, &key, &new).await?;
-    }
-    Ok(Written {
-        progress: new,
-        expires_at,
+        (
+            stream,
+            TusBodyCheck {
+                report,
+                checksum,
+                room,
+            },
+        )
     })
+    .await?;
+    Ok(written)
 }
 
-/// The last byte is in: publish, probe, queue the transcode.
-async fn complete(
-    app: &AppState,
-    video_id: &str,
-    key: &ObjectKey,
-    progress: &UploadProgress,
-) -> Result<(), ApiError> {
-    app.storage.finish_upload(key, progress).await?;
-    state::mark_complete(&app.db, video_id).await?;
-    let work_dir = app.config.data_dir.join("work");
-    match probe_object(app.storage.as_ref(), key, progress.length, &work_dir).await {
-        Ok(duration) => {
-            sqlx::query("UPDATE videos SET duration_ms = $1 WHERE id = $2")
-                .bind((duration * 1000.0).round() as i64)
-                .bind(video_id)
-                .execute(&app.db.pool)
-                .await?;
+/// The tus verdict on a body: not longer than the room, and matching its
+/// `Upload-Checksum` if one was sent.
+struct TusBodyCheck {
+    report: std::sync::Arc<BodyReport>,
+    checksum: Option<[u8; 20]>,
+    room: u64,
+}
+
+impl BodyCheck for TusBodyCheck {
+    fn verdict(self, ended_early: bool) -> Result<(), UploadError> {
+        if self.report.overflowed() {
+            return Err(workflow::too_long(self.room));
         }
-        Err(ProbeError::NotVideo(reason)) => {
-            tracing::info!(video_id, %reason, "upload is not a video");
-            if let Ok(prefix) = ObjectPrefix::new(upload_prefix(video_id)) {
-                let _ = app.storage.delete_prefix(&prefix).await;
+        match self.checksum {
+            Some(_) if ended_early => Err(UploadError::BodyEndedEarly),
+            Some(expected) if !self.report.sha1_matches(&expected) => {
+                Err(UploadError::ChecksumMismatch)
             }
-            let message = format!("not a video: {reason}");
-            sqlx::query(
-                "UPDATE videos SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3",
-            )
-            .bind(&message)
-            .bind(now_ms())
-            .bind(video_id)
-            .execute(&app.db.pool)
-            .await?;
-            metrics::counter!("sealcast_uploads_completed_total", "outcome" => "not_a_video")
-                .increment(1);
-            return Err(ApiError::custom(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "not_a_video",
-                message,
-            ));
-        }
-        // The transcoder checks the media again; a probe that could not run
-        // must not lose an upload.
-        Err(err) => {
-            tracing::warn!(video_id, error = %err, "probing the upload failed; queueing anyway")
+            _ => Ok(()),
         }
     }
-    crate::jobs::queue::enqueue(&app.db, video_id).await?;
-    metrics::counter!("sealcast_uploads_completed_total", "outcome" => "queued").increment(1);
-    tracing::info!(video_id, "upload complete; transcode queued");
-    Ok(())
+}
+
+impl From<UploadError> for ApiError {
+    fn from(err: UploadError) -> Self {
+        let code = match &err {
+            UploadError::NotFound => return ApiError::not_found("upload"),
+            UploadError::CourseNotFound => return ApiError::not_found("course"),
+            UploadError::NotCourseOwner => ErrorCode::Forbidden,
+            UploadError::BadMetadata(_) => ErrorCode::BadMetadata,
+            UploadError::TooLarge(_) => ErrorCode::UploadTooLarge,
+            UploadError::QuotaExceeded { .. } => ErrorCode::QuotaExceeded,
+            UploadError::Expired => ErrorCode::UploadExpired,
+            UploadError::Locked => ErrorCode::UploadLocked,
+            UploadError::OffsetMismatch { .. } => ErrorCode::OffsetMismatch,
+            UploadError::BodyEndedEarly => ErrorCode::BadRequest,
+            UploadError::ChecksumMismatch => ErrorCode::ChecksumMismatch,
+            UploadError::NotAVideo(_) => ErrorCode::NotAVideo,
+            UploadError::Storage(_) | UploadError::Db(_) => ErrorCode::Internal,
+        };
+        match err {
+            UploadError::Storage(e) => e.into(),
+            UploadError::Db(e) => e.into(),
+            other => ApiError::new(code, other.to_string()),
+        }
+    }
 }

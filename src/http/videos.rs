@@ -22,9 +22,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{bearer_token, AuthUser};
 use super::AppState;
 use crate::db::now_ms;
-use crate::error::ApiError;
-use crate::storage::{ObjectKey, ObjectPrefix};
-use sealcast_keyserver::{SignatureError, SignedQuery};
+use crate::error::{ApiError, ErrorCode};
+use crate::identity::courses::{access as course_access, get_course};
+use crate::storage::ObjectKey;
+use crate::videos::{self, access, layout, model, Access, Rendition, VideoStatus, Viewer};
 
 /// How long a poster URL stays valid.
 const POSTER_TTL: Duration = Duration::from_secs(600);
@@ -46,7 +47,8 @@ pub struct Video {
     pub course_id: String,
     pub title: String,
     /// `uploading`, `queued`, `processing`, `ready` or `failed`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: VideoStatus,
     /// Transcode progress, 0..=100.
     pub progress: i64,
     pub error: Option<String>,
@@ -56,14 +58,6 @@ pub struct Video {
     pub poster_url: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
-pub struct Rendition {
-    pub name: String,
-    pub width: u32,
-    pub height: u32,
-    pub bandwidth: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -77,75 +71,28 @@ pub struct ListQuery {
     pub course_id: String,
 }
 
-type VideoRow = (
-    String,
-    String,
-    String,
-    String,
-    i64,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    i64,
-    String,
-    String,
-);
-
-const VIDEO_SELECT: &str = "SELECT v.id, v.course_id, v.title, v.status, v.progress, v.error, \
-     v.duration_ms, v.renditions, v.created_at, v.owner_id, c.owner_id \
-     FROM videos v JOIN courses c ON c.id = v.course_id";
-
-/// What the caller may do with a video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
-    Manage,
-    Watch,
-}
-
-async fn is_enrolled(app: &AppState, course_id: &str, user_id: &str) -> Result<bool, ApiError> {
-    let row: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM enrollments WHERE course_id = $1 AND user_id = $2")
-            .bind(course_id)
-            .bind(user_id)
-            .fetch_optional(&app.db.pool)
-            .await?;
-    Ok(row.is_some())
-}
-
-async fn course_access(
-    app: &AppState,
-    user: &AuthUser,
-    course_id: &str,
-    course_owner: &str,
-) -> Result<Option<Access>, ApiError> {
-    if user.is_admin() || course_owner == user.id {
-        return Ok(Some(Access::Manage));
+fn viewer(user: &AuthUser) -> Viewer<'_> {
+    Viewer {
+        user_id: &user.id,
+        is_admin: user.is_admin(),
     }
-    Ok(is_enrolled(app, course_id, &user.id)
-        .await?
-        .then_some(Access::Watch))
 }
 
-fn to_video(app: &AppState, row: &VideoRow) -> Video {
-    let renditions = row
-        .7
-        .as_deref()
-        .and_then(|r| serde_json::from_str(r).ok())
-        .unwrap_or_default();
-    let poster_url = (row.3 == "ready")
-        .then(|| poster_url(app, &row.0))
+fn to_video(app: &AppState, row: &videos::Video) -> Video {
+    let poster_url = (row.status == VideoStatus::Ready)
+        .then(|| poster_url(app, &row.id))
         .flatten();
     Video {
-        id: row.0.clone(),
-        course_id: row.1.clone(),
-        title: row.2.clone(),
-        status: row.3.clone(),
-        progress: row.4,
-        error: row.5.clone(),
-        duration_seconds: row.6.map(|ms| ms as f64 / 1000.0),
-        renditions,
+        id: row.id.clone(),
+        course_id: row.course_id.clone(),
+        title: row.title.clone(),
+        status: row.status,
+        progress: row.progress,
+        error: row.error.clone(),
+        duration_seconds: row.duration_seconds(),
+        renditions: row.renditions(),
         poster_url,
-        created_at: row.8 / 1000,
+        created_at: row.created_at / 1000,
     }
 }
 
@@ -157,26 +104,19 @@ fn poster_url(app: &AppState, video_id: &str) -> Option<String> {
         .ok()
 }
 
-/// The video if the caller may see it, with what they may do.
+/// The video if the caller may see it, with what they may do; 404 for
+/// anyone else, so ids leak nothing.
 async fn visible_video(
     app: &AppState,
     user: &AuthUser,
     id: &str,
-) -> Result<(VideoRow, Access), ApiError> {
-    let row: Option<VideoRow> = sqlx::query_as(&format!("{VIDEO_SELECT} WHERE v.id = $1"))
-        .bind(id)
-        .fetch_optional(&app.db.pool)
-        .await?;
-    let row = row.ok_or_else(|| ApiError::not_found("video"))?;
-    let access = if row.9 == user.id {
-        Some(Access::Manage)
-    } else {
-        course_access(app, user, &row.1, &row.10).await?
-    };
-    match access {
-        Some(Access::Manage) => Ok((row, Access::Manage)),
-        Some(Access::Watch) if row.3 == "ready" => Ok((row, Access::Watch)),
-        _ => Err(ApiError::not_found("video")),
+) -> Result<(videos::Video, Access), ApiError> {
+    let video = model::find(&app.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("video"))?;
+    match access::access(&app.db, viewer(user), &video).await? {
+        Access::None => Err(ApiError::not_found("video")),
+        granted => Ok((video, granted)),
     }
 }
 
@@ -189,24 +129,21 @@ pub async fn list(
     user: AuthUser,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<VideoList>, ApiError> {
-    let owner: Option<String> = sqlx::query_scalar("SELECT owner_id FROM courses WHERE id = $1")
-        .bind(&query.course_id)
-        .fetch_optional(&app.db.pool)
-        .await?;
-    let owner = owner.ok_or_else(|| ApiError::not_found("course"))?;
-    let access = course_access(&app, &user, &query.course_id, &owner)
+    let course = get_course(&app.db, &query.course_id)
         .await?
         .ok_or_else(|| ApiError::not_found("course"))?;
-    let rows: Vec<VideoRow> = sqlx::query_as(&format!(
-        "{VIDEO_SELECT} WHERE v.course_id = $1 ORDER BY v.created_at, v.id"
-    ))
-    .bind(&query.course_id)
-    .fetch_all(&app.db.pool)
-    .await?;
-    let videos = rows
+    if course_access(&app.db, &course, &user.id, user.role).await? == Access::None {
+        return Err(ApiError::not_found("course"));
+    }
+    let viewer = viewer(&user);
+    let videos = model::list_for_course(&app.db, &course.id)
+        .await?
         .iter()
-        .filter(|r| access == Access::Manage || r.3 == "ready")
-        .map(|r| to_video(&app, r))
+        // The enrollment is known: the course check above passed.
+        .filter(|v| {
+            access::decide(viewer, &v.course_owner_id, &v.owner_id, v.status, true) != Access::None
+        })
+        .map(|v| to_video(&app, v))
         .collect();
     Ok(Json(VideoList { videos }))
 }
@@ -220,8 +157,8 @@ pub async fn read(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<Video>, ApiError> {
-    let (row, _) = visible_video(&app, &user, &id).await?;
-    Ok(Json(to_video(&app, &row)))
+    let (video, _) = visible_video(&app, &user, &id).await?;
+    Ok(Json(to_video(&app, &video)))
 }
 
 /// Deletes a video with its segments, playlists, poster, keys and sessions.
@@ -237,63 +174,14 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let (_, access) = visible_video(&app, &user, &id).await?;
     if access != Access::Manage {
-        return Err(ApiError::custom(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
             "only the video's owner or an admin may delete it",
         ));
     }
-    if let Some(upload) = crate::uploads::state::load(&app.db, &id).await? {
-        if upload.completed_at.is_none() {
-            let key = ObjectKey::new(upload.storage_key.clone())?;
-            app.storage.abort_upload(&key, &upload.progress).await?;
-        }
-    }
-    remove_video(&app, &id).await?;
+    crate::uploads::discard(&app, &id).await?;
     tracing::info!(video_id = %id, "video deleted");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Removes every row and object of a video. Rows go first, so nothing can
-/// start playing it; a transcode still running loses its lease (its job row
-/// is gone) and is killed, and a second pass catches anything it wrote.
-pub(crate) async fn remove_video(app: &AppState, id: &str) -> Result<(), ApiError> {
-    let mut tx = app.db.pool.begin().await?;
-    for table in [
-        "DELETE FROM playback_sessions WHERE video_id = $1",
-        "DELETE FROM content_keys WHERE video_id = $1",
-        "DELETE FROM transcode_jobs WHERE video_id = $1",
-        "DELETE FROM uploads WHERE video_id = $1",
-        "DELETE FROM videos WHERE id = $1",
-    ] {
-        sqlx::query(table).bind(id).execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    remove_objects(app, id).await?;
-    let (app2, id2) = (app.clone(), id.to_string());
-    let delay = app.config.jobs.lease + Duration::from_secs(1);
-    tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        if let Err(err) = remove_objects(&app2, &id2).await {
-            tracing::warn!(video_id = %id2, error = %err, "second cleanup pass failed");
-        }
-    });
-    Ok(())
-}
-
-async fn remove_objects(app: &AppState, id: &str) -> Result<(), ApiError> {
-    // Ids have a fixed length, so `uploads/{id}` matches only this video's
-    // upload, whether stored as `uploads/{id}` or below `uploads/{id}/`.
-    for prefix in [
-        crate::jobs::video_prefix(id),
-        crate::jobs::default_upload_key(id),
-        crate::jobs::original_key(id),
-    ] {
-        app.storage
-            .delete_prefix(&ObjectPrefix::new(prefix)?)
-            .await?;
-    }
-    Ok(())
 }
 
 /// A caller of the event stream: `Authorization: Bearer`, or
@@ -349,14 +237,9 @@ pub async fn events(
                     tokio::time::sleep(EVENT_POLL).await;
                 }
                 first = false;
-                let row: Option<VideoRow> =
-                    sqlx::query_as(&format!("{VIDEO_SELECT} WHERE v.id = $1"))
-                        .bind(&id)
-                        .fetch_optional(&app.db.pool)
-                        .await
-                        .ok()?;
-                let mut video = to_video(&app, &row?);
-                let settled = video.status == "ready" || video.status == "failed";
+                let row = model::find(&app.db, &id).await.ok()??;
+                let mut video = to_video(&app, &row);
+                let settled = video.status.is_settled();
                 // The poster URL is re-signed each time; compare without it.
                 let unchanged = last.as_ref().is_some_and(|l| {
                     Video {
@@ -391,8 +274,8 @@ pub async fn poster(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let path = format!("/posters/{id}/poster.jpg");
-    verify_signed(&app, &path, &id, query.as_deref())?;
-    let key = ObjectKey::new(format!("{}poster.jpg", crate::jobs::video_prefix(&id)))?;
+    super::signed::verify(&app, &path, &id, query.as_deref())?;
+    let key = ObjectKey::new(layout::poster_key(&id))?;
     let body = app.storage.get(&key, None).await?;
     Ok((
         [
@@ -406,28 +289,4 @@ pub async fn poster(
         axum::body::Body::from_stream(body.stream),
     )
         .into_response())
-}
-
-/// Checks `exp`/`sig` of a signed URL: 403 `bad_signature` or `expired_signature`.
-pub(crate) fn verify_signed(
-    app: &AppState,
-    path: &str,
-    session: &str,
-    query: Option<&str>,
-) -> Result<(), ApiError> {
-    let bad = || ApiError::custom(StatusCode::FORBIDDEN, "bad_signature", "bad signature");
-    let signed = query.and_then(SignedQuery::parse).ok_or_else(bad)?;
-    let now = (now_ms() / 1000) as u64;
-    match app
-        .url_signer
-        .verify(path, session, signed.exp, &signed.sig, now)
-    {
-        Ok(()) => Ok(()),
-        Err(SignatureError::Expired) => Err(ApiError::custom(
-            StatusCode::FORBIDDEN,
-            "expired_signature",
-            "this link has expired",
-        )),
-        Err(SignatureError::Bad) => Err(bad()),
-    }
 }

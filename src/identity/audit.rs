@@ -142,19 +142,20 @@ pub async fn list(
     limit: i64,
     before: Option<i64>,
 ) -> Result<Vec<AuditEntry>, IdentityError> {
-    type Row = (
-        i64,
-        i64,
-        Option<String>,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        seq: i64,
+        at: i64,
+        actor_id: Option<String>,
+        action: String,
+        outcome: String,
+        reason: Option<String>,
+        session_id: Option<String>,
+        video_id: Option<String>,
+        key_id: Option<String>,
+        ip: Option<String>,
+        detail: Option<String>,
+    }
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT seq, at, actor_id, action, outcome, reason, session_id, video_id, key_id, ip, detail \
          FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
@@ -165,38 +166,22 @@ pub async fn list(
     .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(
-                seq,
-                at,
-                actor_id,
-                action,
-                outcome,
-                reason,
-                session_id,
-                video_id,
-                key_id,
-                ip,
-                detail,
-            )| {
-                let pacing = detail
-                    .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
-                    .is_some_and(|d| d["pacing"] == serde_json::Value::Bool(true));
-                AuditEntry {
-                    seq,
-                    at: at / 1000,
-                    actor_id,
-                    action,
-                    outcome,
-                    reason,
-                    session_id,
-                    video_id,
-                    key_id,
-                    ip,
-                    pacing,
-                }
-            },
-        )
+        .map(|r| AuditEntry {
+            pacing: r
+                .detail
+                .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+                .is_some_and(|d| d["pacing"] == serde_json::Value::Bool(true)),
+            seq: r.seq,
+            at: r.at / 1000,
+            actor_id: r.actor_id,
+            action: r.action,
+            outcome: r.outcome,
+            reason: r.reason,
+            session_id: r.session_id,
+            video_id: r.video_id,
+            key_id: r.key_id,
+            ip: r.ip,
+        })
         .collect())
 }
 

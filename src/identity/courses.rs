@@ -3,8 +3,9 @@
 use serde::Serialize;
 
 use super::sessions::{end_sessions, EndReason, SessionScope};
-use super::{is_unique_violation, IdentityError, Role};
+use super::{is_unique_violation, IdentityError, Invalid, Role};
 use crate::db::{new_id, now_ms, Db};
+use crate::videos::access::{self as rule, Access, Viewer};
 
 /// A course; its creator owns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -26,16 +27,6 @@ pub struct Enrollment {
     pub created_at: i64,
 }
 
-/// How a user stands towards a course.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CourseAccess {
-    /// May manage it: its owner or an admin.
-    Manage,
-    /// May watch it.
-    Enrolled,
-    None,
-}
-
 type CourseRow = (String, String, String, i64);
 
 fn course((id, title, owner_id, created_at): CourseRow) -> Course {
@@ -54,7 +45,7 @@ pub async fn create_course(db: &Db, owner_id: &str, title: &str) -> Result<Cours
     let title = title.trim();
     if title.is_empty() || title.chars().count() > MAX_TITLE_LEN {
         return Err(IdentityError::Invalid(
-            "invalid_title",
+            Invalid::Title,
             format!("title needs 1 to {MAX_TITLE_LEN} characters"),
         ));
     }
@@ -104,30 +95,26 @@ pub async fn list_courses_for(
 }
 
 pub async fn is_enrolled(db: &Db, course_id: &str, user_id: &str) -> Result<bool, IdentityError> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM enrollments WHERE course_id = $1 AND user_id = $2",
-    )
-    .bind(course_id)
-    .bind(user_id)
-    .fetch_one(&db.pool)
-    .await?;
-    Ok(n > 0)
+    Ok(rule::is_enrolled(db, course_id, user_id).await?)
 }
 
-/// What `user` may do with `course`.
+/// What `user` may do with `course`: the one rule of [`crate::videos::access`].
 pub async fn access(
     db: &Db,
     course: &Course,
     user_id: &str,
     role: Role,
-) -> Result<CourseAccess, IdentityError> {
-    if role == Role::Admin || course.owner_id == user_id {
-        return Ok(CourseAccess::Manage);
+) -> Result<Access, IdentityError> {
+    let viewer = Viewer {
+        user_id,
+        is_admin: role == Role::Admin,
+    };
+    let managed = rule::for_course(viewer, &course.owner_id, false);
+    if managed == Access::Manage {
+        return Ok(managed);
     }
-    if is_enrolled(db, &course.id, user_id).await? {
-        return Ok(CourseAccess::Enrolled);
-    }
-    Ok(CourseAccess::None)
+    let enrolled = is_enrolled(db, &course.id, user_id).await?;
+    Ok(rule::for_course(viewer, &course.owner_id, enrolled))
 }
 
 /// Enrolls `user_id` in `course_id`.

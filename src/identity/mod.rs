@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod audit_writer;
 pub mod courses;
+mod login_limits;
 pub mod passwords;
 pub mod refresh;
 pub mod revocation;
@@ -19,6 +20,7 @@ pub mod users;
 use std::time::Duration;
 
 pub use courses::{create_course, enroll, Course, Enrollment};
+pub use login_limits::LoginLimits;
 pub use sealcast_keyserver::{PacingConfig, Role};
 pub use users::{create_user, User};
 
@@ -117,11 +119,22 @@ pub enum IdentityError {
     #[error("already enrolled")]
     AlreadyEnrolled,
     #[error("{1}")]
-    Invalid(&'static str, String),
+    Invalid(Invalid, String),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("password hashing: {0}")]
     Hash(String),
+}
+
+/// Which input an [`IdentityError::Invalid`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalid {
+    Email,
+    Role,
+    Title,
+    Password,
+    /// An external identity token whose claims cannot be used.
+    Token,
 }
 
 /// Whether a database error is a unique-constraint violation (both dialects).

@@ -11,7 +11,7 @@ use argon2::Argon2;
 use rand::RngCore;
 use zeroize::Zeroizing;
 
-use super::IdentityError;
+use super::{IdentityError, Invalid};
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -23,13 +23,13 @@ pub fn check_password_policy(password: &str) -> Result<(), IdentityError> {
     let len = password.chars().count();
     if len < MIN_PASSWORD_LEN {
         return Err(IdentityError::Invalid(
-            "weak_password",
+            Invalid::Password,
             format!("passwords need at least {MIN_PASSWORD_LEN} characters"),
         ));
     }
     if password.len() > MAX_PASSWORD_LEN {
         return Err(IdentityError::Invalid(
-            "weak_password",
+            Invalid::Password,
             format!("passwords may have at most {MAX_PASSWORD_LEN} bytes"),
         ));
     }

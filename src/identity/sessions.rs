@@ -142,7 +142,7 @@ pub async fn end_sessions(
 }
 
 /// A session as stored, for its owner check and for the edge.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SessionRow {
     pub id: String,
     pub user_id: String,
@@ -165,41 +165,17 @@ impl SessionRow {
 
 /// Loads a session (live or not). One indexed read, never cached.
 pub async fn get_session(db: &Db, id: &str) -> Result<Option<SessionRow>, IdentityError> {
-    type Row = (
-        String,
-        String,
-        i64,
-        i64,
-        Option<i64>,
-        Option<String>,
-        Option<i64>,
-        Option<String>,
-    );
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT user_id, video_id, created_at, expires_at, ended_at, end_reason, crypto_period_ms, cookie_hash          FROM playback_sessions WHERE id = $1",
+    Ok(sqlx::query_as(
+        "SELECT id, user_id, video_id, created_at, expires_at, ended_at, end_reason, crypto_period_ms, \
+         cookie_hash FROM playback_sessions WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&db.pool)
-    .await?;
-    Ok(row.map(
-        |(user_id, video_id, created_at, expires_at, ended_at, end_reason, period, cookie)| {
-            SessionRow {
-                id: id.to_string(),
-                user_id,
-                video_id,
-                created_at,
-                expires_at,
-                ended_at,
-                end_reason,
-                crypto_period_ms: period,
-                cookie_hash: cookie,
-            }
-        },
-    ))
+    .await?)
 }
 
 /// A live session for the admin listing.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct LiveSession {
     pub id: String,
     pub user_id: String,
@@ -216,40 +192,20 @@ pub struct LiveSession {
 
 /// Live sessions, newest first (at most `limit`).
 pub async fn list_live(db: &Db, limit: i64) -> Result<Vec<LiveSession>, IdentityError> {
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        String,
-        i64,
-        i64,
-        Option<String>,
-        Option<String>,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT s.id, s.user_id, u.email, s.video_id, v.title, s.created_at, s.expires_at, s.ip, s.user_agent          FROM playback_sessions s JOIN users u ON u.id = s.user_id JOIN videos v ON v.id = s.video_id          WHERE s.ended_at IS NULL AND s.expires_at > $1 ORDER BY s.created_at DESC, s.id LIMIT $2",
+    let mut sessions: Vec<LiveSession> = sqlx::query_as(
+        "SELECT s.id, s.user_id, u.email, s.video_id, v.title AS video_title, \
+         s.created_at AS started_at, s.expires_at, s.ip, s.user_agent \
+         FROM playback_sessions s JOIN users u ON u.id = s.user_id JOIN videos v ON v.id = s.video_id \
+         WHERE s.ended_at IS NULL AND s.expires_at > $1 ORDER BY s.created_at DESC, s.id LIMIT $2",
     )
     .bind(now_ms())
     .bind(limit)
     .fetch_all(&db.pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, user_id, email, video_id, video_title, started, expires, ip, user_agent)| {
-                LiveSession {
-                    id,
-                    user_id,
-                    email,
-                    video_id,
-                    video_title,
-                    started_at: started / 1000,
-                    expires_at: expires / 1000,
-                    ip,
-                    user_agent,
-                }
-            },
-        )
-        .collect())
+    // Stored in milliseconds, shown in seconds.
+    for session in &mut sessions {
+        session.started_at /= 1000;
+        session.expires_at /= 1000;
+    }
+    Ok(sessions)
 }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::passwords::{check_password_policy, hash_password};
-use super::{is_unique_violation, IdentityError, Role};
+use super::{is_unique_violation, IdentityError, Invalid, Role};
 use crate::db::{new_id, now_ms, Db};
 
 /// An account as the API shows it (never the password hash).
@@ -23,7 +23,7 @@ type UserRow = (String, String, String, Option<i64>, i64);
 fn from_row((id, email, role, disabled_at, created_at): UserRow) -> Result<User, IdentityError> {
     let role = role
         .parse()
-        .map_err(|_| IdentityError::Invalid("invalid_role", format!("stored role {role}")))?;
+        .map_err(|_| IdentityError::Invalid(Invalid::Role, format!("stored role {role}")))?;
     Ok(User {
         id,
         email,
@@ -39,7 +39,7 @@ const COLUMNS: &str = "id, email, role, disabled_at, created_at";
 pub fn parse_role(role: &str) -> Result<Role, IdentityError> {
     role.parse().map_err(|_| {
         IdentityError::Invalid(
-            "invalid_role",
+            Invalid::Role,
             "role must be admin, creator or learner".into(),
         )
     })
@@ -57,7 +57,7 @@ pub fn normalize_email(email: &str) -> Result<String, IdentityError> {
         Ok(email)
     } else {
         Err(IdentityError::Invalid(
-            "invalid_email",
+            Invalid::Email,
             "not an email address".into(),
         ))
     }
@@ -120,7 +120,7 @@ pub async fn provision_external(db: &Db, user_id: &str, role: Role) -> Result<Us
         && !user_id.chars().any(|c| c.is_whitespace() || c.is_control());
     if !valid {
         return Err(IdentityError::Invalid(
-            "invalid_token",
+            Invalid::Token,
             "external user id is not usable".into(),
         ));
     }

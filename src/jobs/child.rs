@@ -18,7 +18,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
-use super::queue::RenditionInfo;
+use crate::videos::Rendition;
 use sealcast_transcoder::OutputSink;
 
 use super::sink::StorageSink;
@@ -62,7 +62,7 @@ pub const EXIT_ORPHANED: u8 = 70;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct JobDone {
     pub duration_seconds: f64,
-    pub renditions: Vec<RenditionInfo>,
+    pub renditions: Vec<Rendition>,
 }
 
 /// The `error` message.
@@ -225,7 +225,7 @@ async fn transcode_in(
                 renditions: report
                     .renditions
                     .iter()
-                    .map(|r| RenditionInfo {
+                    .map(|r| Rendition {
                         name: r.name.clone(),
                         width: r.width,
                         height: r.height,

@@ -90,18 +90,3 @@ pub fn transcode_options(
         ..TranscodeOptions::default()
     }
 }
-
-/// Where a video's outputs live (HLS below `hls/`, the poster beside it).
-pub fn video_prefix(video_id: &str) -> String {
-    format!("videos/{video_id}/")
-}
-
-/// The private prefix for kept originals; no route serves it.
-pub fn original_key(video_id: &str) -> String {
-    format!("originals/{video_id}")
-}
-
-/// Where the upload of a video lives unless its `uploads` row says otherwise.
-pub fn default_upload_key(video_id: &str) -> String {
-    format!("uploads/{video_id}")
-}

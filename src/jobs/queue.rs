@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::db::{new_id, now_ms, Db};
+use crate::videos::{model, Rendition, StatusChange};
 
 /// A job a worker has claimed.
 #[derive(Debug, Clone)]
@@ -16,15 +15,6 @@ pub struct ClaimedJob {
     /// Attempts including this one.
     pub attempts: i64,
     pub max_attempts: i64,
-}
-
-/// What a finished job stores on its video.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RenditionInfo {
-    pub name: String,
-    pub width: u32,
-    pub height: u32,
-    pub bandwidth: u64,
 }
 
 /// Queues a transcode of `video_id` and marks the video `queued`.
@@ -41,11 +31,7 @@ pub async fn enqueue(db: &Db, video_id: &str) -> Result<String, sqlx::Error> {
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE videos SET status = 'queued', progress = 0, error = NULL, updated_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(video_id)
-        .execute(&mut *tx)
-        .await?;
+    model::record(&mut *tx, video_id, StatusChange::Queued).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -75,13 +61,7 @@ pub async fn claim(
     let Some((id, video_id, attempts, max_attempts)) = row else {
         return Ok(None);
     };
-    sqlx::query(
-        "UPDATE videos SET status = 'processing', progress = 0, updated_at = $1 WHERE id = $2",
-    )
-    .bind(now)
-    .bind(&video_id)
-    .execute(&db.pool)
-    .await?;
+    model::record(&db.pool, &video_id, StatusChange::Processing).await?;
     Ok(Some(ClaimedJob {
         id,
         video_id,
@@ -112,15 +92,7 @@ pub async fn heartbeat(
 }
 
 pub async fn set_progress(db: &Db, video_id: &str, percent: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE videos SET progress = $1, updated_at = $2 WHERE id = $3 AND status = 'processing'",
-    )
-    .bind(percent.clamp(0, 100))
-    .bind(now_ms())
-    .bind(video_id)
-    .execute(&db.pool)
-    .await
-    .map(|_| ())
+    model::record(&db.pool, video_id, StatusChange::Progress(percent)).await
 }
 
 /// Marks the job done and the video ready, in one transaction.
@@ -128,26 +100,20 @@ pub async fn finish_ready(
     db: &Db,
     job: &ClaimedJob,
     duration_seconds: f64,
-    renditions: &[RenditionInfo],
+    renditions: &[Rendition],
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();
-    let renditions = serde_json::to_string(renditions).unwrap_or_else(|_| "[]".into());
     let mut tx = db.pool.begin().await?;
     sqlx::query("UPDATE transcode_jobs SET status = 'done', lease_owner = NULL, error = NULL, updated_at = $1 WHERE id = $2")
         .bind(now)
         .bind(&job.id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "UPDATE videos SET status = 'ready', progress = 100, error = NULL, duration_ms = $1, renditions = $2, \
-         updated_at = $3 WHERE id = $4",
-    )
-    .bind((duration_seconds * 1000.0).round() as i64)
-    .bind(renditions)
-    .bind(now)
-    .bind(&job.video_id)
-    .execute(&mut *tx)
-    .await?;
+    let ready = StatusChange::Ready {
+        duration_ms: (duration_seconds * 1000.0).round() as i64,
+        renditions,
+    };
+    model::record(&mut *tx, &job.video_id, ready).await?;
     tx.commit().await
 }
 
@@ -170,11 +136,7 @@ pub async fn retry_later(
     .bind(&job.id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE videos SET status = 'queued', progress = 0, updated_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(&job.video_id)
-        .execute(&mut *tx)
-        .await?;
+    model::record(&mut *tx, &job.video_id, StatusChange::Queued).await?;
     tx.commit().await
 }
 
@@ -188,12 +150,7 @@ pub async fn fail(db: &Db, job: &ClaimedJob, reason: &str) -> Result<(), sqlx::E
         .bind(&job.id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE videos SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3")
-        .bind(reason)
-        .bind(now)
-        .bind(&job.video_id)
-        .execute(&mut *tx)
-        .await?;
+    model::record(&mut *tx, &job.video_id, StatusChange::Failed { reason }).await?;
     tx.commit().await
 }
 
@@ -318,7 +275,7 @@ mod tests {
             .unwrap()
             .unwrap();
         set_progress(&db, "v", 42).await.unwrap();
-        let r = RenditionInfo {
+        let r = Rendition {
             name: "240p".into(),
             width: 320,
             height: 240,

@@ -17,10 +17,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::db::{now_ms, Db};
-use crate::playback::{hls_storage_prefix, key_placeholder};
+use crate::playback::key_placeholder;
 use crate::storage::{bytes_stream, ObjectKey, ObjectPrefix, ObjectStore, StorageError};
-
-use super::video_prefix;
+use crate::videos::layout;
 
 /// Outputs waiting for upload; each is at most one segment.
 const UPLOAD_QUEUE: usize = 4;
@@ -64,9 +63,9 @@ impl StorageSink {
 
     fn object_key(&self, path: &str) -> Result<ObjectKey, SinkError> {
         let key = if path == "poster.jpg" {
-            format!("{}poster.jpg", video_prefix(&self.video_id))
+            layout::poster_key(&self.video_id)
         } else {
-            format!("{}{path}", hls_storage_prefix(&self.video_id))
+            format!("{}{path}", layout::hls_prefix(&self.video_id))
         };
         ObjectKey::new(key).map_err(|e| SinkError::new(e.to_string()))
     }
@@ -149,7 +148,7 @@ pub async fn discard_outputs(
     db: &Db,
     video_id: &str,
 ) -> Result<(), String> {
-    let prefix = ObjectPrefix::new(video_prefix(video_id)).map_err(|e| e.to_string())?;
+    let prefix = ObjectPrefix::new(layout::video_prefix(video_id)).map_err(|e| e.to_string())?;
     storage
         .delete_prefix(&prefix)
         .await

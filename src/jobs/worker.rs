@@ -14,10 +14,11 @@ use tokio_util::sync::CancellationToken;
 use super::child::{JobDone, JobFailed};
 use super::queue::{self, ClaimedJob};
 use super::sink::discard_outputs;
-use super::{default_upload_key, original_key, JobSettings};
+use super::JobSettings;
+use crate::app::App;
 use crate::config::StorageConfig;
-use crate::http::App;
 use crate::storage::ObjectKey;
+use crate::videos::layout;
 
 /// Starts `settings.workers` workers; they stop when `shutdown` is cancelled,
 /// killing their children and handing their jobs back to the queue.
@@ -84,7 +85,7 @@ async fn source_key(app: &App, video_id: &str) -> Result<String, sqlx::Error> {
             .await?;
     Ok(row
         .map(|r| r.0)
-        .unwrap_or_else(|| default_upload_key(video_id)))
+        .unwrap_or_else(|| layout::upload_source_key(video_id)))
 }
 
 async fn run_job(
@@ -338,7 +339,7 @@ async fn finish_source(app: &App, settings: &JobSettings, video_id: &str, source
         return;
     };
     if settings.keep_originals {
-        let Ok(dest) = ObjectKey::new(original_key(video_id)) else {
+        let Ok(dest) = ObjectKey::new(layout::original_key(video_id)) else {
             return;
         };
         match app.storage.get(&key, None).await {

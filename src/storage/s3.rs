@@ -12,14 +12,10 @@ use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::{
     Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream as S3Body;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures::{StreamExt, TryStreamExt};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio_util::io::ReaderStream;
 
 use super::{
@@ -27,7 +23,12 @@ use super::{
     StorageError, UploadProgress,
 };
 
+mod errors;
+mod multipart;
 mod resumable;
+
+use errors::{map_sdk_err, parse_total_from_content_range};
+use multipart::PartReader;
 
 #[derive(Debug, Clone)]
 pub struct S3Settings {
@@ -106,191 +107,6 @@ impl S3Store {
                 .unwrap_or(full)
         }
     }
-
-    async fn put_multipart(
-        &self,
-        key: String,
-        first: Bytes,
-        body: &mut PartReader,
-    ) -> Result<u64, StorageError> {
-        let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.settings.bucket)
-            .key(&key)
-            .send()
-            .await
-            .map_err(map_sdk_err)?;
-        let upload_id = created
-            .upload_id()
-            .ok_or_else(|| StorageError::Backend("no upload id".into()))?
-            .to_string();
-        match self.upload_parts(&key, &upload_id, first, body).await {
-            Ok((parts, total)) => {
-                let completed = CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build();
-                let done = self
-                    .client
-                    .complete_multipart_upload()
-                    .bucket(&self.settings.bucket)
-                    .key(&key)
-                    .upload_id(&upload_id)
-                    .multipart_upload(completed)
-                    .send()
-                    .await;
-                match done {
-                    Ok(_) => Ok(total),
-                    Err(err) => {
-                        self.abort(&key, &upload_id).await;
-                        Err(map_sdk_err(err))
-                    }
-                }
-            }
-            Err(err) => {
-                self.abort(&key, &upload_id).await;
-                Err(err)
-            }
-        }
-    }
-
-    async fn upload_parts(
-        &self,
-        key: &str,
-        upload_id: &str,
-        first: Bytes,
-        body: &mut PartReader,
-    ) -> Result<(Vec<CompletedPart>, u64), StorageError> {
-        let permits = Arc::new(Semaphore::new(self.settings.part_concurrency.max(1)));
-        let mut tasks: JoinSet<Result<CompletedPart, StorageError>> = JoinSet::new();
-        let mut parts = Vec::new();
-        let mut total = 0u64;
-        let mut next = Some(first);
-        let mut number = 0i32;
-        while let Some(part) = next.take() {
-            number += 1;
-            total += part.len() as u64;
-            // A permit per part in memory: filling the next part waits until
-            // one of the in-flight parts is done.
-            let permit = permits
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|e| StorageError::Backend(e.to_string()))?;
-            let request = self
-                .client
-                .upload_part()
-                .bucket(&self.settings.bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .part_number(number)
-                .body(S3Body::from(part));
-            tasks.spawn(async move {
-                let out = request.send().await.map_err(map_sdk_err)?;
-                drop(permit);
-                Ok(CompletedPart::builder()
-                    .part_number(number)
-                    .set_e_tag(out.e_tag().map(str::to_string))
-                    .build())
-            });
-            while let Some(done) = tasks.try_join_next() {
-                parts.push(done.map_err(|e| StorageError::Backend(e.to_string()))??);
-            }
-            let permit = permits
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|e| StorageError::Backend(e.to_string()))?;
-            next = body.next_part().await?;
-            drop(permit);
-        }
-        while let Some(done) = tasks.join_next().await {
-            parts.push(done.map_err(|e| StorageError::Backend(e.to_string()))??);
-        }
-        parts.sort_by_key(|p| p.part_number());
-        Ok((parts, total))
-    }
-
-    async fn abort(&self, key: &str, upload_id: &str) {
-        let result = self
-            .client
-            .abort_multipart_upload()
-            .bucket(&self.settings.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .send()
-            .await;
-        if let Err(err) = result {
-            tracing::warn!(key, error = %DisplayErrorContext(&err), "aborting multipart upload failed");
-        }
-    }
-}
-
-/// Cuts a body stream into parts of exactly `part_size` bytes (the last may be shorter).
-struct PartReader {
-    body: ByteStream,
-    pending: BytesMut,
-    part_size: usize,
-    ended: bool,
-}
-
-impl PartReader {
-    async fn next_part(&mut self) -> Result<Option<Bytes>, StorageError> {
-        while !self.ended && self.pending.len() < self.part_size {
-            match self.body.next().await {
-                Some(chunk) => self
-                    .pending
-                    .extend_from_slice(&chunk.map_err(StorageError::Body)?),
-                None => self.ended = true,
-            }
-        }
-        if self.pending.is_empty() {
-            return Ok(None);
-        }
-        let take = self.pending.len().min(self.part_size);
-        Ok(Some(self.pending.split_to(take).freeze()))
-    }
-}
-
-fn map_sdk_err<E, R>(err: SdkError<E, R>) -> StorageError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            StorageError::Unavailable(DisplayErrorContext(&err).to_string())
-        }
-        SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or("");
-            let raw = format!("{:?}", service.raw());
-            match code {
-                "NoSuchKey" | "NotFound" | "NoSuchUpload" => StorageError::NotFound,
-                "InvalidRange" => StorageError::InvalidRange,
-                "NoSuchBucket"
-                | "AccessDenied"
-                | "InvalidAccessKeyId"
-                | "SignatureDoesNotMatch" => StorageError::Unavailable(format!(
-                    "{code}: {}",
-                    service.err().message().unwrap_or("")
-                )),
-                _ if raw.contains("StatusCode(404)") || raw.contains("status: 404") => {
-                    StorageError::NotFound
-                }
-                _ if raw.contains("StatusCode(416)") || raw.contains("status: 416") => {
-                    StorageError::InvalidRange
-                }
-                _ => StorageError::Backend(DisplayErrorContext(&err).to_string()),
-            }
-        }
-        _ => StorageError::Backend(DisplayErrorContext(&err).to_string()),
-    }
-}
-
-fn parse_total_from_content_range(value: &str) -> Option<u64> {
-    value
-        .rsplit_once('/')
-        .and_then(|(_, total)| total.trim().parse().ok())
 }
 
 #[async_trait::async_trait]
@@ -499,6 +315,7 @@ impl ObjectStore for S3Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     #[tokio::test]
     async fn part_reader_cuts_exact_parts() {

@@ -2,15 +2,21 @@
 //! the checks at its last byte, and the sweeper for abandoned ones.
 //!
 //! The protocol lives in `http/uploads.rs`; this module knows the upload's
-//! life: created with its video (`uploading`), appended under a lease so one
-//! request at a time writes it, published and probed at the last byte, then
-//! handed to the transcode queue (`queued`). An upload never becomes
-//! readable by anyone: no route serves `uploads/…`.
+//! life ([`workflow`]): created with its video (`uploading`), appended under
+//! a [`lease`] so one request at a time writes it, published and probed at
+//! the last byte, then handed to the transcode queue (`queued`). An upload
+//! never becomes readable by anyone: no route serves `uploads/…`.
 
+mod error;
+pub mod lease;
 pub mod metadata;
 pub mod probe;
 pub mod state;
 pub mod sweeper;
+pub mod workflow;
+
+pub use error::UploadError;
+pub use workflow::{discard, Announced, BodyCheck, Uploader, Written};
 
 use std::time::Duration;
 
@@ -36,15 +42,4 @@ impl Default for UploadSettings {
             sweep_interval: Duration::from_secs(300),
         }
     }
-}
-
-/// Where an upload's bytes become an object (`uploads/{id}/source`); the
-/// worker reads it from `uploads.storage_key`.
-pub fn source_key(video_id: &str) -> String {
-    format!("uploads/{video_id}/source")
-}
-
-/// Everything an upload may have left in storage.
-pub fn upload_prefix(video_id: &str) -> String {
-    format!("uploads/{video_id}/")
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::db::{now_ms, Db};
 use crate::storage::UploadProgress;
+use crate::videos::model::{self, NewVideo};
 
 /// One upload as stored.
 #[derive(Debug, Clone)]
@@ -85,17 +86,16 @@ pub async fn create(
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();
     let mut tx = db.pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO videos (id, course_id, owner_id, title, status, progress, size_bytes, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'uploading', 0, $5, $6, $6)",
+    model::insert(
+        &mut *tx,
+        &NewVideo {
+            id: new.video_id,
+            course_id: new.course_id,
+            owner_id: new.owner_id,
+            title: new.title,
+            size_bytes: progress.length,
+        },
     )
-    .bind(new.video_id)
-    .bind(new.course_id)
-    .bind(new.owner_id)
-    .bind(new.title)
-    .bind(progress.length as i64)
-    .bind(now)
-    .execute(&mut *tx)
     .await?;
     sqlx::query(
         "INSERT INTO uploads (video_id, owner_id, length, offset_bytes, metadata, storage_key, \
@@ -150,6 +150,22 @@ pub async fn unlock(db: &Db, video_id: &str, holder: &str) {
     }
 }
 
+/// Pushes the lease's expiry to `until` (unix ms) if `holder` still holds it.
+pub async fn extend_lock(
+    db: &Db,
+    video_id: &str,
+    holder: &str,
+    until: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE uploads SET lock_expires_at = $1 WHERE video_id = $2 AND lock_owner = $3")
+        .bind(until)
+        .bind(video_id)
+        .bind(holder)
+        .execute(&db.pool)
+        .await
+        .map(|_| ())
+}
+
 /// Stores new progress while holding the lease; `false` if the lease was lost.
 pub async fn save_progress(
     db: &Db,
@@ -182,19 +198,6 @@ pub async fn mark_complete(db: &Db, video_id: &str) -> Result<(), sqlx::Error> {
         .execute(&db.pool)
         .await
         .map(|_| ())
-}
-
-/// Bytes a creator holds: every video of theirs (uploads in flight count at
-/// their full announced length).
-pub async fn bytes_used(db: &Db, owner_id: &str) -> Result<u64, sqlx::Error> {
-    // PostgreSQL sums BIGINT to NUMERIC; the cast keeps one type for both.
-    let used: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM videos WHERE owner_id = $1",
-    )
-    .bind(owner_id)
-    .fetch_one(&db.pool)
-    .await?;
-    Ok(used.max(0) as u64)
 }
 
 /// Unfinished uploads whose expiry has passed and that nobody is writing.

@@ -1,15 +1,16 @@
 //! Removes abandoned uploads: expired, unfinished and not being written.
-//! Their stored bytes (partial file, S3 multipart upload and side objects)
-//! go first, then the video row (the upload row goes with it).
+//! Each goes the one removal path (`workflow::discard`): its stored bytes
+//! (partial file, S3 multipart upload and side objects) first, then its
+//! video with every row.
 
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::state;
-use crate::db::now_ms;
-use crate::http::App;
-use crate::storage::{ObjectKey, ObjectPrefix};
+use super::lease::Lease;
+use super::{state, workflow, UploadError};
+use crate::app::App;
+use crate::db::{new_id, now_ms};
 
 /// Runs until `stop` is cancelled.
 pub fn spawn(app: Arc<App>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
@@ -30,36 +31,31 @@ pub fn spawn(app: Arc<App>, stop: CancellationToken) -> tokio::task::JoinHandle<
 }
 
 /// One pass; returns how many uploads were removed.
-pub async fn sweep(app: &App) -> Result<usize, sqlx::Error> {
+pub async fn sweep(app: &Arc<App>) -> Result<usize, UploadError> {
     let mut removed = 0;
     for upload in state::expired(&app.db, now_ms(), 100).await? {
         // The lease keeps a late PATCH from writing while we remove.
-        let holder = format!("sweeper-{}", crate::db::new_id());
-        if !state::try_lock(
+        let holder = format!("sweeper-{}", new_id());
+        let lease = match Lease::take(
             &app.db,
             &upload.video_id,
-            &holder,
+            holder,
             app.config.uploads.sweep_interval,
         )
-        .await?
+        .await
         {
-            continue;
-        }
-        if let Ok(key) = ObjectKey::new(upload.storage_key.clone()) {
-            if let Err(err) = app.storage.abort_upload(&key, &upload.progress).await {
-                tracing::warn!(video_id = %upload.video_id, error = %err, "aborting an expired upload failed");
-                state::unlock(&app.db, &upload.video_id, &holder).await;
-                continue;
+            Ok(lease) => lease,
+            Err(UploadError::Locked) => continue,
+            Err(err) => return Err(err),
+        };
+        let result = workflow::discard(app, &upload.video_id).await;
+        lease.release().await;
+        match result {
+            Ok(()) => removed += 1,
+            Err(err) => {
+                tracing::warn!(video_id = %upload.video_id, error = %err, "removing an expired upload failed")
             }
         }
-        if let Ok(prefix) = ObjectPrefix::new(super::upload_prefix(&upload.video_id)) {
-            let _ = app.storage.delete_prefix(&prefix).await;
-        }
-        sqlx::query("DELETE FROM videos WHERE id = $1 AND status = 'uploading'")
-            .bind(&upload.video_id)
-            .execute(&app.db.pool)
-            .await?;
-        removed += 1;
     }
     Ok(removed)
 }

@@ -18,12 +18,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use super::videos::verify_signed;
+use super::signed;
 use super::AppState;
 use crate::db::now_ms;
 use crate::error::ApiError;
-use crate::playback::{hls_prefix, hls_storage_prefix};
+use crate::playback::hls_prefix;
 use crate::storage::ObjectKey;
+use crate::videos::layout;
 
 pub use rewrite::{rewrite_master, rewrite_media};
 
@@ -51,11 +52,7 @@ async fn authorize(
     path: &str,
     query: Option<&str>,
 ) -> Result<(String, u64), ApiError> {
-    verify_signed(app, path, session_id, query)?;
-    let exp = query
-        .and_then(sealcast_keyserver::SignedQuery::parse)
-        .map(|q| q.exp)
-        .unwrap_or_default();
+    let exp = signed::verify(app, path, session_id, query)?.exp;
     let video_id = session::live_video(app, session_id, now_ms()).await?;
     Ok((video_id, exp))
 }
@@ -71,7 +68,7 @@ pub async fn master(
 ) -> Result<Response, ApiError> {
     let path = format!("{}master.m3u8", hls_prefix(&session_id));
     let (video_id, exp) = authorize(&app, &session_id, &path, query.as_deref()).await?;
-    let key = ObjectKey::new(format!("{}master.m3u8", hls_storage_prefix(&video_id)))?;
+    let key = ObjectKey::new(format!("{}master.m3u8", layout::hls_prefix(&video_id)))?;
     let body = rewrite::cached_rewrite(&app, &key, &session_id, "", exp, true).await?;
     Ok(playlist_response(body))
 }
@@ -94,7 +91,7 @@ pub async fn variant_or_segment(
     if !is_safe_name(&rung) || !is_safe_name(&file) {
         return Err(ApiError::not_found("file"));
     }
-    let key = ObjectKey::new(format!("{}{rung}/{file}", hls_storage_prefix(&video_id)))?;
+    let key = ObjectKey::new(format!("{}{rung}/{file}", layout::hls_prefix(&video_id)))?;
     if file == "index.m3u8" {
         let dir = format!("{rung}/");
         let body = rewrite::cached_rewrite(&app, &key, &session_id, &dir, exp, false).await?;

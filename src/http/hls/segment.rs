@@ -5,10 +5,11 @@
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use http_range_header::{EndPosition, StartPosition};
 use sha2::{Digest, Sha256};
 
 use super::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::storage::{ByteRange, ObjectKey, StorageError};
 
 const CACHE_CONTROL: &str = "private, max-age=3600";
@@ -21,32 +22,23 @@ enum Wanted {
     Suffix(u64),
 }
 
-/// One `bytes=` range; anything else (several ranges, other units) is
-/// answered with the whole segment, as RFC 9110 allows.
+/// One `bytes=` range, parsed by `http-range-header`; anything else (several
+/// ranges, other units, malformed) is answered with the whole segment, as
+/// RFC 9110 allows.
 fn parse_range(headers: &HeaderMap) -> Wanted {
-    let Some(spec) = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().strip_prefix("bytes="))
-    else {
+    let Some(value) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
         return Wanted::Whole;
     };
-    if spec.contains(',') {
-        return Wanted::Whole;
-    }
-    let Some((start, end)) = spec.trim().split_once('-') else {
+    let Ok(parsed) = http_range_header::parse_range_header(value.trim()) else {
         return Wanted::Whole;
     };
-    match (start.parse::<u64>(), end) {
-        (Ok(s), "") => Wanted::From(s, None),
-        (Ok(s), e) => match e.parse::<u64>() {
-            Ok(e) if e >= s => Wanted::From(s, Some(e)),
-            _ => Wanted::Whole,
-        },
-        (Err(_), e) if start.is_empty() => match e.parse::<u64>() {
-            Ok(n) if n > 0 => Wanted::Suffix(n),
-            _ => Wanted::Whole,
-        },
+    let [range] = parsed.ranges.as_slice() else {
+        return Wanted::Whole;
+    };
+    match (range.start, range.end) {
+        (StartPosition::Index(s), EndPosition::LastByte) => Wanted::From(s, None),
+        (StartPosition::Index(s), EndPosition::Index(e)) => Wanted::From(s, Some(e)),
+        (StartPosition::FromLast(n), _) if n > 0 => Wanted::Suffix(n),
         _ => Wanted::Whole,
     }
 }
@@ -58,9 +50,8 @@ fn etag(key: &ObjectKey, size: u64) -> HeaderValue {
 }
 
 fn not_satisfiable(size: u64) -> Response {
-    let mut response = ApiError::custom(
-        StatusCode::RANGE_NOT_SATISFIABLE,
-        "range_not_satisfiable",
+    let mut response = ApiError::new(
+        ErrorCode::RangeNotSatisfiable,
         "requested range not satisfiable",
     )
     .into_response();

@@ -6,10 +6,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
-
 use super::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 const TTL: Duration = Duration::from_secs(1);
 /// Beyond this many cached sessions the cache starts over (bounded memory).
@@ -59,9 +57,8 @@ pub async fn live_video(app: &AppState, session_id: &str, now_ms: i64) -> Result
     };
     match entry.row {
         Some((video_id, expires_at, false)) if expires_at > now_ms => Ok(video_id),
-        _ => Err(ApiError::custom(
-            StatusCode::FORBIDDEN,
-            "session_ended",
+        _ => Err(ApiError::new(
+            ErrorCode::SessionEnded,
             "this playback session has ended; start a new one",
         )),
     }

@@ -60,15 +60,14 @@ pub struct TokenResponse {
 }
 
 fn refresh_cookie(app: &AppState, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if app.config.tls.is_some() {
-        "; Secure"
-    } else {
-        ""
-    };
-    let text = format!(
-        "{REFRESH_COOKIE}={value}; Path={REFRESH_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
-    );
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+    let cookie = cookie::Cookie::build((REFRESH_COOKIE, value))
+        .path(REFRESH_PATH)
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .secure(app.config.tls.is_some())
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// 200 with a fresh access token, and the refresh cookie.
@@ -99,19 +98,11 @@ fn token_response(
 }
 
 fn invalid_credentials() -> ApiError {
-    ApiError::custom(
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-        "wrong email or password",
-    )
+    ApiError::new(ErrorCode::InvalidCredentials, "wrong email or password")
 }
 
 fn user_disabled() -> ApiError {
-    ApiError::custom(
-        StatusCode::FORBIDDEN,
-        "user_disabled",
-        "this account is disabled",
-    )
+    ApiError::new(ErrorCode::UserDisabled, "this account is disabled")
 }
 
 /// Log in with email and password.
@@ -212,18 +203,16 @@ pub async fn refresh(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Some(token) = cookie(&headers, REFRESH_COOKIE).filter(|t| !t.is_empty()) else {
-        return Err(ApiError::custom(
-            StatusCode::UNAUTHORIZED,
-            "invalid_refresh",
+        return Err(ApiError::new(
+            ErrorCode::InvalidRefresh,
             "no refresh cookie",
         ));
     };
-    match refresh::rotate(&app.db, token, app.config.identity.refresh_token_ttl).await? {
+    match refresh::rotate(&app.db, &token, app.config.identity.refresh_token_ttl).await? {
         Rotation::Invalid => Ok(clear_refresh_cookie(
             &app,
-            ApiError::custom(
-                StatusCode::UNAUTHORIZED,
-                "invalid_refresh",
+            ApiError::new(
+                ErrorCode::InvalidRefresh,
                 "refresh token unknown or expired; log in again",
             )
             .into_response(),
@@ -245,9 +234,8 @@ pub async fn refresh(
             .await;
             Ok(clear_refresh_cookie(
                 &app,
-                ApiError::custom(
-                    StatusCode::UNAUTHORIZED,
-                    "refresh_reused",
+                ApiError::new(
+                    ErrorCode::RefreshReused,
                     "this refresh token was already used; all sessions of this login are revoked",
                 )
                 .into_response(),
@@ -271,7 +259,7 @@ pub async fn refresh(
     responses((status = 204, description = "Logged out")))]
 pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     if let Some(token) = cookie(&headers, REFRESH_COOKIE).filter(|t| !t.is_empty()) {
-        refresh::revoke_family_of(&app.db, token).await?;
+        refresh::revoke_family_of(&app.db, &token).await?;
     }
     Ok(clear_refresh_cookie(
         &app,

@@ -7,16 +7,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::ApiJson;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::auth::AuthUser;
 use crate::http::AppState;
 use crate::identity::audit::{record_best_effort, AuditRecord};
 use crate::identity::courses::{
     access, get_course, list_courses_for, list_enrollments as db_list_enrollments, unenroll,
-    CourseAccess,
 };
 use crate::identity::users::{find_by_email, normalize_email};
 use crate::identity::{create_course, enroll, Course, Enrollment, Role};
+use crate::videos::Access;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateCourseRequest {
@@ -41,19 +41,11 @@ pub struct EnrollRequest {
 }
 
 fn forbidden() -> ApiError {
-    ApiError::custom(
-        StatusCode::FORBIDDEN,
-        "forbidden",
-        "you may not do this on this course",
-    )
+    ApiError::new(ErrorCode::Forbidden, "you may not do this on this course")
 }
 
 /// The course and the caller's standing, or 404.
-async fn load(
-    app: &AppState,
-    id: &str,
-    caller: &AuthUser,
-) -> Result<(Course, CourseAccess), ApiError> {
+async fn load(app: &AppState, id: &str, caller: &AuthUser) -> Result<(Course, Access), ApiError> {
     let course = get_course(&app.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("course"))?;
@@ -63,7 +55,7 @@ async fn load(
 
 async fn load_managed(app: &AppState, id: &str, caller: &AuthUser) -> Result<Course, ApiError> {
     match load(app, id, caller).await? {
-        (course, CourseAccess::Manage) => Ok(course),
+        (course, Access::Manage) => Ok(course),
         _ => Err(forbidden()),
     }
 }
@@ -106,7 +98,7 @@ pub async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<Course>, ApiError> {
     match load(&app, &id, &caller).await? {
-        (_, CourseAccess::None) => Err(forbidden()),
+        (_, Access::None) => Err(forbidden()),
         (course, _) => Ok(Json(course)),
     }
 }

@@ -7,23 +7,21 @@ mod admin;
 mod auth_routes;
 mod courses;
 mod extract;
-mod limits;
 mod playback;
 mod users;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::Router;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::OpenApi;
+
+use crate::http::openapi::BearerScheme;
 
 pub use extract::{ApiJson, ClientMeta};
-pub use limits::LoginLimits;
 
 use super::AppState;
-use crate::error::ApiError;
-use crate::identity::IdentityError;
+use crate::error::{ApiError, ErrorCode};
+use crate::identity::{IdentityError, Invalid};
 
 /// JSON bodies of identity routes are small; refuse anything larger early.
 const IDENTITY_BODY_LIMIT: usize = 64 * 1024;
@@ -78,7 +76,7 @@ pub fn routes() -> Router<AppState> {
         admin::sessions,
         admin::audit,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerScheme),
     tags(
         (name = "auth", description = "Login, tokens and the caller"),
         (name = "users", description = "Accounts (admin)"),
@@ -94,39 +92,26 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     IdentityApi::openapi()
 }
 
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
-
 impl From<IdentityError> for ApiError {
     fn from(err: IdentityError) -> Self {
         match err {
             IdentityError::Db(e) => ApiError::from(e),
-            IdentityError::EmailTaken => ApiError::custom(
-                StatusCode::CONFLICT,
-                "email_taken",
-                "this email is already registered",
-            ),
-            IdentityError::AlreadyEnrolled => ApiError::custom(
-                StatusCode::CONFLICT,
-                "already_enrolled",
+            IdentityError::EmailTaken => {
+                ApiError::new(ErrorCode::EmailTaken, "this email is already registered")
+            }
+            IdentityError::AlreadyEnrolled => ApiError::new(
+                ErrorCode::AlreadyEnrolled,
                 "the user is already enrolled in this course",
             ),
-            IdentityError::Invalid(code, message) => {
-                ApiError::custom(StatusCode::BAD_REQUEST, code, message)
+            IdentityError::Invalid(what, message) => {
+                let code = match what {
+                    Invalid::Email => ErrorCode::InvalidEmail,
+                    Invalid::Role => ErrorCode::InvalidRole,
+                    Invalid::Title => ErrorCode::InvalidTitle,
+                    Invalid::Password => ErrorCode::WeakPassword,
+                    Invalid::Token => ErrorCode::InvalidToken,
+                };
+                ApiError::new(code, message)
             }
             IdentityError::NotFound(what) => ApiError::not_found(what),
             IdentityError::Hash(e) => ApiError::internal(format_args!("password hashing: {e}")),

@@ -14,14 +14,13 @@ use utoipa::ToSchema;
 
 use super::extract::ClientMeta;
 use crate::db::now_ms;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::auth::AuthUser;
 use crate::http::AppState;
 use crate::identity::audit::{record_best_effort, AuditRecord};
-use crate::identity::courses::is_enrolled;
 use crate::identity::sessions::{self, get_session, EndReason, NewSession};
-use crate::identity::Role;
 use crate::playback::master_url;
+use crate::videos::{access, model, VideoStatus, Viewer};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PlaybackSession {
@@ -50,19 +49,14 @@ pub async fn start(
     meta: ClientMeta,
     Path(video_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let row: Option<(String, Option<i64>, String, String)> = sqlx::query_as(
-        "SELECT v.status, v.duration_ms, v.course_id, c.owner_id FROM videos v \
-         JOIN courses c ON c.id = v.course_id WHERE v.id = $1",
-    )
-    .bind(&video_id)
-    .fetch_optional(&app.db.pool)
-    .await?;
-    let (status, duration_ms, course_id, owner_id) =
-        row.ok_or_else(|| ApiError::not_found("video"))?;
-    let allowed = caller.role == Role::Admin
-        || owner_id == caller.id
-        || is_enrolled(&app.db, &course_id, &caller.id).await?;
-    if !allowed {
+    let video = model::find(&app.db, &video_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("video"))?;
+    let viewer = Viewer {
+        user_id: &caller.id,
+        is_admin: caller.is_admin(),
+    };
+    if !access::entitled(&app.db, viewer, &video).await? {
         record_best_effort(
             &app.db,
             &AuditRecord {
@@ -76,20 +70,18 @@ pub async fn start(
             },
         )
         .await;
-        return Err(ApiError::custom(
-            StatusCode::FORBIDDEN,
-            "not_entitled",
+        return Err(ApiError::new(
+            ErrorCode::NotEntitled,
             "you are not enrolled in this video's course",
         ));
     }
-    if status != "ready" {
-        return Err(ApiError::custom(
-            StatusCode::CONFLICT,
-            "video_not_ready",
-            format!("the video is {status}, not ready"),
+    if video.status != VideoStatus::Ready {
+        return Err(ApiError::new(
+            ErrorCode::VideoNotReady,
+            format!("the video is {}, not ready", video.status),
         ));
     }
-    let duration_ms = duration_ms.unwrap_or(0).max(0);
+    let duration_ms = video.duration_ms.unwrap_or(0).max(0);
     let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM content_keys WHERE video_id = $1")
         .bind(&video_id)
         .fetch_one(&app.db.pool)
@@ -170,11 +162,7 @@ pub async fn stop(
         .await?
         .ok_or_else(|| ApiError::not_found("session"))?;
     if session.user_id != caller.id {
-        return Err(ApiError::custom(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "not your session",
-        ));
+        return Err(ApiError::new(ErrorCode::Forbidden, "not your session"));
     }
     sessions::end_session(&app.db, &session_id, EndReason::Stopped).await?;
     Ok(StatusCode::NO_CONTENT)

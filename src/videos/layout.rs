@@ -1,0 +1,52 @@
+//! Where a video's objects live in storage: the one convention every writer
+//! and reader uses.
+//!
+//! ```text
+//! uploads/{id}/source      the upload while and after it arrives (never served)
+//! uploads/{id}/…           side objects of a resumable upload
+//! originals/{id}           a kept original (never served)
+//! videos/{id}/hls/…        playlists and encrypted segments
+//! videos/{id}/poster.jpg   the poster
+//! ```
+//!
+//! Ids have a fixed length, so a prefix such as `uploads/{id}` matches only
+//! that video's objects.
+
+/// Everything of a video that may be served once signed: HLS and poster.
+pub fn video_prefix(video_id: &str) -> String {
+    format!("videos/{video_id}/")
+}
+
+/// The HLS output (master and variant playlists, segments).
+pub fn hls_prefix(video_id: &str) -> String {
+    format!("videos/{video_id}/hls/")
+}
+
+pub fn poster_key(video_id: &str) -> String {
+    format!("videos/{video_id}/poster.jpg")
+}
+
+/// Where an upload's bytes become an object.
+pub fn upload_source_key(video_id: &str) -> String {
+    format!("uploads/{video_id}/source")
+}
+
+/// Everything an upload may have left in storage.
+pub fn upload_prefix(video_id: &str) -> String {
+    format!("uploads/{video_id}/")
+}
+
+/// The private place of a kept original; no route serves it.
+pub fn original_key(video_id: &str) -> String {
+    format!("originals/{video_id}")
+}
+
+/// Every prefix a video's objects may sit under, for removal (`uploads/{id}`
+/// without the slash also covers uploads stored by older versions beside it).
+pub fn all_prefixes(video_id: &str) -> [String; 3] {
+    [
+        video_prefix(video_id),
+        format!("uploads/{video_id}"),
+        original_key(video_id),
+    ]
+}
