@@ -5,57 +5,24 @@
 // error); the admin revokes the learner, and the learner's player stops with
 // a visible message within one crypto period.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import {
-  SMALL_TRANSCODE,
-  apiLogin,
-  artifactPath,
-  createAdminCli,
-  foreignRequests,
-  launchBrowser,
-  loginUi,
-  makeVideo,
-  newContext,
-  startServer,
-  tempDir,
-} from './helpers.js';
+import { SMALL_TRANSCODE, artifactPath, foreignRequests, useKit } from './helpers.js';
 
-const ADMIN = { email: 'admin@flow.test', password: 'admin-password-1' };
-const CREATOR = { email: 'creator@flow.test', password: 'creator-password-1' };
-const LEARNER = { email: 'learner@flow.test', password: 'learner-password-1' };
-
-let server;
-let browser;
-let video;
-
-before(async () => {
-  // 20 s: with 2 s segments and a key every 2 segments (4 s crypto periods)
-  // there are still keys to fetch after the 5 s mark, so a revocation shows.
-  video = makeVideo(join(tempDir('media'), 'lesson-one.mp4'), { seconds: 20 });
-  server = await startServer({ env: SMALL_TRANSCODE });
-  createAdminCli(server, ADMIN.email, ADMIN.password);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const kit = useKit('flow', { env: SMALL_TRANSCODE });
+const CREATOR = kit.account('creator');
+const LEARNER = kit.account('learner');
 
 test('admin → creator → learner → revoke, in the browser', { timeout: 240000 }, async (t) => {
-  const base = server.url;
+  const base = kit.url;
+  // 20 s: with 2 s segments and a key every 2 segments (4 s crypto periods)
+  // there are still keys to fetch after the 5 s mark, so a revocation shows.
+  const video = kit.video('lesson-one.mp4', { seconds: 20 });
 
   // --- The admin creates the creator and the learner in the UI.
-  const adminCtx = await newContext(browser);
-  const admin = await adminCtx.newPage();
-  await loginUi(admin, base, ADMIN.email, ADMIN.password);
+  const { context: adminCtx, page: admin } = await kit.page('admin');
   await admin.waitForURL(`${base}/admin`);
-  for (const u of [
-    { ...CREATOR, role: 'creator' },
-    { ...LEARNER, role: 'learner' },
-  ]) {
+  for (const u of [CREATOR, LEARNER]) {
     await admin.getByTestId('new-user-email').fill(u.email);
     await admin.getByTestId('new-user-password').fill(u.password);
     await admin.getByTestId('new-user-role').selectOption(u.role);
@@ -64,9 +31,7 @@ test('admin → creator → learner → revoke, in the browser', { timeout: 2400
   }
 
   // --- The creator makes a course, enrolls the learner and uploads.
-  const creatorCtx = await newContext(browser);
-  const creator = await creatorCtx.newPage();
-  await loginUi(creator, base, CREATOR.email, CREATOR.password);
+  const { context: creatorCtx, page: creator } = await kit.page('creator');
   await creator.waitForURL(`${base}/studio`);
   await creator.getByTestId('course-title').fill('Secure streaming 101');
   await creator.getByTestId('create-course-submit').click();
@@ -88,7 +53,7 @@ test('admin → creator → learner → revoke, in the browser', { timeout: 2400
   assert.ok(sse.length >= 1, 'the studio followed the video over SSE');
 
   // --- The learner finds the video and plays it.
-  const learnerCtx = await newContext(browser);
+  const learnerCtx = await kit.context();
   const learner = await learnerCtx.newPage();
   const keyResponses = [];
   const refusals = [];
@@ -97,7 +62,7 @@ test('admin → creator → learner → revoke, in the browser', { timeout: 2400
     if (path.startsWith('/keys/')) keyResponses.push({ url: resp.url(), status: resp.status() });
     if ((path.startsWith('/keys/') || path.startsWith('/hls/')) && resp.status() === 403) refusals.push(path);
   });
-  await loginUi(learner, base, LEARNER.email, LEARNER.password);
+  await kit.login(learner, 'learner');
   await learner.waitForURL(`${base}/courses`);
   await learner.getByTestId('course-link').filter({ hasText: 'Secure streaming 101' }).click();
   const card = learner.locator(`[data-testid=video-card][data-video-id="${videoId}"]`);
@@ -190,10 +155,7 @@ test('admin → creator → learner → revoke, in the browser', { timeout: 2400
   await row.getByTestId('delete-video').click();
   await row.getByTestId('delete-video').click();
   await row.waitFor({ state: 'detached', timeout: 10000 });
-  const creatorToken = await apiLogin(base, CREATOR.email, CREATOR.password);
-  const gone = await fetch(`${base}/api/v1/videos/${videoId}`, { headers: { Authorization: `Bearer ${creatorToken}` } });
+  const gone = await fetch(`${base}/api/v1/videos/${videoId}`, { headers: { Authorization: `Bearer ${await kit.token('creator')}` } });
   assert.equal(gone.status, 404, 'the deleted video is gone from the API');
-  await adminCtx.close();
-  await creatorCtx.close();
-  await learnerCtx.close();
+  for (const ctx of [adminCtx, creatorCtx, learnerCtx]) await ctx.close();
 });

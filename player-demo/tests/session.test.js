@@ -2,36 +2,22 @@
 // in the background before it expires (30 s tokens here), a reload restored
 // from the HttpOnly cookie, and a logout that sticks.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAdminCli, launchBrowser, loginUi, newContext, sleep, startServer } from './helpers.js';
+import { sleep, useKit } from './helpers.js';
 
-const ADMIN = { email: 'admin@session.test', password: 'admin-password-1' };
 const TTL = 30;
-
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer({ env: { SEALCAST_ACCESS_TOKEN_TTL_SECS: String(TTL) } });
-  createAdminCli(server, ADMIN.email, ADMIN.password);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const kit = useKit('session', { env: { SEALCAST_ACCESS_TOKEN_TTL_SECS: String(TTL) } });
 
 test('tokens stay in memory, refresh in the background, survive a reload, end at logout', { timeout: 120000 }, async () => {
-  const context = await newContext(browser);
+  const context = await kit.context();
   const page = await context.newPage();
   const refreshes = [];
   page.on('response', (resp) => {
     if (new URL(resp.url()).pathname === '/api/v1/auth/refresh') refreshes.push({ at: Date.now(), status: resp.status() });
   });
   const loginResponse = page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/login'));
-  await loginUi(page, server.url, ADMIN.email, ADMIN.password);
+  await kit.login(page, 'admin');
   const login = await (await loginResponse).json();
   const loggedInAt = Date.now();
   assert.equal(login.expires_in, TTL);
