@@ -1,7 +1,8 @@
 // Key pacing in the player: with a pacing bucket of one key, the key server
 // answers the player's early request for the next key with 429 key_pacing and
 // a Retry-After. The player says so on screen, waits as told, and carries on:
-// never a silent stall, never a dead player.
+// never a silent stall, never a dead player. "As told" is the key server's
+// call: had the player asked again too early, it would have been paced again.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,21 +24,21 @@ test('a paced key request is shown, waited out and playback goes on', { timeout:
   await creatorCtx.close();
 
   const { context, page } = await kit.page('learner');
-  const paced = [];
-  const granted = [];
-  page.on('response', async (resp) => {
-    if (!new URL(resp.url()).pathname.startsWith('/keys/')) return;
-    if (resp.status() === 429) paced.push({ at: Date.now(), retryAfter: resp.headers()['retry-after'] });
-    if (resp.status() === 200) granted.push(Date.now());
+  // Every answer of the key server, in order.
+  const keyAnswers = [];
+  page.on('response', (resp) => {
+    const path = new URL(resp.url()).pathname;
+    if (path.startsWith('/keys/')) keyAnswers.push({ path, status: resp.status(), retryAfter: resp.headers()['retry-after'] });
   });
   await page.goto(`${kit.url}/watch/${videoId}`);
 
   const message = page.getByTestId('player-message');
   await page.locator('[data-testid=player-message][data-code=key_pacing]').waitFor({ state: 'visible', timeout: 30000 });
-  const shownAt = Date.now();
   assert.match(await message.textContent(), /Too many key requests.*Retrying in \d+ s/);
-  assert.ok(paced.length >= 1, 'the key server answered 429');
-  assert.ok(Number(paced[0].retryAfter) >= 1, `Retry-After: ${paced[0].retryAfter}`);
+  const pacedAt = keyAnswers.findIndex((a) => a.status === 429);
+  assert.ok(pacedAt >= 0, 'the key server answered 429');
+  const paced = keyAnswers[pacedAt];
+  assert.ok(Number(paced.retryAfter) >= 1, `Retry-After: ${paced.retryAfter}`);
   await page.getByTestId('stage').screenshot({ path: artifactPath('paced.png') });
 
   // The player waits as told, asks again, and plays on past the paced key.
@@ -45,13 +46,12 @@ test('a paced key request is shown, waited out and playback goes on', { timeout:
     timeout: 60000,
     polling: 250,
   });
-  const retried = granted.filter((at) => at > shownAt);
-  assert.ok(retried.length >= 1, 'a key was granted after the wait');
-  assert.ok(
-    retried[0] - paced[0].at >= Number(paced[0].retryAfter) * 1000 - 250,
-    'the player did not ask again before Retry-After',
-  );
+  const again = keyAnswers.slice(pacedAt + 1).filter((a) => a.path === paced.path);
+  assert.ok(again.length >= 1, 'the player asked for the paced key again');
+  assert.equal(again[0].status, 200, 'the player waited as told: its next request for the paced key was granted, not paced again');
   assert.notEqual(await page.getByTestId('player').getAttribute('data-state'), 'stopped');
-  t.diagnostic(`${paced.length} paced answers (Retry-After ${paced.map((p) => p.retryAfter).join(', ')} s), ${granted.length} keys granted`);
+  const pacedCount = keyAnswers.filter((a) => a.status === 429).length;
+  const grantedCount = keyAnswers.filter((a) => a.status === 200).length;
+  t.diagnostic(`${pacedCount} paced answers (Retry-After ${paced.retryAfter} s first), ${grantedCount} keys granted`);
   await context.close();
 });
