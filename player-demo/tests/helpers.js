@@ -306,5 +306,3 @@ export function foreignRequests(requests, allowedOrigin) {
     .filter((u) => !u.startsWith('blob:') && !u.startsWith('data:'))
     .filter((u) => new URL(u).origin !== allowedOrigin);
 }
-
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
