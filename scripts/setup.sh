@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
 # Installs what sealcast needs on Debian 12, skipping what is already there.
-#   scripts/setup.sh          build and run: FFmpeg libraries, clang, pkg-config
-#   scripts/setup.sh --test   also what the tests use: the ffmpeg CLI, Garage (S3),
-#                             Debian's chromium for the browser tests
+#   scripts/setup.sh          build and run: FFmpeg libraries, clang, pkg-config,
+#                             Node.js and npm for the web app
+#   scripts/setup.sh --test   also every tool the tests call: the ffmpeg and ffprobe
+#                             CLIs, PostgreSQL's server binaries, kill/pgrep/ps
+#                             (procps), runuser (util-linux), Debian's chromium for
+#                             the browser tests, rustfmt and clippy, Garage (S3)
 # Both also install the web app's npm packages (player-demo/) with `npm ci`.
 set -euo pipefail
 
 want_test=0
 [[ "${1:-}" == "--test" ]] && want_test=1
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+sudo_cmd=""
+[[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
 
 packages=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
           libavfilter-dev libavdevice-dev clang libclang-dev pkg-config)
 if (( want_test )); then
-  packages+=(ffmpeg postgresql chromium)
+  # ffmpeg: the ffmpeg/ffprobe CLIs (test media, checks of the output);
+  # postgresql: initdb and pg_ctl for the PostgreSQL tests; procps: kill, pgrep, ps;
+  # util-linux: runuser (PostgreSQL refuses to run as root); chromium: browser tests.
+  packages+=(ffmpeg postgresql procps util-linux chromium)
 fi
+# The web app is built with the machine's Node.js: Debian 12's own (18.20) is enough.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -21,13 +33,28 @@ for p in "${packages[@]}"; do
 done
 if (( ${#missing[@]} )); then
   echo "setup: installing ${missing[*]}"
-  sudo_cmd=""
-  [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>18||(a===18&&b>=20)?0:1)'; then
+  echo "setup: Node.js $(node --version) is too old for the web app (needs 18.20 or newer)" >&2
+  exit 1
+fi
+
 if (( want_test )); then
+  # `make test` runs cargo fmt and cargo clippy; a minimal rustup profile has neither.
+  components=()
+  cargo fmt --version >/dev/null 2>&1 || components+=(rustfmt)
+  cargo clippy --version >/dev/null 2>&1 || components+=(clippy)
+  if (( ${#components[@]} )); then
+    if ! command -v rustup >/dev/null; then
+      echo "setup: the Rust components ${components[*]} are missing and there is no rustup to add them" >&2
+      exit 1
+    fi
+    echo "setup: adding the Rust components ${components[*]}"
+    rustup component add "${components[@]}"
+  fi
   garage_bin="$(command -v garage || true)"
   [[ -z "$garage_bin" && -x "$HOME/.cargo/bin/garage" ]] && garage_bin="$HOME/.cargo/bin/garage"
   if [[ -z "$garage_bin" ]] || ! "$garage_bin" --version 2>/dev/null | grep -q "2.5.0"; then
@@ -35,24 +62,13 @@ if (( want_test )); then
     cargo install garage --locked --version 2.5.0 --quiet
   fi
 fi
-# The web app is built with the machine's Node.js (Vite 8 needs 20.19 or newer).
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "setup: installing nodejs and npm"
-  sudo_cmd=""
-  [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
-fi
-if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
-  echo "setup: Node.js $(node --version) is too old for the web app (needs 20.19 or newer)" >&2
-  exit 1
-fi
-repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
 if [[ ! "$repo_root/player-demo/node_modules/.package-lock.json" -nt "$repo_root/player-demo/package-lock.json" ]]; then
   echo "setup: installing the web app's npm packages"
   (cd "$repo_root/player-demo" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 if (( want_test )); then
   # The real tus client (tus-js-client) the upload tests drive, pinned by the lock file.
-  (cd "$(dirname "$0")/../tests/node" && npm ci --no-audit --no-fund --silent)
+  (cd "$repo_root/tests/node" && npm ci --no-audit --no-fund --silent)
 fi
 echo "setup: ready"

@@ -3,68 +3,23 @@
 // new page starts at the stored offset, and the bytes before it are not sent
 // again.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { statSync } from 'node:fs';
-import {
-  SMALL_TRANSCODE,
-  apiCall,
-  apiLogin,
-  createAdminCli,
-  launchBrowser,
-  loginUi,
-  makeVideo,
-  newContext,
-  sleep,
-  startServer,
-  tempDir,
-} from './helpers.js';
+import { SMALL_TRANSCODE, useKit, waitUntil } from './helpers.js';
 
-const ADMIN = { email: 'admin@resume.test', password: 'admin-password-1' };
-const CREATOR = { email: 'creator@resume.test', password: 'creator-password-1' };
+const kit = useKit('resume', { env: SMALL_TRANSCODE, users: ['creator'], course: 'Resumable' });
 const CHUNK = 256 * 1024;
 const CHUNKS_BEFORE_CUT = 3;
 
-let server;
-let browser;
-let video;
-let courseId;
-
-before(async () => {
-  // About 2.5 MB: ten chunks of 256 KiB, so a cut after three is mid-way.
-  video = makeVideo(join(tempDir('media'), 'long-lesson.mp4'), { seconds: 20, bitrate: '1000k' });
-  server = await startServer({ env: SMALL_TRANSCODE });
-  createAdminCli(server, ADMIN.email, ADMIN.password);
-  const adminToken = await apiLogin(server.url, ADMIN.email, ADMIN.password);
-  await apiCall(server.url, adminToken, 'POST', '/api/v1/users', { ...CREATOR, role: 'creator' });
-  const creatorToken = await apiLogin(server.url, CREATOR.email, CREATOR.password);
-  courseId = (await apiCall(server.url, creatorToken, 'POST', '/api/v1/courses', { title: 'Resumable' })).id;
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-/** The server's own view of an upload's offset (tus HEAD). */
-async function serverOffset(uploadUrl) {
-  const token = await apiLogin(server.url, CREATOR.email, CREATOR.password);
-  const resp = await fetch(new URL(uploadUrl, server.url), {
-    method: 'HEAD',
-    headers: { Authorization: `Bearer ${token}`, 'Tus-Resumable': '1.0.0' },
-  });
-  assert.equal(resp.status, 200, `HEAD ${uploadUrl}`);
-  return Number(resp.headers.get('upload-offset'));
-}
-
 test('an upload cut mid-way resumes from the stored offset after the page is reopened', { timeout: 180000 }, async () => {
+  // About 2.5 MB: ten chunks of 256 KiB, so a cut after three is mid-way.
+  const video = kit.video('long-lesson.mp4', { seconds: 20, bitrate: '1000k' });
   const size = statSync(video).size;
   assert.ok(size > (CHUNKS_BEFORE_CUT + 2) * CHUNK, `test video is ${size} bytes`);
-  const context = await newContext(browser);
   // Small chunks so there is a "mid-way" to cut at.
-  await context.addInitScript((chunk) => localStorage.setItem('sealcast.uploadChunkBytes', String(chunk)), CHUNK);
+  const context = await kit.context({ uploadChunkBytes: CHUNK });
+  const studio = `${kit.url}/studio/courses/${kit.courseId}`;
 
   // --- First page: the network dies after three chunks.
   const first = await context.newPage();
@@ -79,25 +34,24 @@ test('an upload cut mid-way resumes from the stored offset after the page is reo
     cut = true;
     return route.abort('connectionreset');
   });
-  await loginUi(first, server.url, CREATOR.email, CREATOR.password);
-  await first.goto(`${server.url}/studio/courses/${courseId}`);
+  await kit.login(first, 'creator');
+  await first.goto(studio);
   await first.getByTestId('upload-input').setInputFiles(video);
   // tus-js-client retries; the page says so instead of hanging silently.
   await first.locator('[data-testid=upload-status][data-state=retrying]').waitFor({ timeout: 30000 });
   assert.ok(cut, 'the fourth chunk was cut');
-  const uploadRow = first.getByTestId('upload');
-  const videoId = await uploadRow.getAttribute('data-video-id');
+  const videoId = await first.getByTestId('upload').getAttribute('data-video-id');
   assert.match(videoId, /^[0-9a-f]{32}$/);
   const uploadUrl = context.requests.find((r) => r.method === 'PATCH')?.url;
   assert.ok(uploadUrl, 'a PATCH was sent');
-  const offset = await serverOffset(uploadUrl);
+  const offset = await kit.uploadOffset(uploadUrl);
   assert.equal(offset, CHUNKS_BEFORE_CUT * CHUNK, 'the server holds exactly the chunks that got through');
   await first.close();
 
   // --- Second page (same browser profile): the app remembers the upload.
   const mark = context.requests.length;
   const second = await context.newPage();
-  await second.goto(`${server.url}/studio/courses/${courseId}`);
+  await second.goto(studio);
   const unfinished = second.getByTestId('unfinished-upload');
   await unfinished.waitFor({ timeout: 15000 });
   assert.match(await unfinished.textContent(), /long-lesson\.mp4/);
@@ -117,13 +71,17 @@ test('an upload cut mid-way resumes from the stored offset after the page is reo
   assert.equal(firstOffset, offset, 'the first PATCH after reopening starts at the stored offset, not 0');
   const expectedPatches = Math.ceil((size - offset) / CHUNK);
   assert.equal(patches.length, expectedPatches, 'only the missing bytes were sent');
-  assert.equal(await serverOffset(uploadUrl).catch(() => size), size);
+  assert.equal(await kit.uploadOffset(uploadUrl), size, 'the server holds the whole file');
 
   // The upload is complete: the video leaves "uploading" for the queue.
-  await sleep(500);
-  const token = await apiLogin(server.url, CREATOR.email, CREATOR.password);
-  const v = await apiCall(server.url, token, 'GET', `/api/v1/videos/${videoId}`);
-  assert.notEqual(v.status, 'uploading', `video status ${v.status}`);
+  const status = await waitUntil(
+    async () => {
+      const v = await kit.api('creator', 'GET', `/api/v1/videos/${videoId}`);
+      return v.status !== 'uploading' && v.status;
+    },
+    { what: 'the video to leave "uploading"', timeout: 15000, interval: 200 },
+  );
+  assert.ok(['queued', 'processing', 'ready'].includes(status), `video status ${status}`);
   // The remembered upload is forgotten once it finished.
   const stored = await second.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tus::')));
   assert.deepEqual(stored, []);

@@ -2,25 +2,14 @@
 // every request to the server's own origin, and no policy violation while
 // the pages render.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { foreignRequests, launchBrowser, newContext, startServer } from './helpers.js';
+import { foreignRequests, useKit } from './helpers.js';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const kit = useKit('served');
 
 test('the app loads from the server alone, under its Content-Security-Policy', async () => {
-  const context = await newContext(browser);
+  const context = await kit.context();
   const violations = [];
   await context.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => {
@@ -35,7 +24,7 @@ test('the app loads from the server alone, under its Content-Security-Policy', a
   const pageErrors = [];
   page.on('pageerror', (err) => pageErrors.push(String(err)));
 
-  const resp = await page.goto(`${server.url}/`);
+  const resp = await page.goto(`${kit.url}/`);
   assert.equal(resp.status(), 200);
   const csp = resp.headers()['content-security-policy'];
   assert.ok(csp, 'the shell carries a Content-Security-Policy');
@@ -48,7 +37,7 @@ test('the app loads from the server alone, under its Content-Security-Policy', a
   await page.getByTestId('login-form').waitFor();
   assert.equal(new URL(page.url()).pathname, '/login');
   // A deep link survives a reload (the server falls back to the shell).
-  const deep = await page.goto(`${server.url}/studio/courses/0123456789abcdef0123456789abcdef`);
+  const deep = await page.goto(`${kit.url}/studio/courses/0123456789abcdef0123456789abcdef`);
   assert.equal(deep.status(), 200);
   await page.getByTestId('login-form').waitFor();
   assert.match(page.url(), /\/login\?next=%2Fstudio%2Fcourses%2F/);
@@ -57,7 +46,7 @@ test('the app loads from the server alone, under its Content-Security-Policy', a
   const assets = context.requests.filter((r) => new URL(r.url).pathname.startsWith('/assets/'));
   assert.ok(assets.length >= 2, `script and style assets were loaded: ${JSON.stringify(assets)}`);
 
-  const foreign = foreignRequests(context.requests, server.url);
+  const foreign = foreignRequests(context.requests, kit.url);
   assert.deepEqual(foreign, [], 'no request left the server’s origin');
   const recorded = await page.evaluate(() => window.__cspViolations || []);
   assert.deepEqual([...violations, ...recorded], [], 'no CSP violation');

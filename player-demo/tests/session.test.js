@@ -1,39 +1,26 @@
 // Sign-in state in the browser: the access token only in memory, refreshed
 // in the background before it expires (30 s tokens here), a reload restored
-// from the HttpOnly cookie, and a logout that sticks.
+// from the HttpOnly cookie, and a logout that sticks. The page's clock is
+// playwright's, so the test moves it past the refresh and the expiry instead
+// of waiting for them.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAdminCli, launchBrowser, loginUi, newContext, sleep, startServer } from './helpers.js';
+import { useKit } from './helpers.js';
 
-const ADMIN = { email: 'admin@session.test', password: 'admin-password-1' };
 const TTL = 30;
-
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer({ env: { SEALCAST_ACCESS_TOKEN_TTL_SECS: String(TTL) } });
-  createAdminCli(server, ADMIN.email, ADMIN.password);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const kit = useKit('session', { env: { SEALCAST_ACCESS_TOKEN_TTL_SECS: String(TTL) } });
 
 test('tokens stay in memory, refresh in the background, survive a reload, end at logout', { timeout: 120000 }, async () => {
-  const context = await newContext(browser);
+  const context = await kit.context();
+  await context.clock.install();
   const page = await context.newPage();
-  const refreshes = [];
-  page.on('response', (resp) => {
-    if (new URL(resp.url()).pathname === '/api/v1/auth/refresh') refreshes.push({ at: Date.now(), status: resp.status() });
-  });
+  const isRefresh = (resp) => new URL(resp.url()).pathname === '/api/v1/auth/refresh';
   const loginResponse = page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/login'));
-  await loginUi(page, server.url, ADMIN.email, ADMIN.password);
+  await kit.login(page, 'admin');
   const login = await (await loginResponse).json();
-  const loggedInAt = Date.now();
+  // The page's time by which it holds the first token.
+  const loggedInAt = await page.evaluate(() => Date.now());
   assert.equal(login.expires_in, TTL);
 
   // Nothing a script can read holds a credential.
@@ -44,15 +31,15 @@ test('tokens stay in memory, refresh in the background, survive a reload, end at
   assert.ok(!readable.storage.includes(login.access_token), 'no access token in web storage');
   assert.ok(!readable.cookie.includes('sealcast_refresh'), 'the refresh cookie is HttpOnly');
 
-  // A refresh happens on its own before the token expires.
-  const deadline = loggedInAt + TTL * 1000;
-  while (!refreshes.some((r) => r.at > loggedInAt && r.status === 200) && Date.now() < deadline) await sleep(250);
-  const background = refreshes.find((r) => r.at > loggedInAt && r.status === 200);
-  assert.ok(background, `a background refresh before expiry: ${JSON.stringify(refreshes)}`);
-  assert.ok(background.at < deadline, 'refreshed before the first token expired');
+  // A refresh happens on its own before the token expires: with the page's
+  // clock moved to three seconds short of expiry and stopped there, the page
+  // has refreshed.
+  const background = page.waitForResponse((r) => isRefresh(r) && r.status() === 200, { timeout: 15000 });
+  await context.clock.pauseAt(loggedInAt + (TTL - 3) * 1000);
+  await background;
 
   // After the first token has expired, the page still works, on a new token.
-  await sleep(Math.max(0, deadline + 1500 - Date.now()));
+  await context.clock.fastForward(5000);
   const mark = context.requests.length;
   await page.getByTestId('reload-audit').click();
   await page.locator('[data-testid=audit-row]').first().waitFor();
@@ -60,6 +47,7 @@ test('tokens stay in memory, refresh in the background, survive a reload, end at
   assert.ok(later.length >= 1);
   assert.ok(later.every((r) => r.headers.authorization !== `Bearer ${login.access_token}`), 'a fresh token is used');
   assert.equal(await page.getByTestId('users-error').isVisible(), false);
+  await context.clock.resume();
 
   // A reload restores the session from the cookie alone.
   await page.reload();

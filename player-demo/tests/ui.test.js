@@ -2,27 +2,16 @@
 // shown in words, a phone-sized screen without sideways scrolling, and the
 // not-found page.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, newContext, startServer } from './helpers.js';
+import { useKit } from './helpers.js';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const kit = useKit('ui');
 
 test('the login form works by keyboard and says why a sign-in failed', async () => {
-  const context = await newContext(browser);
+  const context = await kit.context();
   const page = await context.newPage();
-  await page.goto(`${server.url}/login`);
+  await page.goto(`${kit.url}/login`);
   await page.getByTestId('login-form').waitFor();
   // The email field has focus on arrival; Tab moves to the password, then the button.
   assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'login-email');
@@ -42,9 +31,9 @@ test('the login form works by keyboard and says why a sign-in failed', async () 
 });
 
 test('a phone-sized screen needs no sideways scrolling', async () => {
-  const context = await newContext(browser, { viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+  const context = await kit.context({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
   const page = await context.newPage();
-  await page.goto(`${server.url}/login`);
+  await page.goto(`${kit.url}/login`);
   await page.getByTestId('login-form').waitFor();
   const { scrollWidth, clientWidth } = await page.evaluate(() => ({
     scrollWidth: document.documentElement.scrollWidth,
@@ -57,14 +46,14 @@ test('a phone-sized screen needs no sideways scrolling', async () => {
 });
 
 test('unknown app pages and protected pages behave', async () => {
-  const context = await newContext(browser);
+  const context = await kit.context();
   const page = await context.newPage();
   // A protected page sends an anonymous visitor to log in, remembering where.
-  await page.goto(`${server.url}/admin`);
+  await page.goto(`${kit.url}/admin`);
   await page.getByTestId('login-form').waitFor();
   assert.equal(new URL(page.url()).searchParams.get('next'), '/admin');
   // A path outside the app is the API's JSON 404, not the shell.
-  const resp = await page.goto(`${server.url}/api/v1/definitely-not-here`);
+  const resp = await page.goto(`${kit.url}/api/v1/definitely-not-here`);
   assert.equal(resp.status(), 404);
   assert.equal((await resp.json()).error.code, 'not_found');
   await context.close();

@@ -198,6 +198,8 @@ function uploadPanel(course, videos) {
         ),
       );
     }
+    // Said once the list is known, so "nothing to resume" can be told from "not yet looked".
+    pending.dataset.loaded = 'true';
   });
 
   return h(
