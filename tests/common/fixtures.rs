@@ -59,7 +59,7 @@ impl DataDir {
         (user, course)
     }
 
-    /// A video whose upload is complete (stored at `uploads/{id}`) and queued.
+    /// A video whose upload is complete (stored at `uploads/{id}/source`) and queued.
     pub async fn queued_video(&self, owner: &str, course: &str, source: &Path) -> String {
         let id = new_id();
         sqlx::query(
@@ -77,7 +77,7 @@ impl DataDir {
         let stream = tokio_util::io::ReaderStream::new(file);
         self.store
             .put(
-                &ObjectKey::new(format!("uploads/{id}")).unwrap(),
+                &ObjectKey::new(format!("uploads/{id}/source")).unwrap(),
                 Box::pin(stream),
             )
             .await
