@@ -37,7 +37,7 @@ fn parse_range(headers: &HeaderMap) -> Wanted {
     };
     match (range.start, range.end) {
         (StartPosition::Index(s), EndPosition::LastByte) => Wanted::From(s, None),
-        (StartPosition::Index(s), EndPosition::Index(e)) => Wanted::From(s, Some(e)),
+        (StartPosition::Index(s), EndPosition::Index(e)) if e >= s => Wanted::From(s, Some(e)),
         (StartPosition::FromLast(n), _) if n > 0 => Wanted::Suffix(n),
         _ => Wanted::Whole,
     }
