@@ -13,6 +13,8 @@ use serde::Deserialize;
 
 use crate::identity::{ExternalIssuerSettings, ExternalKeyLocation, IdentitySettings, Roles};
 use crate::jobs::JobSettings;
+use crate::storage::S3Options;
+pub use crate::storage::StorageConfig;
 use crate::uploads::UploadSettings;
 
 /// Flags of `sealcast serve`; every one also reads a `SEALCAST_*` variable.
@@ -254,21 +256,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// Where objects live.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StorageConfig {
-    File {
-        root: PathBuf,
-    },
-    S3 {
-        bucket: String,
-        prefix: String,
-        endpoint: Option<String>,
-        region: String,
-        part_size: usize,
-    },
-}
-
 #[derive(Debug, Clone)]
 pub struct TlsConfig {
     pub cert: PathBuf,
@@ -347,20 +334,16 @@ impl Config {
         });
         validate_database_url(&database_url)?;
 
-        let part_mib = a.s3_part_size_mib.or(f.s3_part_size_mib).unwrap_or(8);
-        if !(5..=512).contains(&part_mib) {
-            return Err(ConfigError::new(
-                "s3_part_size_mib",
-                format!("{part_mib} is outside 5..=512 (S3 parts are at least 5 MiB)"),
-            ));
-        }
-        let storage = parse_storage(
+        let storage = StorageConfig::parse(
             a.storage.or(f.storage).as_deref(),
-            &data_dir,
-            a.s3_endpoint.or(f.s3_endpoint),
-            a.s3_region.or(f.s3_region),
-            (part_mib as usize) * 1024 * 1024,
-        )?;
+            data_dir.join("objects"),
+            S3Options {
+                endpoint: a.s3_endpoint.or(f.s3_endpoint),
+                region: a.s3_region.or(f.s3_region),
+                part_size_mib: a.s3_part_size_mib.or(f.s3_part_size_mib).unwrap_or(8),
+            },
+        )
+        .map_err(|e| ConfigError::new(e.setting, e.reason))?;
 
         let log_format = match a.log_format.or(f.log_format).as_deref() {
             None | Some("plain") => LogFormat::Plain,
@@ -802,71 +785,6 @@ fn validate_origin(origin: &str) -> Result<(), ConfigError> {
             format!("`{origin}` is not an origin like https://example.com"),
         ))
     }
-}
-
-fn parse_storage(
-    value: Option<&str>,
-    data_dir: &Path,
-    endpoint: Option<String>,
-    region: Option<String>,
-    part_size: usize,
-) -> Result<StorageConfig, ConfigError> {
-    let Some(value) = value else {
-        return Ok(StorageConfig::File {
-            root: data_dir.join("objects"),
-        });
-    };
-    if let Some(path) = value.strip_prefix("file://") {
-        if path.is_empty() {
-            return Err(ConfigError::new(
-                "storage",
-                "file:// needs a path, e.g. file:///var/lib/sealcast",
-            ));
-        }
-        return Ok(StorageConfig::File {
-            root: PathBuf::from(path),
-        });
-    }
-    if let Some(rest) = value.strip_prefix("s3://") {
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let bucket_ok = (3..=63).contains(&bucket.len())
-            && bucket
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
-        if !bucket_ok {
-            return Err(ConfigError::new(
-                "storage",
-                format!("`{bucket}` is not a valid S3 bucket name"),
-            ));
-        }
-        let prefix = prefix.trim_matches('/');
-        if !prefix.is_empty() {
-            crate::storage::ObjectPrefix::new(format!("{prefix}/"))
-                .map_err(|e| ConfigError::new("storage", format!("bad prefix: {e}")))?;
-        }
-        if let Some(ep) = &endpoint {
-            if !(ep.starts_with("http://") || ep.starts_with("https://")) {
-                return Err(ConfigError::new(
-                    "s3_endpoint",
-                    "must be an http:// or https:// URL",
-                ));
-            }
-        }
-        let region = region
-            .or_else(|| std::env::var("AWS_REGION").ok())
-            .unwrap_or_else(|| "us-east-1".into());
-        return Ok(StorageConfig::S3 {
-            bucket: bucket.to_string(),
-            prefix: prefix.to_string(),
-            endpoint,
-            region,
-            part_size,
-        });
-    }
-    Err(ConfigError::new(
-        "storage",
-        format!("`{value}` is not file:///path or s3://bucket/prefix"),
-    ))
 }
 
 #[cfg(test)]
