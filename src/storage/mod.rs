@@ -5,6 +5,7 @@
 //! are streams in both directions: nothing here ever holds a whole object in
 //! memory (the S3 backend holds at most a few parts).
 
+mod config;
 mod fs;
 mod key;
 mod resumable;
@@ -17,11 +18,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::Stream;
 
+pub use self::config::{InvalidStorageSetting, S3Options, StorageConfig};
 pub use self::fs::FsStore;
 pub use self::key::{ObjectKey, ObjectPrefix};
 pub use self::resumable::{Appended, UploadProgress, UploadedPart};
 pub use self::s3::{S3Settings, S3Store};
-use crate::config::StorageConfig;
 pub use aws_sdk_s3::config::Credentials as S3Credentials;
 
 /// A stream of body chunks; the error ends the stream.
