@@ -2,7 +2,7 @@
 """Helpers for the edge benchmarks: seed a sealcast data dir (users, courses,
 videos, playback sessions, stored objects), mint access tokens with the
 server's own signing key, and sign playback URLs with its URL secret, exactly
-as the server does (see keyserver/src/signed_url.rs and tokens.rs).
+as the server does (see keyserver/src/signed_url/ and keyserver/src/tokens/).
 
   edge_bench.py token DATA_DIR USER_ID ROLE
   edge_bench.py creator DATA_DIR                 -> prints "USER_ID COURSE_ID"
