@@ -193,6 +193,21 @@ mod tests {
         (tmp, db)
     }
 
+    const LEASE: Duration = Duration::from_secs(60);
+
+    /// A claim that must succeed or find nothing; errors fail the test.
+    async fn try_claim(db: &Db, owner: &str, lease: Duration) -> Option<ClaimedJob> {
+        claim(db, owner, lease).await.unwrap()
+    }
+
+    /// Enqueues the fixture's video and claims its job as `owner`.
+    async fn enqueue_and_claim(db: &Db, owner: &str, lease: Duration) -> ClaimedJob {
+        enqueue(db, "v").await.unwrap();
+        try_claim(db, owner, lease)
+            .await
+            .expect("the new job is claimable")
+    }
+
     async fn video_status(db: &Db) -> (String, Option<String>) {
         sqlx::query_as("SELECT status, error FROM videos WHERE id = 'v'")
             .fetch_one(&db.pool)
@@ -203,55 +218,33 @@ mod tests {
     #[tokio::test]
     async fn one_claim_per_job_and_expired_leases_are_reclaimed() {
         let (_tmp, db) = db_with_video().await;
-        enqueue(&db, "v").await.unwrap();
-        let job = claim(&db, "w1", Duration::from_millis(200))
-            .await
-            .unwrap()
-            .unwrap();
+        let job = enqueue_and_claim(&db, "w1", Duration::from_millis(200)).await;
         assert_eq!(job.attempts, 1);
         assert!(
-            claim(&db, "w2", Duration::from_secs(60))
-                .await
-                .unwrap()
-                .is_none(),
+            try_claim(&db, "w2", LEASE).await.is_none(),
             "leased job is not claimable"
         );
         assert_eq!(video_status(&db).await.0, "processing");
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let again = claim(&db, "w2", Duration::from_secs(60))
+        let again = try_claim(&db, "w2", LEASE)
             .await
-            .unwrap()
             .expect("expired lease reclaimed");
         assert_eq!((again.id.as_str(), again.attempts), (job.id.as_str(), 2));
         assert!(
-            !heartbeat(&db, &job, "w1", Duration::from_secs(60))
-                .await
-                .unwrap(),
+            !heartbeat(&db, &job, "w1", LEASE).await.unwrap(),
             "w1 lost the lease"
         );
-        assert!(heartbeat(&db, &again, "w2", Duration::from_secs(60))
-            .await
-            .unwrap());
+        assert!(heartbeat(&db, &again, "w2", LEASE).await.unwrap());
     }
 
     #[tokio::test]
     async fn retry_waits_and_failure_is_final() {
         let (_tmp, db) = db_with_video().await;
-        enqueue(&db, "v").await.unwrap();
-        let job = claim(&db, "w", Duration::from_secs(60))
-            .await
-            .unwrap()
-            .unwrap();
+        let job = enqueue_and_claim(&db, "w", LEASE).await;
         retry_later(&db, &job, "storage unavailable", Duration::from_secs(30))
             .await
             .unwrap();
-        assert!(
-            claim(&db, "w", Duration::from_secs(60))
-                .await
-                .unwrap()
-                .is_none(),
-            "not due yet"
-        );
+        assert!(try_claim(&db, "w", LEASE).await.is_none(), "not due yet");
         assert_eq!(video_status(&db).await.0, "queued");
         fail(&db, &job, "not a video: no video stream")
             .await
@@ -260,20 +253,13 @@ mod tests {
             video_status(&db).await,
             ("failed".into(), Some("not a video: no video stream".into()))
         );
-        assert!(claim(&db, "w", Duration::from_secs(60))
-            .await
-            .unwrap()
-            .is_none());
+        assert!(try_claim(&db, "w", LEASE).await.is_none());
     }
 
     #[tokio::test]
     async fn ready_records_duration_and_renditions() {
         let (_tmp, db) = db_with_video().await;
-        enqueue(&db, "v").await.unwrap();
-        let job = claim(&db, "w", Duration::from_secs(60))
-            .await
-            .unwrap()
-            .unwrap();
+        let job = enqueue_and_claim(&db, "w", LEASE).await;
         set_progress(&db, "v", 42).await.unwrap();
         let r = Rendition {
             name: "240p".into(),
