@@ -12,7 +12,9 @@ use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::{
     Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
+use aws_sdk_s3::operation::upload_part::builders::UploadPartFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream as S3Body;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use bytes::BytesMut;
 use futures::{StreamExt, TryStreamExt};
@@ -98,6 +100,105 @@ impl S3Store {
         }
     }
 
+    /// Starts a multipart upload of the full key `full`; returns its upload id.
+    async fn create_multipart(&self, full: &str) -> Result<String, StorageError> {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.settings.bucket)
+            .key(full)
+            .send()
+            .await
+            .map_err(map_sdk_err)?;
+        created
+            .upload_id()
+            .map(str::to_string)
+            .ok_or_else(|| StorageError::Backend("no upload id".into()))
+    }
+
+    /// A part upload, built but not sent, so a caller can send it from a task.
+    fn upload_part_request(
+        &self,
+        full: &str,
+        upload_id: &str,
+        number: i32,
+        body: S3Body,
+    ) -> UploadPartFluentBuilder {
+        self.client
+            .upload_part()
+            .bucket(&self.settings.bucket)
+            .key(full)
+            .upload_id(upload_id)
+            .part_number(number)
+            .body(body)
+    }
+
+    /// Makes the parts of a multipart upload one object.
+    async fn complete_multipart(
+        &self,
+        full: &str,
+        upload_id: &str,
+        parts: Vec<CompletedPart>,
+    ) -> Result<(), StorageError> {
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.settings.bucket)
+            .key(full)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(map_sdk_err)
+    }
+
+    /// Stores `body` in one PutObject under the full key `full`.
+    async fn put_object(&self, full: &str, body: S3Body) -> Result<(), StorageError> {
+        self.client
+            .put_object()
+            .bucket(&self.settings.bucket)
+            .key(full)
+            .body(body)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(map_sdk_err)
+    }
+
+    async fn delete_object(&self, full: &str) -> Result<(), StorageError> {
+        self.client
+            .delete_object()
+            .bucket(&self.settings.bucket)
+            .key(full)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(map_sdk_err)
+    }
+
+    /// Aborts a multipart upload so S3 drops its parts; one already gone is
+    /// fine, any other failure is only logged (the upload is being given up).
+    async fn abort_multipart(&self, full: &str, upload_id: &str) {
+        let result = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.settings.bucket)
+            .key(full)
+            .upload_id(upload_id)
+            .send()
+            .await;
+        match result.map_err(map_sdk_err) {
+            Ok(_) | Err(StorageError::NotFound) => {}
+            Err(err) => {
+                tracing::warn!(key = %full, error = %err, "aborting a multipart upload failed")
+            }
+        }
+    }
+
     fn strip_prefix<'a>(&self, full: &'a str) -> &'a str {
         if self.settings.prefix.is_empty() {
             full
@@ -122,14 +223,7 @@ impl ObjectStore for S3Store {
         let first = reader.next_part().await?.unwrap_or_default();
         if reader.ended && reader.pending.is_empty() {
             let len = first.len() as u64;
-            self.client
-                .put_object()
-                .bucket(&self.settings.bucket)
-                .key(&full)
-                .body(S3Body::from(first))
-                .send()
-                .await
-                .map_err(map_sdk_err)?;
+            self.put_object(&full, S3Body::from(first)).await?;
             return Ok(len);
         }
         self.put_multipart(full, first, &mut reader).await
@@ -196,30 +290,18 @@ impl ObjectStore for S3Store {
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
-        let result = self
-            .client
-            .delete_object()
-            .bucket(&self.settings.bucket)
-            .key(self.full_key(key.as_str()))
-            .send()
-            .await;
-        match result.map_err(map_sdk_err) {
+        match self.delete_object(&self.full_key(key.as_str())).await {
             Ok(_) | Err(StorageError::NotFound) => Ok(()),
             Err(other) => Err(other),
         }
     }
 
     async fn list(&self, prefix: &ObjectPrefix) -> Result<Vec<ObjectMeta>, StorageError> {
-        let full_prefix = if self.settings.prefix.is_empty() {
-            prefix.as_str().to_string()
-        } else {
-            format!("{}/{}", self.settings.prefix, prefix.as_str())
-        };
         let pages = self
             .client
             .list_objects_v2()
             .bucket(&self.settings.bucket)
-            .prefix(full_prefix)
+            .prefix(self.full_key(prefix.as_str()))
             .into_paginator()
             .send();
         let pages: Vec<_> = pages.try_collect().await.map_err(map_sdk_err)?;

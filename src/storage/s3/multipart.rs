@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream as S3Body;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::CompletedPart;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use tokio::sync::Semaphore;
@@ -23,45 +22,17 @@ impl S3Store {
         first: Bytes,
         body: &mut PartReader,
     ) -> Result<u64, StorageError> {
-        let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.settings.bucket)
-            .key(&key)
-            .send()
-            .await
-            .map_err(map_sdk_err)?;
-        let upload_id = created
-            .upload_id()
-            .ok_or_else(|| StorageError::Backend("no upload id".into()))?
-            .to_string();
-        match self.upload_parts(&key, &upload_id, first, body).await {
-            Ok((parts, total)) => {
-                let completed = CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build();
-                let done = self
-                    .client
-                    .complete_multipart_upload()
-                    .bucket(&self.settings.bucket)
-                    .key(&key)
-                    .upload_id(&upload_id)
-                    .multipart_upload(completed)
-                    .send()
-                    .await;
-                match done {
-                    Ok(_) => Ok(total),
-                    Err(err) => {
-                        self.abort(&key, &upload_id).await;
-                        Err(map_sdk_err(err))
-                    }
-                }
-            }
-            Err(err) => {
-                self.abort(&key, &upload_id).await;
-                Err(err)
-            }
+        let upload_id = self.create_multipart(&key).await?;
+        let uploaded = async {
+            let (parts, total) = self.upload_parts(&key, &upload_id, first, body).await?;
+            self.complete_multipart(&key, &upload_id, parts).await?;
+            Ok(total)
         }
+        .await;
+        if uploaded.is_err() {
+            self.abort_multipart(&key, &upload_id).await;
+        }
+        uploaded
     }
 
     pub(super) async fn upload_parts(
@@ -87,14 +58,7 @@ impl S3Store {
                 .acquire_owned()
                 .await
                 .map_err(|e| StorageError::Backend(e.to_string()))?;
-            let request = self
-                .client
-                .upload_part()
-                .bucket(&self.settings.bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .part_number(number)
-                .body(S3Body::from(part));
+            let request = self.upload_part_request(key, upload_id, number, S3Body::from(part));
             tasks.spawn(async move {
                 let out = request.send().await.map_err(map_sdk_err)?;
                 drop(permit);
@@ -119,20 +83,6 @@ impl S3Store {
         }
         parts.sort_by_key(|p| p.part_number());
         Ok((parts, total))
-    }
-
-    pub(super) async fn abort(&self, key: &str, upload_id: &str) {
-        let result = self
-            .client
-            .abort_multipart_upload()
-            .bucket(&self.settings.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .send()
-            .await;
-        if let Err(err) = result {
-            tracing::warn!(key, error = %DisplayErrorContext(&err), "aborting multipart upload failed");
-        }
     }
 }
 

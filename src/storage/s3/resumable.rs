@@ -13,7 +13,7 @@ use std::io::SeekFrom;
 use std::path::Path;
 
 use aws_sdk_s3::primitives::ByteStream as S3Body;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::CompletedPart;
 use futures::StreamExt;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
@@ -29,25 +29,22 @@ fn pending_key(full: &str, at: &UploadProgress) -> Option<String> {
     (len > 0).then(|| format!("{full}.pending-{}-{len}", at.parts_total()))
 }
 
+/// The part spool as a request body.
+async fn spool_body(path: &Path) -> Result<S3Body, StorageError> {
+    S3Body::from_path(path)
+        .await
+        .map_err(|e| StorageError::Backend(format!("reading the part spool: {e}")))
+}
+
 impl S3Store {
     pub(super) async fn begin_upload_s3(
         &self,
         key: &ObjectKey,
         length: u64,
     ) -> Result<UploadProgress, StorageError> {
-        let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.settings.bucket)
-            .key(self.full_key(key.as_str()))
-            .send()
-            .await
-            .map_err(map_sdk_err)?;
-        let id = created
-            .upload_id()
-            .ok_or_else(|| StorageError::Backend("no upload id".into()))?;
+        let id = self.create_multipart(&self.full_key(key.as_str())).await?;
         Ok(UploadProgress {
-            multipart_id: Some(id.to_string()),
+            multipart_id: Some(id),
             ..UploadProgress::new(length)
         })
     }
@@ -123,16 +120,8 @@ impl S3Store {
                 progress.parts.push(part);
             } else if pending_key(&full, &progress) != pending_key(&full, at) {
                 let name = pending_key(&full, &progress).expect("bytes are pending");
-                self.client
-                    .put_object()
-                    .bucket(&self.settings.bucket)
-                    .key(name)
-                    .body(S3Body::from_path(spool.path()).await.map_err(|e| {
-                        StorageError::Backend(format!("reading the part spool: {e}"))
-                    })?)
-                    .send()
-                    .await
-                    .map_err(map_sdk_err)?;
+                self.put_object(&name, spool_body(spool.path()).await?)
+                    .await?;
             }
         }
         Ok(Appended {
@@ -150,17 +139,8 @@ impl S3Store {
     ) -> Result<UploadedPart, StorageError> {
         let size = tokio::fs::metadata(path).await?.len();
         let number = progress.parts.len() as i32 + 1;
-        let body = S3Body::from_path(path)
-            .await
-            .map_err(|e| StorageError::Backend(format!("reading the part spool: {e}")))?;
         let out = self
-            .client
-            .upload_part()
-            .bucket(&self.settings.bucket)
-            .key(full)
-            .upload_id(upload_id)
-            .part_number(number)
-            .body(body)
+            .upload_part_request(full, upload_id, number, spool_body(path).await?)
             .send()
             .await
             .map_err(map_sdk_err)?;
@@ -172,15 +152,8 @@ impl S3Store {
     }
 
     async fn delete_quietly(&self, full: String) {
-        let result = self
-            .client
-            .delete_object()
-            .bucket(&self.settings.bucket)
-            .key(&full)
-            .send()
-            .await;
-        if let Err(err) = result {
-            tracing::warn!(key = %full, error = %map_sdk_err(err), "deleting a pending-bytes object failed");
+        if let Err(err) = self.delete_object(&full).await {
+            tracing::warn!(key = %full, error = %err, "deleting a pending-bytes object failed");
         }
     }
 
@@ -236,15 +209,7 @@ impl S3Store {
         if at.parts.is_empty() {
             // An empty object: S3 can't complete a multipart upload with no part.
             self.abort_multipart(&full, upload_id).await;
-            self.client
-                .put_object()
-                .bucket(&self.settings.bucket)
-                .key(&full)
-                .body(S3Body::from(Vec::new()))
-                .send()
-                .await
-                .map_err(map_sdk_err)?;
-            return Ok(());
+            return self.put_object(&full, S3Body::from(Vec::new())).await;
         }
         let parts = at
             .parts
@@ -256,19 +221,7 @@ impl S3Store {
                     .build()
             })
             .collect();
-        self.client
-            .complete_multipart_upload()
-            .bucket(&self.settings.bucket)
-            .key(&full)
-            .upload_id(upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(map_sdk_err)?;
+        self.complete_multipart(&full, upload_id, parts).await?;
         self.delete_stray_pending(key).await;
         Ok(())
     }
@@ -297,23 +250,6 @@ impl S3Store {
         }
         self.delete_stray_pending(key).await;
         Ok(())
-    }
-
-    async fn abort_multipart(&self, full: &str, upload_id: &str) {
-        let result = self
-            .client
-            .abort_multipart_upload()
-            .bucket(&self.settings.bucket)
-            .key(full)
-            .upload_id(upload_id)
-            .send()
-            .await;
-        match result.map_err(map_sdk_err) {
-            Ok(_) | Err(StorageError::NotFound) => {}
-            Err(err) => {
-                tracing::warn!(key = %full, error = %err, "aborting a multipart upload failed")
-            }
-        }
     }
 
     /// Multipart uploads S3 still holds under `prefix` (for sweeping and tests).
