@@ -117,19 +117,11 @@ pub async fn create(
     } else {
         created
     };
-    let mut out = HeaderMap::new();
+    let mut out = progress_headers(written.progress.offset, Some(written.expires_at));
     let location = format!("/api/v1/uploads/{video_id}");
     out.insert(
         header::LOCATION,
         HeaderValue::from_str(&location).expect("ids are header-safe"),
-    );
-    out.insert(
-        tus::UPLOAD_OFFSET.clone(),
-        HeaderValue::from(written.progress.offset),
-    );
-    out.insert(
-        tus::UPLOAD_EXPIRES.clone(),
-        tus::expires_value(written.expires_at),
     );
     Ok((StatusCode::CREATED, out).into_response())
 }
@@ -149,10 +141,10 @@ pub async fn status(
 ) -> Result<Response, ApiError> {
     let record = workflow::owned(&app, uploader(&user), &id).await?;
     workflow::check_not_expired(&record)?;
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        tus::UPLOAD_OFFSET.clone(),
-        HeaderValue::from(record.progress.offset),
+    let unfinished = record.completed_at.is_none();
+    let mut headers = progress_headers(
+        record.progress.offset,
+        unfinished.then_some(record.expires_at),
     );
     headers.insert(
         tus::UPLOAD_LENGTH.clone(),
@@ -164,12 +156,6 @@ pub async fn status(
         .and_then(|m| HeaderValue::from_str(m).ok())
     {
         headers.insert(tus::UPLOAD_METADATA.clone(), meta);
-    }
-    if record.completed_at.is_none() {
-        headers.insert(
-            tus::UPLOAD_EXPIRES.clone(),
-            tus::expires_value(record.expires_at),
-        );
     }
     Ok((StatusCode::OK, headers).into_response())
 }
@@ -208,17 +194,11 @@ pub async fn append(
     let record = workflow::owned(&app, uploader(&user), &id).await?;
     workflow::check_not_expired(&record)?;
     let written = append_body(&app, &record.video_id, offset, &headers, body).await?;
-    let mut out = HeaderMap::new();
-    out.insert(
-        tus::UPLOAD_OFFSET.clone(),
-        HeaderValue::from(written.progress.offset),
+    let unfinished = !written.progress.is_complete();
+    let out = progress_headers(
+        written.progress.offset,
+        unfinished.then_some(written.expires_at),
     );
-    if !written.progress.is_complete() {
-        out.insert(
-            tus::UPLOAD_EXPIRES.clone(),
-            tus::expires_value(written.expires_at),
-        );
-    }
     Ok((StatusCode::NO_CONTENT, out).into_response())
 }
 
@@ -246,6 +226,17 @@ fn uploader(user: &AuthUser) -> Uploader<'_> {
         user_id: &user.id,
         is_admin: user.is_admin(),
     }
+}
+
+/// `Upload-Offset`, and `Upload-Expires` when `expires_at` is given (an
+/// upload that can still expire): what every tus answer about progress carries.
+fn progress_headers(offset: u64, expires_at: Option<i64>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(tus::UPLOAD_OFFSET.clone(), HeaderValue::from(offset));
+    if let Some(at) = expires_at {
+        headers.insert(tus::UPLOAD_EXPIRES.clone(), tus::expires_value(at));
+    }
+    headers
 }
 
 /// Streams a tus body into the upload through the idle and length guard.
