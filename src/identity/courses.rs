@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::sessions::{end_sessions, EndReason, SessionScope};
-use super::{is_unique_violation, IdentityError, Invalid, Role};
+use super::{taken_or_db, IdentityError, Invalid, Role};
 use crate::db::{new_id, now_ms, Db};
 use crate::videos::access::{self as rule, Access, Viewer};
 
@@ -134,13 +134,7 @@ pub async fn enroll(db: &Db, course_id: &str, user_id: &str) -> Result<Enrollmen
         .bind(now)
         .execute(&db.pool)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                IdentityError::AlreadyEnrolled
-            } else {
-                IdentityError::Db(e)
-            }
-        })?;
+        .map_err(taken_or_db(IdentityError::AlreadyEnrolled))?;
     Ok(Enrollment {
         course_id: course_id.to_string(),
         user_id: user_id.to_string(),

@@ -141,3 +141,15 @@ pub enum Invalid {
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
 }
+
+/// Maps a failed insert: a unique-constraint violation means the row is
+/// already there and becomes `taken`; anything else stays a database error.
+pub(crate) fn taken_or_db(taken: IdentityError) -> impl FnOnce(sqlx::Error) -> IdentityError {
+    move |e| {
+        if is_unique_violation(&e) {
+            taken
+        } else {
+            IdentityError::Db(e)
+        }
+    }
+}

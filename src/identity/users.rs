@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::passwords::{check_password_policy, hash_password};
-use super::{is_unique_violation, IdentityError, Invalid, Role};
+use super::{is_unique_violation, taken_or_db, IdentityError, Invalid, Role};
 use crate::db::{new_id, now_ms, Db};
 
 /// An account as the API shows it (never the password hash).
@@ -94,13 +94,7 @@ pub async fn create_user(
     .bind(user.created_at)
     .execute(&db.pool)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            IdentityError::EmailTaken
-        } else {
-            IdentityError::Db(e)
-        }
-    })?;
+    .map_err(taken_or_db(IdentityError::EmailTaken))?;
     Ok(User {
         created_at: user.created_at / 1000,
         ..user
