@@ -108,16 +108,23 @@ pub async fn rotate(db: &Db, token: &str, ttl: Duration) -> Result<Rotation, Ide
     Ok(Rotation::Rotated { user_id, new })
 }
 
+/// Revokes the tokens not yet revoked whose `column` (a fixed column name,
+/// never input) equals `value`; returns how many.
+async fn revoke_live(db: &Db, column: &'static str, value: &str) -> Result<u64, IdentityError> {
+    let sql = format!(
+        "UPDATE refresh_tokens SET revoked_at = $1 WHERE {column} = $2 AND revoked_at IS NULL"
+    );
+    Ok(sqlx::query(&sql)
+        .bind(now_ms())
+        .bind(value)
+        .execute(&db.pool)
+        .await?
+        .rows_affected())
+}
+
 /// Revokes every token of a family.
 pub async fn revoke_family(db: &Db, family_id: &str) -> Result<u64, IdentityError> {
-    Ok(sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(now_ms())
-    .bind(family_id)
-    .execute(&db.pool)
-    .await?
-    .rows_affected())
+    revoke_live(db, "family_id", family_id).await
 }
 
 /// Revokes the family `token` belongs to (logout); unknown tokens are ignored.
@@ -135,12 +142,5 @@ pub async fn revoke_family_of(db: &Db, token: &str) -> Result<(), IdentityError>
 
 /// Revokes every refresh token of a user (account disabled).
 pub async fn revoke_user(db: &Db, user_id: &str) -> Result<u64, IdentityError> {
-    Ok(sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(now_ms())
-    .bind(user_id)
-    .execute(&db.pool)
-    .await?
-    .rows_affected())
+    revoke_live(db, "user_id", user_id).await
 }
