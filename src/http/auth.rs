@@ -9,6 +9,8 @@ use axum::http::request::Parts;
 use axum_extra::headers::authorization::Bearer;
 use axum_extra::headers::{Authorization, HeaderMapExt};
 use sealcast_keyserver::{Issuer, Role, TokenError};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::Modify;
 
 use super::AppState;
 use crate::error::{ApiError, ErrorCode};
@@ -97,5 +99,23 @@ impl FromRequestParts<AppState> for AuthUser {
                     .map_err(|_| ApiError::internal(format_args!("bad role {role}")))?,
             }),
         }
+    }
+}
+
+/// Declares, in the OpenAPI document, the `bearer` scheme the paths refer to.
+pub(crate) struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
     }
 }

@@ -17,7 +17,17 @@ use crate::error::{envelope_response, ErrorCode, REQUEST_ID};
 /// Makes the request id available to every error built during the request,
 /// echoes it on the response, and wraps bare error statuses from layers
 /// (body limit, timeout, 405) in the JSON envelope.
+///
+/// A refused request that carried a body may be answered before the body
+/// was read, and then the connection cannot carry another request: such
+/// answers say `Connection: close`, so clients open a fresh connection
+/// instead of reusing one the server drops.
 pub async fn request_context(request: Request, next: Next) -> Response<Body> {
+    let sends_body = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0")
+        || request.headers().contains_key(header::TRANSFER_ENCODING);
     let id = request
         .headers()
         .get(&REQUEST_ID_HEADER)
@@ -49,6 +59,11 @@ pub async fn request_context(request: Request, next: Next) -> Response<Body> {
                 response
                     .headers_mut()
                     .insert(REQUEST_ID_HEADER.clone(), value);
+            }
+            if sends_body && (status.is_client_error() || status.is_server_error()) {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             response
         })

@@ -10,9 +10,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{OpenApi, ToSchema};
 
+use super::auth::BearerScheme;
 use super::{hls, uploads, videos, AppState};
 
 /// The error envelope every failure answers with.
@@ -27,24 +27,6 @@ pub struct ErrorBody {
     pub code: String,
     pub message: String,
     pub request_id: String,
-}
-
-/// Declares the `bearer` scheme the paths refer to.
-pub(crate) struct BearerScheme;
-
-impl Modify for BearerScheme {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
 }
 
 /// The edge: uploads, videos and signed playback.

@@ -57,18 +57,7 @@ pub async fn protocol(request: Request, next: Next) -> Response {
             return stamp(response);
         }
     }
-    // A refused PATCH or POST may be answered before its body was read, and
-    // then the connection cannot carry another request. Say so, so clients
-    // open a fresh connection instead of reusing one the server drops.
-    let sends_body = [Method::POST, Method::PATCH].contains(request.method());
-    let mut response = next.run(request).await;
-    if sends_body && (response.status().is_client_error() || response.status().is_server_error()) {
-        response.headers_mut().insert(
-            axum::http::header::CONNECTION,
-            HeaderValue::from_static("close"),
-        );
-    }
-    stamp(response)
+    stamp(next.run(request).await)
 }
 
 fn stamp(mut response: Response) -> Response {

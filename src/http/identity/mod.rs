@@ -15,7 +15,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use utoipa::OpenApi;
 
-use crate::http::openapi::BearerScheme;
+use crate::http::auth::BearerScheme;
 
 pub use extract::{ApiJson, ClientMeta};
 
