@@ -133,12 +133,18 @@ impl ServerBuilder {
                 lines.lock().unwrap().push(line);
             }
         });
-        let base_url = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => url,
-            Err(_) => {
+        // The listening line, or the exit of a process that will never print it.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let base_url = loop {
+            if let Ok(url) = rx.recv_timeout(Duration::from_millis(100)) {
+                break url;
+            }
+            let exited = child.try_wait().unwrap();
+            if exited.is_some() || Instant::now() > deadline {
                 let _ = child.kill();
                 panic!(
-                    "server did not start; log:\n{}",
+                    "server did not start ({}); log:\n{}",
+                    exited.map_or("no listening line within 60 s".into(), |s| s.to_string()),
                     std::fs::read_to_string(&log_path).unwrap_or_default()
                 );
             }
