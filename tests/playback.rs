@@ -103,7 +103,7 @@ async fn playback_needs_a_ready_video_and_entitlement_and_is_limited_per_user() 
     assert_eq!(s["video_id"], video.as_str());
     assert_eq!(s["ip"], "127.0.0.1");
     assert_eq!(s["user_agent"], "sealcast-test/1.0");
-    assert_eq!(s["video_title"], "Video");
+    assert_eq!(s["video_title"], "Lecture 1");
     assert_error(
         api.get("/api/v1/admin/sessions", &learner.token).await,
         403,
