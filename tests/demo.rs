@@ -4,68 +4,55 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use common::sealcast_command;
+use common::{eventually, sealcast_command, TestServer};
 
+/// A demo server and the accounts it printed: (role, email, password).
 struct Demo {
-    child: Child,
+    server: TestServer,
     base_url: String,
-    /// (role, email, password) as printed.
     accounts: Vec<(String, String, String)>,
-    log_path: std::path::PathBuf,
 }
 
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_demo(data: &std::path::Path) -> Demo {
-    let log_path = data.with_extension("log");
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .unwrap();
-    let mut child = sealcast_command()
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
+async fn start_demo(data_dir: Option<tempfile::TempDir>) -> Demo {
+    let mut builder = TestServer::builder()
+        .arg("--demo")
         .env("SEALCAST_TRANSCODE_RUNGS", "360,240")
-        .env("SEALCAST_X264_PRESET", "ultrafast")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut base_url = String::new();
-    let mut accounts = Vec::new();
-    while accounts.len() < 3 {
-        let line = lines
-            .next()
-            .expect("demo output ended early")
-            .expect("stdout readable");
-        if let Some(url) = line.strip_prefix("sealcast listening on ") {
-            base_url = url.trim().to_string();
-        }
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if let [role, email, "password:", password] = words[..] {
-            accounts.push((role.into(), email.into(), password.into()));
-        }
+        .env("SEALCAST_X264_PRESET", "ultrafast");
+    if let Some(dir) = data_dir {
+        builder = builder.data_dir(dir);
     }
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let server = builder.start();
+    let accounts = eventually(
+        Duration::from_secs(30),
+        "the demo prints 3 accounts",
+        || {
+            let lines = server.stdout_lines();
+            async move {
+                let accounts: Vec<(String, String, String)> = lines
+                    .iter()
+                    .filter_map(|line| {
+                        let words: Vec<&str> = line.split_whitespace().collect();
+                        match words[..] {
+                            [role, email, "password:", password] => {
+                                Some((role.into(), email.into(), password.into()))
+                            }
+                            _ => None,
+                        }
+                    })
+                    .collect();
+                (accounts.len() >= 3).then_some(accounts)
+            }
+        },
+    )
+    .await;
     Demo {
-        child,
-        base_url,
+        base_url: server.base_url.clone(),
+        server,
         accounts,
-        log_path,
     }
 }
 
@@ -90,9 +77,7 @@ async fn get_json(http: &reqwest::Client, url: String, token: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_seeds_accounts_course_and_a_playable_sample_video() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let demo = start_demo(&data);
+    let demo = start_demo(None).await;
     let roles: Vec<&str> = demo.accounts.iter().map(|a| a.0.as_str()).collect();
     assert_eq!(roles, ["admin", "creator", "learner"]);
     let http = reqwest::Client::new();
@@ -114,26 +99,21 @@ async fn demo_seeds_accounts_course_and_a_playable_sample_video() {
         .clone();
 
     // The sample video goes through the real transcode queue.
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let video = loop {
-        let list = get_json(
-            &http,
-            format!(
-                "{}/api/v1/videos?course_id={}",
-                demo.base_url,
-                course["id"].as_str().unwrap()
-            ),
-            &token,
-        )
-        .await;
+    let videos_url = format!(
+        "{}/api/v1/videos?course_id={}",
+        demo.base_url,
+        course["id"].as_str().unwrap()
+    );
+    let video = eventually(Duration::from_secs(240), "the sample is ready", || async {
+        let list = get_json(&http, videos_url.clone(), &token).await;
         let video = list["videos"][0].clone();
         match video["status"].as_str() {
-            Some("ready") => break video,
+            Some("ready") => Some(video),
             Some("failed") => panic!("sample failed: {video}"),
-            _ if Instant::now() > deadline => panic!("sample not ready: {video}"),
-            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+            _ => None,
         }
-    };
+    })
+    .await;
     assert!(
         video["duration_seconds"].as_f64().unwrap() > 15.0,
         "{video}"
@@ -164,7 +144,7 @@ async fn demo_seeds_accounts_course_and_a_playable_sample_video() {
     assert!(master.text().await.unwrap().contains("#EXT-X-STREAM-INF"));
 
     // Passwords go to the terminal only, never to the log.
-    let log = std::fs::read_to_string(&demo.log_path).unwrap();
+    let log = demo.server.log();
     for (_, _, password) in &demo.accounts {
         assert!(
             !log.contains(password.as_str()),
@@ -175,8 +155,7 @@ async fn demo_seeds_accounts_course_and_a_playable_sample_video() {
     // A second start sets fresh passwords; the old ones stop working and the
     // sample is not generated twice.
     let old = demo.accounts.clone();
-    drop(demo);
-    let again = start_demo(&data);
+    let again = start_demo(Some(demo.server.crash())).await;
     assert_ne!(again.accounts[2].2, old[2].2);
     let resp = login(&http, &again.base_url, &old[2].1, &old[2].2).await;
     assert_eq!(resp.status(), 401);

@@ -3,14 +3,12 @@
 //! tampered, expired, cross-session and ended-session URLs.
 
 mod common;
-mod edge_support;
 
 use std::time::Duration;
 
-use edge_support::{error_code, fast, ready_video, split_url, Edge};
+use common::hls::{self, split_url};
+use common::{error_code, eventually, TestApp};
 use sealcast_keyserver::SignedQuery;
-
-use common::TestServer;
 
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -19,32 +17,31 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// Every URI line or `URI="…"` attribute of a playlist.
-fn uris(playlist: &str) -> Vec<String> {
+/// Every URI a media playlist names: segments and (once each) keys.
+fn media_uris(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for line in playlist.lines() {
-        if let Some(i) = line.find("URI=\"") {
-            let rest = &line[i + 5..];
-            out.push(rest[..rest.find('"').unwrap()].to_string());
-        } else if !line.starts_with('#') && !line.trim().is_empty() {
-            out.push(line.trim().to_string());
+    for segment in hls::keyed_segments(&hls::media(text)) {
+        if !out.contains(&segment.key_uri) {
+            out.push(segment.key_uri);
         }
+        out.push(segment.segment_uri);
     }
     out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hls_signed_chain_ranges_and_refusals() {
-    let edge = Edge::start(fast(TestServer::builder())).await;
-    let (_, course, token) = edge.creator().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let (video, _) = ready_video(&edge, &token, &course, tmp.path()).await;
-    let (learner, _) = edge.learner_in(&course).await;
-    let (sid, master_url) = edge.playback_session(&learner, &video, 3600).await;
-    let signer = edge.signer();
+    let app = TestApp::init().fast_transcodes().app().await;
+    let api = &app.api;
+    let (creator, course) = app.creator_with_course().await;
+    let video = app.ready_video(&creator, &course).await.id;
+    let learner = app.learner_in(&course).await;
+    let session = app.playback(&learner, &video).await;
+    let (sid, master_url) = (session.session_id.clone(), session.master_url.clone());
+    let signer = app.url_signer();
 
     // Master: every variant URI is absolute under the session and signed.
-    let resp = edge.http.get(edge.url(&master_url)).send().await.unwrap();
+    let resp = api.send(api.http.get(api.url(&master_url))).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
         resp.headers()["content-type"],
@@ -52,7 +49,11 @@ async fn hls_signed_chain_ranges_and_refusals() {
     );
     assert_eq!(resp.headers()["cache-control"], "no-store");
     let master = resp.text().await.unwrap();
-    let variants = uris(&master);
+    let variants: Vec<String> = hls::master(&master)
+        .variants
+        .into_iter()
+        .map(|v| v.uri)
+        .collect();
     assert!(!variants.is_empty(), "{master}");
     let mut segment_url = String::new();
     for variant in &variants {
@@ -63,12 +64,12 @@ async fn hls_signed_chain_ranges_and_refusals() {
         );
         let q = SignedQuery::parse(&query).unwrap();
         signer.verify(&path, &sid, q.exp, &q.sig, now()).unwrap();
-        let resp = edge.http.get(edge.url(variant)).send().await.unwrap();
+        let resp = api.send(api.http.get(api.url(variant))).await;
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["cache-control"], "no-store");
         let media = resp.text().await.unwrap();
         assert!(!media.contains("sealcast-key://"), "{media}");
-        let all = uris(&media);
+        let all = media_uris(&media);
         assert!(all.len() >= 4, "{media}");
         for uri in all {
             let (path, query) = split_url(&uri);
@@ -84,7 +85,7 @@ async fn hls_signed_chain_ranges_and_refusals() {
     }
 
     // Segments: encrypted MPEG-TS with ETag, ranges and private caching.
-    let resp = edge.http.get(edge.url(&segment_url)).send().await.unwrap();
+    let resp = api.send(api.http.get(api.url(&segment_url))).await;
     assert_eq!(resp.status(), 200);
     let h = resp.headers().clone();
     assert_eq!(h["content-type"], "video/mp2t");
@@ -100,43 +101,43 @@ async fn hls_signed_chain_ranges_and_refusals() {
         "AES-CBC output: {}",
         whole.len()
     );
-    let resp = edge
-        .http
-        .get(edge.url(&segment_url))
-        .header("range", "bytes=10-109")
-        .send()
-        .await
-        .unwrap();
+    let resp = api
+        .send(
+            api.http
+                .get(api.url(&segment_url))
+                .header("range", "bytes=10-109"),
+        )
+        .await;
     assert_eq!(resp.status(), 206);
     assert_eq!(
         resp.headers()["content-range"].to_str().unwrap(),
         format!("bytes 10-109/{}", whole.len())
     );
     assert_eq!(resp.bytes().await.unwrap(), whole.slice(10..110));
-    let resp = edge
-        .http
-        .get(edge.url(&segment_url))
-        .header("range", "bytes=-16")
-        .send()
-        .await
-        .unwrap();
+    let resp = api
+        .send(
+            api.http
+                .get(api.url(&segment_url))
+                .header("range", "bytes=-16"),
+        )
+        .await;
     assert_eq!(resp.status(), 206);
     assert_eq!(resp.bytes().await.unwrap(), whole.slice(whole.len() - 16..));
-    let resp = edge
-        .http
-        .get(edge.url(&segment_url))
-        .header("range", format!("bytes={}-", whole.len() + 5))
-        .send()
-        .await
-        .unwrap();
+    let resp = api
+        .send(
+            api.http
+                .get(api.url(&segment_url))
+                .header("range", format!("bytes={}-", whole.len() + 5)),
+        )
+        .await;
     assert_eq!(resp.status(), 416);
-    let resp = edge
-        .http
-        .get(edge.url(&segment_url))
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let resp = api
+        .send(
+            api.http
+                .get(api.url(&segment_url))
+                .header("if-none-match", &etag),
+        )
+        .await;
     assert_eq!(resp.status(), 304);
 
     // Tampering: the signature, the expiry, the session, the path.
@@ -145,7 +146,8 @@ async fn hls_signed_chain_ranges_and_refusals() {
     let mut bad_sig = q.sig.clone().into_bytes();
     bad_sig[5] = if bad_sig[5] == b'A' { b'B' } else { b'A' };
     let bad_sig = String::from_utf8(bad_sig).unwrap();
-    let (other_sid, other_master) = edge.playback_session(&learner, &video, 3600).await;
+    let other = app.playback(&learner, &video).await;
+    let (other_sid, other_master) = (other.session_id, other.master_url);
     let (_, other_query) = split_url(&other_master);
     let attempts = [
         format!("{seg_path}?exp={}&sig={bad_sig}", q.exp),
@@ -156,47 +158,58 @@ async fn hls_signed_chain_ranges_and_refusals() {
         format!("{seg_path}?exp={}&sig={}&sig={}", q.exp, q.sig, q.sig),
     ];
     for url in attempts {
-        let resp = edge.http.get(edge.url(&url)).send().await.unwrap();
+        let resp = api.send(api.http.get(api.url(&url))).await;
         assert_eq!(resp.status(), 403, "{url}");
         assert_eq!(error_code(resp).await, "bad_signature", "{url}");
     }
     // A validly signed URL past its expiry.
     let past = sealcast::playback::master_url(&signer, &sid, now() - 5).unwrap();
-    let resp = edge.http.get(edge.url(&past)).send().await.unwrap();
+    let resp = api.send(api.http.get(api.url(&past))).await;
     assert_eq!(resp.status(), 403);
     assert_eq!(error_code(resp).await, "expired_signature");
     // Signed paths outside the allowed files are not found, never served.
     let (_, master_query) = split_url(&master_url);
-    for bad in ["240p/source", "240p/.hidden.ts", "x/poster.jpg"] {
-        let resp = edge
-            .http
-            .get(edge.url(&format!("/hls/{sid}/{bad}?{master_query}")))
-            .send()
-            .await
-            .unwrap();
+    for bad in ["144p/source", "144p/.hidden.ts", "x/poster.jpg"] {
+        let resp = api
+            .send(
+                api.http
+                    .get(api.url(&format!("/hls/{sid}/{bad}?{master_query}"))),
+            )
+            .await;
         assert_eq!(resp.status(), 404, "{bad}");
     }
 
-    // An ended session stops within a second, an expired one at once.
-    sqlx::query("UPDATE playback_sessions SET ended_at = $1 WHERE id = $2")
-        .bind(sealcast::db::now_ms())
-        .bind(&sid)
-        .execute(&edge.data.db.pool)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // An ended session stops (once the edge's short session cache lets go),
+    // an expired one at once.
+    let resp = api
+        .delete(&format!("/api/v1/playback/{sid}"), &learner.token)
+        .await;
+    assert_eq!(resp.status(), 204);
     for url in [&master_url, &segment_url] {
-        let resp = edge.http.get(edge.url(url)).send().await.unwrap();
-        assert_eq!(resp.status(), 403);
-        assert_eq!(error_code(resp).await, "session_ended");
+        eventually(
+            Duration::from_secs(10),
+            "the ended session is refused",
+            || async {
+                let resp = api.anonymous_get(url).await;
+                (resp.status() == 403).then_some(())
+            },
+        )
+        .await;
+        assert_eq!(
+            error_code(api.anonymous_get(url).await).await,
+            "session_ended"
+        );
     }
+    // No API ages a session and the server has no injected clock, so this
+    // one write forges an expiry in the database (the URL is still signed).
+    let at_rest = app.at_rest().await;
     sqlx::query("UPDATE playback_sessions SET expires_at = $1 WHERE id = $2")
         .bind(sealcast::db::now_ms() - 1000)
         .bind(&other_sid)
-        .execute(&edge.data.db.pool)
+        .execute(&at_rest.db.pool)
         .await
         .unwrap();
-    let resp = edge.http.get(edge.url(&other_master)).send().await.unwrap();
+    let resp = api.send(api.http.get(api.url(&other_master))).await;
     assert_eq!(error_code(resp).await, "session_ended");
 }
 
@@ -206,18 +219,18 @@ async fn hls_signed_chain_ranges_and_refusals() {
 /// The session comes from the real `POST /api/v1/videos/{id}/playback`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hls_ffmpeg_plays_the_signed_master_url() {
-    let edge = Edge::start(fast(TestServer::builder())).await;
-    let (_, course, token) = edge.creator().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let (video, _) = ready_video(&edge, &token, &course, tmp.path()).await;
-    let (_, learner_token) = edge.learner_in(&course).await;
-    let resp = edge
-        .http
-        .post(edge.url(&format!("/api/v1/videos/{video}/playback")))
-        .bearer_auth(&learner_token)
-        .send()
-        .await
-        .unwrap();
+    let app = TestApp::init().fast_transcodes().app().await;
+    let api = &app.api;
+    let (creator, course) = app.creator_with_course().await;
+    let video = app.ready_video(&creator, &course).await.id;
+    let learner_token = app.learner_in(&course).await.token;
+    let resp = api
+        .send(
+            api.http
+                .post(api.url(&format!("/api/v1/videos/{video}/playback")))
+                .bearer_auth(&learner_token),
+        )
+        .await;
     assert_eq!(resp.status(), 201);
     let session: serde_json::Value = resp.json().await.unwrap();
     let master_url = session["master_url"].as_str().unwrap().to_string();
@@ -227,7 +240,7 @@ async fn hls_ffmpeg_plays_the_signed_master_url() {
             "-headers",
             &format!("Authorization: Bearer {learner_token}\r\n"),
         ])
-        .args(["-i", &edge.url(&master_url)])
+        .args(["-i", &api.url(&master_url)])
         .args(["-map", "0", "-f", "framemd5", "-"])
         .output()
         .unwrap();
@@ -235,7 +248,7 @@ async fn hls_ffmpeg_plays_the_signed_master_url() {
         out.status.success(),
         "ffmpeg: {}\n{}",
         String::from_utf8_lossy(&out.stderr),
-        edge.server.log()
+        app.server().log()
     );
     let frames = String::from_utf8_lossy(&out.stdout)
         .lines()

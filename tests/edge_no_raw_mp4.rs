@@ -4,17 +4,16 @@
 //! start with an MP4 `ftyp` box or contain any stretch of the uploaded bytes.
 
 mod common;
-mod edge_support;
 
 use std::collections::BTreeSet;
 
-use edge_support::{fast, ready_video, split_url, Edge};
+use common::api::upload_id;
+use common::hls::split_url;
+use common::TestApp;
 use reqwest::Method;
-use sealcast_keyserver::Role;
 
-use common::TestServer;
-
-/// The body, or what arrived of it within 3 s (event streams never end).
+/// The body, or what arrived of it within 3 s (event streams never end, so
+/// this walk reads raw `reqwest` streams).
 async fn body_of(resp: reqwest::Response) -> Vec<u8> {
     use futures::StreamExt;
     let mut out = Vec::new();
@@ -44,18 +43,20 @@ fn leaks(body: &[u8], needles: &[Vec<u8>]) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_route_ever_returns_the_uploaded_mp4() {
-    let edge = Edge::start(
-        fast(TestServer::builder())
-            .arg("--keep-originals")
-            .arg("true"),
-    )
-    .await;
-    let (owner, course, token) = edge.creator().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let (video, bytes) = ready_video(&edge, &token, &course, tmp.path()).await;
+    let app = TestApp::init()
+        .fast_transcodes()
+        .flag("--keep-originals", true)
+        .app()
+        .await;
+    let api = &app.api;
+    let (owner, course) = app.creator_with_course().await;
+    let token = owner.token.clone();
+    let ready = app.ready_video(&owner, &course).await;
+    let (video, bytes) = (ready.id, ready.source);
+    // The original is kept at rest (the subject here is that it never leaves).
     assert!(
-        !edge
-            .data
+        !app.at_rest()
+            .await
             .object_keys(&format!("originals/{video}"))
             .await
             .is_empty(),
@@ -63,21 +64,21 @@ async fn no_route_ever_returns_the_uploaded_mp4() {
     );
     // A second upload stopped half-way: its bytes sit in partial storage.
     let half = bytes.len() / 2;
-    let pending_path = edge.new_upload(&token, &course, bytes.len() as u64).await;
+    let pending_path = api.new_upload(&token, &course, bytes.len() as u64).await;
     assert_eq!(
-        edge.patch(&pending_path, &token, 0, bytes[..half].to_vec())
+        api.patch(&pending_path, &token, 0, bytes[..half].to_vec())
             .await
             .status(),
         204
     );
-    let pending = pending_path.rsplit('/').next().unwrap().to_string();
+    let pending = upload_id(&pending_path);
 
-    let (learner, learner_token) = edge.learner_in(&course).await;
-    let (sid, master_url) = edge.playback_session(&learner, &video, 3600).await;
+    let learner_token = app.learner_in(&course).await.token;
+    let session = api.playback(&learner_token, &video).await;
+    let (sid, master_url) = (session.session_id, session.master_url);
     let (_, signed_query) = split_url(&master_url);
-    let admin = edge.user("admin").await;
-    let admin_token = edge.token(&admin, Role::Admin);
-    let owner_token = edge.token(&owner, Role::Creator);
+    let admin_token = app.user("admin").await.token;
+    let owner_token = token.clone();
 
     // Needles: the head (with the ftyp box) and stretches from the middle.
     let needles: Vec<Vec<u8>> = [
@@ -92,12 +93,9 @@ async fn no_route_ever_returns_the_uploaded_mp4() {
     .collect();
 
     // Every documented route, with its parameters filled in several ways.
-    let doc: serde_json::Value = edge
-        .http
-        .get(edge.url("/api/v1/openapi.json"))
-        .send()
+    let doc: serde_json::Value = api
+        .anonymous_get("/api/v1/openapi.json")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -107,9 +105,9 @@ async fn no_route_ever_returns_the_uploaded_mp4() {
     for template in &documented {
         for id in [&video, &pending] {
             for (rung, file) in [
-                ("240p", "index.m3u8"),
-                ("240p", "seg_00000.ts"),
-                ("240p", "source"),
+                ("144p", "index.m3u8"),
+                ("144p", "seg_00000.ts"),
+                ("144p", "source"),
                 ("..", "source"),
                 ("uploads", "source"),
                 ("originals", "x.ts"),
@@ -175,9 +173,9 @@ async fn no_route_ever_returns_the_uploaded_mp4() {
                 Some(&learner_token),
                 Some(&admin_token),
             ] {
-                let mut req = edge
+                let mut req = api
                     .http
-                    .request(method.clone(), edge.url(path))
+                    .request(method.clone(), api.url(path))
                     .header("tus-resumable", "1.0.0");
                 if let Some(t) = auth {
                     req = req.bearer_auth(t);
@@ -200,12 +198,12 @@ async fn no_route_ever_returns_the_uploaded_mp4() {
     }
     assert!(requests > 500, "walked only {requests} requests");
     // The server is still up and the pending upload still intact.
-    assert_eq!(edge.offset(&pending_path, &token).await, half as u64);
+    assert_eq!(api.offset(&pending_path, &token).await, half as u64);
     // Finally DELETE everywhere (the videos go; nothing leaks on the way).
     for path in &paths {
-        let resp = edge
+        let resp = api
             .http
-            .delete(edge.url(path))
+            .delete(api.url(path))
             .bearer_auth(&admin_token)
             .header("tus-resumable", "1.0.0")
             .send()

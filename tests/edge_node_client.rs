@@ -5,17 +5,15 @@
 //! in tests/node).
 
 mod common;
-mod edge_support;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use edge_support::{sha256_hex, video_bytes, Edge};
+use common::api::{login_from, upload_id};
+use common::media::{sha256_hex, video_bytes};
+use common::{AtRest, Garage, TestApp};
 use sealcast::storage::{collect, ObjectKey, ObjectStore, S3Credentials, S3Settings, S3Store};
-use sealcast_keyserver::Role;
-
-use common::{Garage, TestServer};
 
 fn node_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
@@ -33,7 +31,7 @@ struct Run {
 }
 
 fn run_client(
-    edge: &Edge,
+    app: &TestApp,
     file: &Path,
     store: &Path,
     token: &str,
@@ -44,7 +42,7 @@ fn run_client(
     let mut cmd = Command::new("node");
     cmd.current_dir(&dir)
         .arg("upload.mjs")
-        .args(["--endpoint", &edge.url("/api/v1/uploads")])
+        .args(["--endpoint", &app.url("/api/v1/uploads")])
         .args(["--file", file.to_str().unwrap()])
         .args(["--token", token])
         .args(["--course", course])
@@ -68,14 +66,16 @@ fn run_client(
 }
 
 /// Kills a client mid-way, resumes with another process; returns the video id.
-async fn kill_and_resume(edge: &Edge, video: &[u8], dir: &Path) -> String {
-    let (user, course, token) = edge.creator().await;
+async fn kill_and_resume(app: &TestApp, video: &[u8], dir: &Path) -> String {
+    let api = &app.api;
+    let (creator, course) = app.creator_with_course().await;
+    let token = creator.token.clone();
     let file = dir.join("lecture.mp4");
     std::fs::write(&file, video).unwrap();
     let state = dir.join("tus-state.json");
 
     let first = run_client(
-        edge,
+        app,
         &file,
         &state,
         &token,
@@ -95,24 +95,27 @@ async fn kill_and_resume(edge: &Edge, video: &[u8], dir: &Path) -> String {
         .find_map(|l| l.strip_prefix("url "))
         .unwrap_or_else(|| panic!("no upload url: {}", first.stdout))
         .to_string();
-    let path = url.trim_start_matches(&edge.server.base_url).to_string();
-    let id = path.rsplit('/').next().unwrap().to_string();
-    assert_eq!(edge.data.video_status(&id).await.0, "uploading");
-    let offset = edge.offset(&path, &token).await;
+    let path = url.trim_start_matches(&app.server().base_url).to_string();
+    let id = upload_id(&path);
+    assert_eq!(app.video_status(&id, &token).await, "uploading");
+    let offset = api.offset(&path, &token).await;
     assert!(
         offset > 0 && offset < video.len() as u64,
         "stopped at {offset}"
     );
 
-    // A new process, a new token of the same user (as after a refresh).
-    let token2 = edge.token(&user, Role::Creator);
-    let second = run_client(edge, &file, &state, &token2, &course, None);
+    // A new process, a new token of the same user (after a refresh).
+    let token2 = login_from(api.refresh(&creator.refresh_cookie).await)
+        .await
+        .token;
+    assert_ne!(token2, token);
+    let second = run_client(app, &file, &state, &token2, &course, None);
     assert!(
         second.status.success(),
         "{}\n{}\n{}",
         second.stdout,
         second.stderr,
-        edge.server.log()
+        app.server().log()
     );
     assert!(
         second.stdout.contains(&format!("resuming {url}")),
@@ -133,37 +136,36 @@ async fn kill_and_resume(edge: &Edge, video: &[u8], dir: &Path) -> String {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(resumed_from > 0, "{}", second.stdout);
-    assert_eq!(edge.data.video_status(&id).await.0, "queued");
+    assert_eq!(app.video_status(&id, &token2).await, "queued");
     id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_tus_client_resumes_after_being_killed_on_local_disk() {
-    let edge = Edge::start(TestServer::builder().arg("--workers").arg("0")).await;
+    let app = TestApp::init().no_workers().app().await;
     let tmp = tempfile::tempdir().unwrap();
     let video = video_bytes(tmp.path(), 3, 12 << 20);
-    let id = kill_and_resume(&edge, &video, tmp.path()).await;
-    let key = ObjectKey::new(format!("uploads/{id}/source")).unwrap();
-    let body = edge.data.store.get(&key, None).await.unwrap();
-    let stored = collect(body.stream, 64 << 20).await.unwrap();
+    let id = kill_and_resume(&app, &video, tmp.path()).await;
+    // Byte-identical at rest.
+    let stored = AtRest::of(app.server())
+        .await
+        .object(&format!("uploads/{id}/source"))
+        .await;
     assert_eq!(sha256_hex(&stored), sha256_hex(&video));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_tus_client_resumes_after_being_killed_on_garage_s3() {
     let garage = tokio::task::spawn_blocking(Garage::start).await.unwrap();
-    let edge = Edge::start(
-        TestServer::builder()
-            .s3(&garage)
-            .arg("--workers")
-            .arg("0")
-            .arg("--s3-part-size-mib")
-            .arg("5"),
-    )
-    .await;
+    let app = TestApp::init()
+        .garage(&garage)
+        .no_workers()
+        .flag("--s3-part-size-mib", 5)
+        .app()
+        .await;
     let tmp = tempfile::tempdir().unwrap();
     let video = video_bytes(tmp.path(), 3, 12 << 20);
-    let id = kill_and_resume(&edge, &video, tmp.path()).await;
+    let id = kill_and_resume(&app, &video, tmp.path()).await;
     let settings = S3Settings {
         bucket: garage.bucket.clone(),
         prefix: "server-test".into(),

@@ -4,14 +4,15 @@
 //! resumed across a crash, checksum rollback, expiry aborting the multipart).
 
 mod common;
-mod edge_support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
-use edge_support::{error_code, header_u64, sha256_hex, video_bytes, Edge};
+use common::api::{header_u64, location, upload_id};
+use common::media::{sha256_hex, video_bytes};
+use common::{error_code, eventually, TestApp};
 use reqwest::Method;
 use sealcast::storage::{
     collect, ByteStream, FsStore, ObjectKey, ObjectPrefix, ObjectStore, S3Credentials, S3Settings,
@@ -19,7 +20,7 @@ use sealcast::storage::{
 };
 use sha1::Digest;
 
-use common::{Garage, TestServer};
+use common::Garage;
 
 const MIB: usize = 1024 * 1024;
 
@@ -170,20 +171,20 @@ async fn s3_resumable_storage_conforms_on_garage() {
 async fn s3_tus_upload_resumes_across_a_crash_on_garage() {
     let garage = tokio::task::spawn_blocking(Garage::start).await.unwrap();
     let builder = || {
-        TestServer::builder()
-            .s3(&garage)
-            .arg("--workers")
-            .arg("0")
-            .arg("--s3-part-size-mib")
-            .arg("5")
+        TestApp::init()
+            .garage(&garage)
+            .no_workers()
+            .flag("--s3-part-size-mib", 5)
     };
-    let edge = Edge::start(builder()).await;
+    let app = builder().app().await;
+    let api = &app.api;
     let view = garage_store(&garage, "server-test").await;
-    let (_, course, token) = edge.creator().await;
+    let (creator, course) = app.creator_with_course().await;
+    let token = creator.token.clone();
     let tmp = tempfile::tempdir().unwrap();
     let video = video_bytes(tmp.path(), 3, 12 * MIB);
-    let path = edge.new_upload(&token, &course, video.len() as u64).await;
-    let id = path.rsplit('/').next().unwrap().to_string();
+    let path = api.new_upload(&token, &course, video.len() as u64).await;
+    let id = upload_id(&path);
     assert_eq!(
         view.open_multipart_uploads(&format!("uploads/{id}/"))
             .await
@@ -194,7 +195,7 @@ async fn s3_tus_upload_resumes_across_a_crash_on_garage() {
     // 3 MB: less than a part, kept in a side object.
     let first = 3_000_000;
     assert_eq!(
-        edge.patch(&path, &token, 0, video[..first].to_vec())
+        api.patch(&path, &token, 0, video[..first].to_vec())
             .await
             .status(),
         204
@@ -209,40 +210,33 @@ async fn s3_tus_upload_resumes_across_a_crash_on_garage() {
     // A wrong checksum on the next 5 MB: 460, offset unchanged.
     let second = first + 5_000_000;
     let wrong = base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(b"x"));
-    let resp = edge
-        .tus(Method::PATCH, &path, &token)
-        .header("content-type", "application/offset+octet-stream")
-        .header("upload-offset", first.to_string())
-        .header("upload-checksum", format!("sha1 {wrong}"))
-        .body(video[first..second].to_vec())
-        .send()
-        .await
-        .unwrap();
+    let resp = api
+        .send(
+            api.tus(Method::PATCH, &path, &token)
+                .header("content-type", "application/offset+octet-stream")
+                .header("upload-offset", first.to_string())
+                .header("upload-checksum", format!("sha1 {wrong}"))
+                .body(video[first..second].to_vec()),
+        )
+        .await;
     assert_eq!(resp.status().as_u16(), 460);
     assert_eq!(error_code(resp).await, "checksum_mismatch");
-    assert_eq!(edge.offset(&path, &token).await, first as u64);
-    let resp = edge
+    assert_eq!(api.offset(&path, &token).await, first as u64);
+    let resp = api
         .patch(&path, &token, first as u64, video[first..second].to_vec())
         .await;
     assert_eq!(header_u64(&resp, "upload-offset"), second as u64);
 
     // Crash; a new server process (as on another node) goes on.
-    let Edge { server, data, .. } = edge;
-    drop(data);
-    let dir = server.crash();
-    let edge = Edge::start(builder().data_dir(dir)).await;
-    assert_eq!(edge.offset(&path, &token).await, second as u64);
-    let resp = edge
+    let dir = app.into_server().crash();
+    let server = builder().data_dir(dir).start();
+    let api = common::Api::new(&server);
+    assert_eq!(api.offset(&path, &token).await, second as u64);
+    let resp = api
         .patch(&path, &token, second as u64, video[second..].to_vec())
         .await;
-    assert_eq!(
-        resp.status(),
-        204,
-        "{:?}\n{}",
-        resp.text().await,
-        edge.server.log()
-    );
-    assert_eq!(edge.data.video_status(&id).await.0, "queued");
+    assert_eq!(resp.status(), 204, "{}", server.log());
+    assert_eq!(api.video(&id, &token).await["status"], "queued");
     let key = ObjectKey::new(format!("uploads/{id}/source")).unwrap();
     assert_eq!(sha256_hex(&read(&view, &key).await), sha256_hex(&video));
     let left = view
@@ -253,55 +247,73 @@ async fn s3_tus_upload_resumes_across_a_crash_on_garage() {
     assert_eq!(view.open_multipart_uploads("uploads/").await.unwrap(), 0);
 }
 
+/// Uploads on Garage expire after 1 s; the sweeper runs only as a server
+/// starts (then a day later), so a restart is the sweep and nothing races it.
+fn sweeps_only_at_start(garage: &Garage) -> common::ServerBuilder {
+    TestApp::init()
+        .garage(garage)
+        .no_workers()
+        .flag("--upload-expiry-secs", 1)
+        .flag("--upload-sweep-secs", 86_400)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_expired_upload_is_swept_with_its_multipart_upload() {
     let garage = tokio::task::spawn_blocking(Garage::start).await.unwrap();
-    let edge = Edge::start(
-        TestServer::builder()
-            .s3(&garage)
-            .arg("--workers")
-            .arg("0")
-            .arg("--upload-expiry-secs")
-            .arg("1")
-            .arg("--upload-sweep-secs")
-            .arg("1"),
-    )
-    .await;
+    let app = sweeps_only_at_start(&garage).app().await;
+    let api = &app.api;
     let view = garage_store(&garage, "server-test").await;
-    let (_, course, token) = edge.creator().await;
-    let path = edge.new_upload(&token, &course, 20_000_000).await;
-    let id = path.rsplit('/').next().unwrap().to_string();
-    assert_eq!(
-        edge.patch(&path, &token, 0, vec![5; 6 * MIB + 100])
-            .await
-            .status(),
-        204
-    );
+    let (creator, course) = app.creator_with_course().await;
+    let token = creator.token.clone();
+    // Created holding one part and a bit in one request: no PATCH races the expiry.
+    let resp = api
+        .send(
+            api.tus(Method::POST, "/api/v1/uploads", &token)
+                .header("upload-length", "20000000")
+                .header(
+                    "upload-metadata",
+                    common::api::metadata(&[("course_id", &course)]),
+                )
+                .header("content-type", "application/offset+octet-stream")
+                .body(vec![5; 6 * MIB + 100]),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    assert_eq!(header_u64(&resp, "upload-offset"), (6 * MIB + 100) as u64);
+    let path = location(&resp);
+    let id = upload_id(&path);
     assert_eq!(view.open_multipart_uploads("uploads/").await.unwrap(), 1);
     assert!(!view
         .list(&ObjectPrefix::new(format!("uploads/{id}/")).unwrap())
         .await
         .unwrap()
         .is_empty());
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while view.open_multipart_uploads("uploads/").await.unwrap() > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "multipart upload not aborted"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    eventually(Duration::from_secs(30), "the upload expires", || async {
+        (api.head_status(&path, &token).await == 410).then_some(())
+    })
+    .await;
+    assert_eq!(
+        view.open_multipart_uploads("uploads/").await.unwrap(),
+        1,
+        "nothing swept before the next start"
+    );
+
+    let dir = app.into_server().crash();
+    let server = sweeps_only_at_start(&garage).data_dir(dir).start();
+    let api = common::Api::new(&server);
+    eventually(
+        Duration::from_secs(30),
+        "the multipart upload is aborted",
+        || async { (view.open_multipart_uploads("uploads/").await.unwrap() == 0).then_some(()) },
+    )
+    .await;
+    eventually(Duration::from_secs(30), "the upload is swept", || async {
+        (api.head_status(&path, &token).await == 404).then_some(())
+    })
+    .await;
     assert!(view
         .list(&ObjectPrefix::new(format!("uploads/{id}/")).unwrap())
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(
-        edge.tus(Method::HEAD, &path, &token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
 }

@@ -2,29 +2,27 @@
 //! signed posters, and deletion that leaves nothing behind.
 
 mod common;
-mod edge_support;
 
 use std::time::Duration;
 
-use edge_support::{error_code, fast, ready_video, video_bytes, Edge};
+use common::media::video_bytes;
+use common::{error_code, eventually, TestApp};
 use futures::StreamExt;
-use sealcast::storage::ObjectStore;
-use sealcast_keyserver::Role;
-
-use common::TestServer;
+use sealcast::config::ServeArgs;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn videos_sse_follows_an_upload_until_ready() {
-    let edge = Edge::start(fast(TestServer::builder())).await;
-    let (_, course, token) = edge.creator().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let bytes = video_bytes(tmp.path(), 3, 300_000);
-    let id = edge.upload(&token, &course, &bytes, 1 << 20).await;
+    let app = TestApp::init().fast_transcodes().app().await;
+    let api = &app.api;
+    let (creator, course) = app.creator_with_course().await;
+    let token = creator.token.clone();
+    let bytes = video_bytes(app.scratch.path(), 3, 300_000);
+    let id = api.upload(&token, &course, &bytes, 1 << 20).await;
 
-    // EventSource style: the token in the query string.
-    let resp = edge
+    // EventSource style: the token in the query string; read as a stream.
+    let resp = api
         .http
-        .get(edge.url(&format!("/api/v1/videos/{id}/events?access_token={token}")))
+        .get(api.url(&format!("/api/v1/videos/{id}/events?access_token={token}")))
         .timeout(Duration::from_secs(180))
         .send()
         .await
@@ -59,35 +57,36 @@ async fn videos_sse_follows_an_upload_until_ready() {
     assert_eq!(last["progress"], 100);
 
     // Without a token: 401; with someone else's: 404.
-    let resp = edge
-        .http
-        .get(edge.url(&format!("/api/v1/videos/{id}/events")))
-        .send()
-        .await
-        .unwrap();
+    let resp = api
+        .send(
+            api.http
+                .get(api.url(&format!("/api/v1/videos/{id}/events"))),
+        )
+        .await;
     assert_eq!(resp.status(), 401);
-    let (_, _, other) = edge.creator().await;
-    let resp = edge
-        .http
-        .get(edge.url(&format!("/api/v1/videos/{id}/events")))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap();
+    let other = app.user("creator").await.token;
+    let resp = api
+        .send(
+            api.http
+                .get(api.url(&format!("/api/v1/videos/{id}/events")))
+                .bearer_auth(&other),
+        )
+        .await;
     assert_eq!(resp.status(), 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn videos_api_access_and_signed_poster() {
-    let edge = Edge::start(fast(TestServer::builder())).await;
-    let (_, course, token) = edge.creator().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let (id, _) = ready_video(&edge, &token, &course, tmp.path()).await;
+    let app = TestApp::init().fast_transcodes().app().await;
+    let api = &app.api;
+    let (creator, course) = app.creator_with_course().await;
+    let token = creator.token.clone();
+    let id = app.ready_video(&creator, &course).await.id;
     // A second video still uploading: only the owner sees it.
-    let pending = edge.new_upload(&token, &course, 1000).await;
+    let pending = api.new_upload(&token, &course, 1000).await;
     let pending = pending.rsplit('/').next().unwrap().to_string();
 
-    let video = edge.video_json(&id, &token).await;
+    let video = api.video(&id, &token).await;
     assert_eq!(video["status"], "ready");
     assert_eq!(video["course_id"], course.as_str());
     assert_eq!(video["title"], "Lecture 1");
@@ -100,26 +99,26 @@ async fn videos_api_access_and_signed_poster() {
     }
     let poster = video["poster_url"].as_str().unwrap().to_string();
     assert!(poster.starts_with(&format!("/posters/{id}/poster.jpg?exp=")));
-    let resp = edge.http.get(edge.url(&poster)).send().await.unwrap();
+    let resp = api.send(api.http.get(api.url(&poster))).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "image/jpeg");
     assert_eq!(&resp.bytes().await.unwrap()[..2], &[0xFF, 0xD8]);
     let tampered = poster.replace("exp=", "exp=1");
-    let resp = edge.http.get(edge.url(&tampered)).send().await.unwrap();
+    let resp = api.send(api.http.get(api.url(&tampered))).await;
     assert_eq!(resp.status(), 403);
     assert_eq!(error_code(resp).await, "bad_signature");
 
     let list = |t: String| {
-        let req = edge
+        let req = api
             .http
-            .get(edge.url(&format!("/api/v1/videos?course_id={course}")))
+            .get(api.url(&format!("/api/v1/videos?course_id={course}")))
             .bearer_auth(t);
-        async move { req.send().await.unwrap() }
+        async move { api.send(req).await }
     };
     let owner_list: serde_json::Value = list(token.clone()).await.json().await.unwrap();
     assert_eq!(owner_list["videos"].as_array().unwrap().len(), 2);
 
-    let (_, learner) = edge.learner_in(&course).await;
+    let learner = app.learner_in(&course).await.token;
     let learner_list: serde_json::Value = list(learner.clone()).await.json().await.unwrap();
     let seen: Vec<&str> = learner_list["videos"]
         .as_array()
@@ -128,112 +127,88 @@ async fn videos_api_access_and_signed_poster() {
         .map(|v| v["id"].as_str().unwrap())
         .collect();
     assert_eq!(seen, vec![id.as_str()]);
-    assert_eq!(edge.video_json(&id, &learner).await["status"], "ready");
-    let resp = edge
-        .http
-        .get(edge.url(&format!("/api/v1/videos/{pending}")))
-        .bearer_auth(&learner)
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(api.video(&id, &learner).await["status"], "ready");
+    let resp = api
+        .send(
+            api.http
+                .get(api.url(&format!("/api/v1/videos/{pending}")))
+                .bearer_auth(&learner),
+        )
+        .await;
     assert_eq!(resp.status(), 404);
-    let resp = edge
-        .http
-        .delete(edge.url(&format!("/api/v1/videos/{id}")))
-        .bearer_auth(&learner)
-        .send()
-        .await
-        .unwrap();
+    let resp = api
+        .send(
+            api.http
+                .delete(api.url(&format!("/api/v1/videos/{id}")))
+                .bearer_auth(&learner),
+        )
+        .await;
     assert_eq!(resp.status(), 403);
 
     // Strangers: 404 for the video and the course's list.
-    let (_, _, stranger) = edge.creator().await;
-    let outsider = edge.user("learner").await;
-    for t in [stranger, edge.token(&outsider, Role::Learner)] {
-        let resp = edge
-            .http
-            .get(edge.url(&format!("/api/v1/videos/{id}")))
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap();
+    let stranger = app.user("creator").await.token;
+    let outsider = app.user("learner").await.token;
+    for t in [stranger, outsider] {
+        let resp = api
+            .send(
+                api.http
+                    .get(api.url(&format!("/api/v1/videos/{id}")))
+                    .bearer_auth(&t),
+            )
+            .await;
         assert_eq!(resp.status(), 404);
         assert_eq!(list(t).await.status(), 404);
     }
     // An admin sees everything.
-    let admin = edge.user("admin").await;
-    let admin_list: serde_json::Value = list(edge.token(&admin, Role::Admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let admin = app.user("admin").await.token;
+    let admin_list: serde_json::Value = list(admin).await.json().await.unwrap();
     assert_eq!(admin_list["videos"].as_array().unwrap().len(), 2);
     // The list needs a course.
-    let resp = edge
-        .http
-        .get(edge.url("/api/v1/videos"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let resp = api
+        .send(api.http.get(api.url("/api/v1/videos")).bearer_auth(&token))
+        .await;
     assert_eq!(resp.status(), 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn videos_delete_removes_segments_keys_sessions_and_uploads() {
-    let edge = Edge::start(fast(TestServer::builder())).await;
-    let (_, course, token) = edge.creator().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let (id, _) = ready_video(&edge, &token, &course, tmp.path()).await;
-    let (learner, _) = edge.learner_in(&course).await;
-    let (_, master_url) = edge.playback_session(&learner, &id, 3600).await;
+    let app = TestApp::init().fast_transcodes().app().await;
+    let api = &app.api;
+    let (creator, course) = app.creator_with_course().await;
+    let token = creator.token.clone();
+    let id = app.ready_video(&creator, &course).await.id;
+    let learner = app.learner_in(&course).await;
+    let master_url = app.playback(&learner, &id).await.master_url;
     assert_eq!(
-        edge.http
-            .get(edge.url(&master_url))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        api.send(api.http.get(api.url(&master_url))).await.status(),
         200
     );
-    assert!(!edge
-        .data
+    // "Nothing left behind" is about storage at rest: read it directly.
+    let at_rest = app.at_rest().await;
+    assert!(!at_rest
         .object_keys(&format!("videos/{id}/"))
         .await
         .is_empty());
-    let count = |sql: &'static str| {
-        let pool = edge.data.db.pool.clone();
-        let id = id.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>(sql)
-                .bind(id)
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-    };
+    let count = |sql: &'static str| at_rest.count(sql, &id);
     assert!(count("SELECT COUNT(*) FROM content_keys WHERE video_id = $1").await > 0);
 
-    let resp = edge
-        .http
-        .delete(edge.url(&format!("/api/v1/videos/{id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let resp = api
+        .send(
+            api.http
+                .delete(api.url(&format!("/api/v1/videos/{id}")))
+                .bearer_auth(&token),
+        )
+        .await;
     assert_eq!(resp.status(), 204);
-    assert!(edge
-        .data
+    assert!(at_rest
         .object_keys(&format!("videos/{id}/"))
         .await
         .is_empty());
-    assert!(edge
-        .data
+    assert!(at_rest
         .object_keys(&format!("uploads/{id}"))
         .await
         .is_empty());
-    assert!(edge
-        .data
+    assert!(at_rest
         .object_keys(&format!("originals/{id}"))
         .await
         .is_empty());
@@ -246,51 +221,46 @@ async fn videos_delete_removes_segments_keys_sessions_and_uploads() {
     ] {
         assert_eq!(count(sql).await, 0, "{sql}");
     }
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let resp = edge.http.get(edge.url(&master_url)).send().await.unwrap();
-    assert_eq!(resp.status(), 403);
-    let resp = edge
-        .http
-        .get(edge.url(&format!("/api/v1/videos/{id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    // The edge may answer from its short session cache for a moment; then 403.
+    eventually(
+        Duration::from_secs(10),
+        "the deleted video's master URL is refused",
+        || async { (api.anonymous_get(&master_url).await.status() == 403).then_some(()) },
+    )
+    .await;
+    let resp = api
+        .send(
+            api.http
+                .get(api.url(&format!("/api/v1/videos/{id}")))
+                .bearer_auth(&token),
+        )
+        .await;
     assert_eq!(resp.status(), 404);
 
     // Deleting an upload in flight removes its partial bytes too.
-    let path = edge.new_upload(&token, &course, 1000).await;
+    let path = api.new_upload(&token, &course, 1000).await;
     assert_eq!(
-        edge.patch(&path, &token, 0, vec![1; 300]).await.status(),
+        api.patch(&path, &token, 0, vec![1; 300]).await.status(),
         204
     );
-    let upload_id = path.rsplit('/').next().unwrap();
-    let partial = edge
-        .server
-        .data_path()
-        .join(format!("objects/partial/uploads/{upload_id}/source"));
+    let upload_id = common::api::upload_id(&path);
+    let partial = at_rest.partial_upload(&upload_id);
     assert!(partial.exists());
-    let resp = edge
-        .http
-        .delete(edge.url(&format!("/api/v1/videos/{upload_id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let resp = api
+        .send(
+            api.http
+                .delete(api.url(&format!("/api/v1/videos/{upload_id}")))
+                .bearer_auth(&token),
+        )
+        .await;
     assert_eq!(resp.status(), 204);
     assert!(!partial.exists());
-    let _ = edge.data.store.check().await;
 }
 
 #[tokio::test]
 async fn openapi_document_describes_the_edge() {
-    let edge = Edge::start(TestServer::builder().arg("--workers").arg("0")).await;
-    let resp = edge
-        .http
-        .get(edge.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap();
+    let app = TestApp::in_process(ServeArgs::default()).await;
+    let resp = app.api.anonymous_get("/api/v1/openapi.json").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/json");
     let doc: serde_json::Value = resp.json().await.unwrap();

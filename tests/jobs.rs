@@ -6,25 +6,70 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
-use common::fixtures::{ffmpeg, make_video, DataDir};
-use common::TestServer;
-use sealcast::storage::ObjectStore;
+use common::media::{ffmpeg, make_video};
+use common::{eventually, AtRest, Login, TestApp};
+use sealcast::storage::{ObjectKey, ObjectStore};
 use sealcast_keyserver::{open, KeyContext, SealedKey};
 
 /// Small, fast settings: two rungs, 2 s segments, a new key every 2 segments.
 fn fast_server() -> common::ServerBuilder {
-    TestServer::builder()
-        .arg("--transcode-rungs")
-        .arg("240,144")
-        .arg("--segment-seconds")
-        .arg("2")
-        .arg("--rotate-every")
-        .arg("2")
-        .arg("--x264-preset")
-        .arg("ultrafast")
-        .arg("--job-lease-secs")
-        .arg("3")
+    TestApp::init()
+        .flag("--transcode-rungs", "240,144")
+        .flag("--segment-seconds", 2)
+        .flag("--rotate-every", 2)
+        .flag("--x264-preset", "ultrafast")
+        .flag("--job-lease-secs", 3)
+}
+
+/// Uploads a file through tus (the edge probes it, then queues it).
+async fn upload(app: &TestApp, creator: &Login, course: &str, source: &Path) -> String {
+    let bytes = std::fs::read(source).unwrap();
+    app.api
+        .upload(&creator.token, course, &bytes, 1 << 20)
+        .await
+}
+
+/// Puts a file in the queue the way a finished upload leaves it, without
+/// the edge's probe: the bad-media corpus is refused by that probe at
+/// upload time, and the worker's own defence is what is under test.
+async fn queue_unprobed(at_rest: &AtRest, creator: &Login, course: &str, source: &Path) -> String {
+    let id = sealcast::db::new_id();
+    let now = sealcast::db::now_ms();
+    sqlx::query(
+        "INSERT INTO videos (id, course_id, owner_id, title, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'Video', 'uploading', $4, $4)",
+    )
+    .bind(&id)
+    .bind(course)
+    .bind(&creator.user_id)
+    .bind(now)
+    .execute(&at_rest.db.pool)
+    .await
+    .unwrap();
+    let file = tokio::fs::File::open(source).await.unwrap();
+    at_rest
+        .store
+        .put(
+            &ObjectKey::new(sealcast::jobs::default_upload_key(&id)).unwrap(),
+            Box::pin(tokio_util::io::ReaderStream::new(file)),
+        )
+        .await
+        .unwrap();
+    sealcast::jobs::queue::enqueue(&at_rest.db, &id)
+        .await
+        .unwrap();
+    id
+}
+
+/// How often a video's job was attempted (job state has no API).
+async fn attempts(at_rest: &AtRest, video: &str) -> i64 {
+    sqlx::query_scalar("SELECT attempts FROM transcode_jobs WHERE video_id = $1")
+        .bind(video)
+        .fetch_one(&at_rest.db.pool)
+        .await
+        .unwrap()
 }
 
 fn ffprobe(path: &Path) -> (u32, u32, f64) {
@@ -67,7 +112,7 @@ fn ffprobe(path: &Path) -> (u32, u32, f64) {
 
 /// Copies a video's HLS out of storage, opening its sealed keys with the
 /// master key, so the ffmpeg CLI can decode it as an independent client.
-async fn export_playable(data: &DataDir, video: &str, dest: &Path) {
+async fn export_playable(data: &AtRest, video: &str, dest: &Path) {
     let master = data.master();
     let prefix = format!("videos/{video}/hls/");
     for key in data.object_keys(&prefix).await {
@@ -87,14 +132,9 @@ async fn export_playable(data: &DataDir, video: &str, dest: &Path) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, bytes).unwrap();
     }
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT key_id, sealed FROM content_keys WHERE video_id = $1")
-            .bind(video)
-            .fetch_all(&data.db.pool)
-            .await
-            .unwrap();
+    let rows = data.sealed_keys(video).await;
     std::fs::create_dir_all(dest.join("keys")).unwrap();
-    for (key_id, sealed) in &rows {
+    for (key_id, sealed, _) in &rows {
         let sealed: SealedKey = SealedKey::from_base64(sealed).unwrap();
         let key = open(
             &master,
@@ -128,36 +168,33 @@ async fn export_playable(data: &DataDir, video: &str, dest: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_becomes_encrypted_hls_that_plays() {
-    let server = fast_server().start();
-    let data = DataDir::open(&server.data_path()).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let source = make_video(tmp.path(), "src.mp4", 5, "320x240");
-    let (user, course) = data.creator_with_course().await;
-    let video = data.queued_video(&user, &course, &source).await;
+    let app = fast_server().app().await;
+    let source = make_video(app.scratch.path(), "src.mp4", 5, "320x240");
+    let (creator, course) = app.creator_with_course().await;
+    let video = upload(&app, &creator, &course, &source).await;
 
-    let (status, progress, error) = data.wait_settled(&video, 180).await;
+    let settled = app.settled(&video, &creator.token).await;
     assert_eq!(
-        (status.as_str(), progress, error),
-        ("ready", 100, None),
+        (&settled["status"], &settled["progress"], &settled["error"]),
+        (&"ready".into(), &100.into(), &serde_json::Value::Null),
         "log:\n{}",
-        server.log()
+        app.server().log()
+    );
+    let duration = settled["duration_seconds"].as_f64().unwrap();
+    assert!((4.5..=5.6).contains(&duration), "duration {duration}");
+    let renditions: Vec<&str> = settled["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        renditions.contains(&"240p") && renditions.contains(&"144p"),
+        "{renditions:?}"
     );
 
-    let (duration_ms, renditions): (i64, String) =
-        sqlx::query_as("SELECT duration_ms, renditions FROM videos WHERE id = $1")
-            .bind(&video)
-            .fetch_one(&data.db.pool)
-            .await
-            .unwrap();
-    assert!(
-        (4500..=5600).contains(&duration_ms),
-        "duration {duration_ms}"
-    );
-    assert!(
-        renditions.contains("\"240p\"") && renditions.contains("\"144p\""),
-        "{renditions}"
-    );
-
+    // What is stored, and how, is this test's subject: read it at rest.
+    let data = app.at_rest().await;
     let objects = data.object_keys("").await;
     assert!(
         objects.contains(&format!("videos/{video}/hls/master.m3u8")),
@@ -175,11 +212,7 @@ async fn an_upload_becomes_encrypted_hls_that_plays() {
         !objects.iter().any(|k| k.contains("key")),
         "no key material in object storage: {objects:?}"
     );
-    let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM content_keys WHERE video_id = $1")
-        .bind(&video)
-        .fetch_one(&data.db.pool)
-        .await
-        .unwrap();
+    let keys = data.sealed_keys(&video).await.len();
     assert!(keys >= 2, "keys rotate every 2 segments: {keys}");
 
     let out = tempfile::tempdir().unwrap();
@@ -202,11 +235,10 @@ async fn an_upload_becomes_encrypted_hls_that_plays() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_media_fails_cleanly_and_the_worker_keeps_working() {
-    let server = fast_server().start();
-    let data = DataDir::open(&server.data_path()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let (user, course) = data.creator_with_course().await;
+    let app = fast_server().app().await;
+    let data = app.at_rest().await;
+    let d = app.scratch.path();
+    let (creator, course) = app.creator_with_course().await;
 
     let mut corpus: Vec<(&str, std::path::PathBuf, &str)> = Vec::new();
     let write = |name: &str, bytes: Vec<u8>| {
@@ -318,14 +350,14 @@ async fn bad_media_fails_cleanly_and_the_worker_keeps_working() {
 
     let mut ids = Vec::new();
     for (name, path, _) in &corpus {
-        ids.push((*name, data.queued_video(&user, &course, path).await));
+        ids.push((*name, queue_unprobed(&data, &creator, &course, path).await));
     }
-    let after = data.queued_video(&user, &course, &good).await;
+    let after = upload(&app, &creator, &course, &good).await;
 
     for ((name, id), (_, _, expected)) in ids.iter().zip(&corpus) {
-        let (status, _, error) = data.wait_settled(id, 120).await;
-        let error = error.unwrap_or_default();
-        assert_eq!(status, "failed", "{name}: {error}");
+        let settled = app.settled(id, &creator.token).await;
+        let error = settled["error"].as_str().unwrap_or_default().to_string();
+        assert_eq!(settled["status"], "failed", "{name}: {error}");
         assert!(
             error.to_lowercase().contains(expected),
             "{name}: `{error}` should mention `{expected}`"
@@ -339,24 +371,23 @@ async fn bad_media_fails_cleanly_and_the_worker_keeps_working() {
             data.object_keys(&format!("uploads/{id}")).await.is_empty(),
             "{name}: upload left behind"
         );
-        let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM content_keys WHERE video_id = $1")
-            .bind(id)
-            .fetch_one(&data.db.pool)
-            .await
-            .unwrap();
-        assert_eq!(keys, 0, "{name}: keys left behind");
-        let attempts: i64 =
-            sqlx::query_scalar("SELECT attempts FROM transcode_jobs WHERE video_id = $1")
-                .bind(id)
-                .fetch_one(&data.db.pool)
-                .await
-                .unwrap();
-        assert_eq!(attempts, 1, "{name}: bad media is never retried");
+        assert!(
+            data.sealed_keys(id).await.is_empty(),
+            "{name}: keys left behind"
+        );
+        assert_eq!(
+            attempts(&data, id).await,
+            1,
+            "{name}: bad media is never retried"
+        );
     }
-    let (status, _, error) = data.wait_settled(&after, 120).await;
-    assert_eq!(status, "ready", "the worker kept working: {error:?}");
+    let settled = app.settled(&after, &creator.token).await;
     assert_eq!(
-        reqwest::get(server.url("/healthz")).await.unwrap().status(),
+        settled["status"], "ready",
+        "the worker kept working: {settled}"
+    );
+    assert_eq!(
+        app.api.anonymous_get("/healthz").await.status(),
         200,
         "the server survived the corpus"
     );
@@ -364,45 +395,38 @@ async fn bad_media_fails_cleanly_and_the_worker_keeps_working() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_whose_server_died_is_taken_up_again() {
-    let first = fast_server().start();
-    let data = DataDir::open(&first.data_path()).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let source = make_video(tmp.path(), "long.mp4", 40, "320x240");
-    let (user, course) = data.creator_with_course().await;
-    let video = data.queued_video(&user, &course, &source).await;
+    let first = fast_server().app().await;
+    let source = make_video(first.scratch.path(), "long.mp4", 40, "320x240");
+    let (creator, course) = first.creator_with_course().await;
+    let video = upload(&first, &creator, &course, &source).await;
 
     // Wait until the job is running, then kill the whole server.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let (status, _, _) = data.video_status(&video).await;
-        if status == "processing" {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "job never started: {}",
-            first.log()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let data_dir = first.crash();
+    eventually(Duration::from_secs(60), "the job starts", || async {
+        (first.video_status(&video, &creator.token).await == "processing").then_some(())
+    })
+    .await;
+    let data_dir = first.into_server().crash();
     // The orphaned job process notices and exits.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let orphans = Command::new("pgrep")
-        .args(["-f", &format!("transcode-job {video}")])
-        .output()
-        .unwrap();
-    assert!(orphans.stdout.is_empty(), "job process outlived its server");
-
-    let second = fast_server().data_dir(data_dir).start();
-    let data = DataDir::open(&second.data_path()).await;
-    let (status, _, error) = data.wait_settled(&video, 240).await;
-    assert_eq!(status, "ready", "{error:?}\n{}", second.log());
-    let attempts: i64 =
-        sqlx::query_scalar("SELECT attempts FROM transcode_jobs WHERE video_id = $1")
-            .bind(&video)
-            .fetch_one(&data.db.pool)
-            .await
+    eventually(Duration::from_secs(10), "the job process exits", || async {
+        let orphans = Command::new("pgrep")
+            .args(["-f", &format!("transcode-job {video}")])
+            .output()
             .unwrap();
-    assert_eq!(attempts, 2, "taken up again after the lease expired");
+        orphans.stdout.is_empty().then_some(())
+    })
+    .await;
+
+    let second = TestApp::on(fast_server().data_dir(data_dir).start()).await;
+    let settled = second.settled(&video, &creator.token).await;
+    assert_eq!(
+        settled["status"],
+        "ready",
+        "{settled}\n{}",
+        second.server().log()
+    );
+    assert_eq!(
+        attempts(&second.at_rest().await, &video).await,
+        2,
+        "taken up again after the lease expired"
+    );
 }

@@ -3,39 +3,39 @@
 
 mod common;
 
-use common::fixtures::{make_video, DataDir};
-use common::postgres::Postgres;
-use common::TestServer;
+use common::media::make_video;
+use common::{AtRest, Postgres, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_runs_on_postgres() {
     let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
-    let server = TestServer::builder()
-        .arg("--database-url")
-        .arg(pg.url.clone())
-        .arg("--transcode-rungs")
-        .arg("144")
-        .arg("--segment-seconds")
-        .arg("2")
-        .arg("--x264-preset")
-        .arg("ultrafast")
-        .start();
-    let ready = reqwest::get(server.url("/readyz")).await.unwrap();
-    assert_eq!(ready.status(), 200, "{}", server.log());
+    let app = TestApp::init()
+        .postgres(&pg)
+        .flag("--transcode-rungs", 144)
+        .flag("--segment-seconds", 2)
+        .flag("--x264-preset", "ultrafast")
+        .app()
+        .await;
+    let ready = app.api.anonymous_get("/readyz").await;
+    assert_eq!(ready.status(), 200, "{}", app.server().log());
 
-    let data = DataDir::open_with(&server.data_path(), &pg.url).await;
+    let data = AtRest::of(app.server()).await;
     assert_eq!(data.db.dialect, sealcast::db::Dialect::Postgres);
-    let tmp = tempfile::tempdir().unwrap();
-    let source = make_video(tmp.path(), "src.mp4", 3, "192x144");
-    let (user, course) = data.creator_with_course().await;
-    let video = data.queued_video(&user, &course, &source).await;
-    let (status, progress, error) = data.wait_settled(&video, 120).await;
+    let source = make_video(app.scratch.path(), "src.mp4", 3, "192x144");
+    let (creator, course) = app.creator_with_course().await;
+    let bytes = std::fs::read(&source).unwrap();
+    let video = app
+        .api
+        .upload(&creator.token, &course, &bytes, 1 << 20)
+        .await;
+    let settled = app.settled(&video, &creator.token).await;
     assert_eq!(
-        (status.as_str(), progress, error),
-        ("ready", 100, None),
+        (&settled["status"], &settled["progress"], &settled["error"]),
+        (&"ready".into(), &100.into(), &serde_json::Value::Null),
         "{}",
-        server.log()
+        app.server().log()
     );
+    // The renditions are in storage.
     assert!(!data
         .object_keys(&format!("videos/{video}/hls/"))
         .await

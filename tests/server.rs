@@ -1,31 +1,32 @@
-//! The real binary on port 0: health, readiness, metrics, the error envelope,
-//! security headers, CORS, configuration errors and graceful shutdown.
+//! Health, readiness, metrics, the error envelope, security headers and
+//! CORS (in process: no process boundary is under test), and on the real
+//! binary: configuration errors, secrets on disk, storage at start and
+//! graceful shutdown.
 
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::time::Duration;
 
-use common::{sealcast_command, Garage, TestServer};
+use common::{sealcast_command, Api, Garage, Response, TestServer};
+use sealcast::config::ServeArgs;
 use serde_json::Value;
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+async fn json(resp: Response) -> Value {
+    resp.json().await.unwrap()
 }
 
-async fn json(resp: reqwest::Response) -> Value {
-    resp.json().await.unwrap()
+/// The app in this process, for pure HTTP checks.
+async fn in_process(args: ServeArgs) -> (Api, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = common::in_process::build(args, &dir.path().join("data")).await;
+    (Api::in_process(sealcast::http::router(app)), dir)
 }
 
 #[tokio::test]
 async fn health_ready_and_metrics_answer() {
-    let server = TestServer::start();
-    let c = client();
+    let (c, _dir) = in_process(ServeArgs::default()).await;
 
-    let resp = c.get(server.url("/healthz")).send().await.unwrap();
+    let resp = c.anonymous_get("/healthz").await;
     assert_eq!(resp.status(), 200);
     assert!(resp.headers().contains_key("x-request-id"));
     assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
@@ -38,22 +39,15 @@ async fn health_ready_and_metrics_answer() {
     assert!(!resp.headers().contains_key("access-control-allow-origin"));
     assert_eq!(json(resp).await["status"], "ok");
 
-    let resp = c.get(server.url("/readyz")).send().await.unwrap();
+    let resp = c.anonymous_get("/readyz").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(json(resp).await["status"], "ready");
 
-    let resp = c.get(server.url("/")).send().await.unwrap();
+    let resp = c.anonymous_get("/").await;
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("sealcast"));
 
-    let metrics = c
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = c.anonymous_get("/metrics").await.text().await.unwrap();
     assert!(
         metrics.contains("sealcast_http_requests_total"),
         "{metrics}"
@@ -67,10 +61,9 @@ async fn health_ready_and_metrics_answer() {
 
 #[tokio::test]
 async fn unknown_routes_and_wrong_methods_get_the_envelope() {
-    let server = TestServer::start();
-    let c = client();
+    let (c, _dir) = in_process(ServeArgs::default()).await;
 
-    let resp = c.get(server.url("/no/such/route")).send().await.unwrap();
+    let resp = c.anonymous_get("/no/such/route").await;
     assert_eq!(resp.status(), 404);
     let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     let body = json(resp).await;
@@ -78,12 +71,7 @@ async fn unknown_routes_and_wrong_methods_get_the_envelope() {
     assert_eq!(body["error"]["request_id"], request_id.as_str());
     assert!(!request_id.is_empty());
 
-    let resp = c
-        .post(server.url("/healthz"))
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let resp = c.send(c.http.post(c.url("/healthz")).body("x")).await;
     assert_eq!(resp.status(), 405);
     assert!(resp.headers().contains_key("allow"));
     let body = json(resp).await;
@@ -95,25 +83,17 @@ async fn unknown_routes_and_wrong_methods_get_the_envelope() {
         "/%2e%2e/%2e%2e/etc/passwd",
         "/objects/..%2fsecrets",
     ] {
-        let resp = c.get(server.url(path)).send().await.unwrap();
+        let resp = c.anonymous_get(path).await;
         assert_eq!(resp.status(), 404, "{path}");
     }
-    assert_eq!(
-        c.get(server.url("/healthz")).send().await.unwrap().status(),
-        200
-    );
+    assert_eq!(c.anonymous_get("/healthz").await.status(), 200);
 }
 
 #[tokio::test]
 async fn sigterm_exits_zero() {
     let mut server = TestServer::start();
     assert_eq!(
-        client()
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        Api::new(&server).anonymous_get("/healthz").await.status(),
         200
     );
     let status = server.terminate();
@@ -279,12 +259,9 @@ async fn unreachable_s3_starts_but_is_not_ready() {
         .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
         .env("AWS_SECRET_ACCESS_KEY", "not-a-real-secret-value")
         .start();
-    let c = client();
-    assert_eq!(
-        c.get(server.url("/healthz")).send().await.unwrap().status(),
-        200
-    );
-    let resp = c.get(server.url("/readyz")).send().await.unwrap();
+    let c = Api::new(&server);
+    assert_eq!(c.anonymous_get("/healthz").await.status(), 200);
+    let resp = c.anonymous_get("/readyz").await;
     assert_eq!(resp.status(), 503);
     let body = json(resp).await;
     assert_eq!(body["error"]["code"], "unavailable");
@@ -303,29 +280,31 @@ async fn unreachable_s3_starts_but_is_not_ready() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_on_garage_s3() {
     let garage = tokio::task::spawn_blocking(Garage::start).await.unwrap();
-    let server = TestServer::builder().s3(&garage).start();
-    let resp = client().get(server.url("/readyz")).send().await.unwrap();
+    let server = TestServer::builder().garage(&garage).start();
+    let resp = Api::new(&server).anonymous_get("/readyz").await;
     assert_eq!(resp.status(), 200, "{}", server.log());
 }
 
 #[tokio::test]
 async fn cors_only_for_configured_origins() {
-    let server = TestServer::builder()
-        .arg("--cors-origins")
-        .arg("https://courses.example")
-        .start();
-    let c = client();
+    let (c, _dir) = in_process(ServeArgs {
+        cors_origins: Some(vec!["https://courses.example".into()]),
+        ..ServeArgs::default()
+    })
+    .await;
     let preflight = |origin: &'static str| {
-        c.request(reqwest::Method::OPTIONS, server.url("/healthz"))
-            .header("origin", origin)
-            .header("access-control-request-method", "GET")
-            .send()
+        c.send(
+            c.http
+                .request(reqwest::Method::OPTIONS, c.url("/healthz"))
+                .header("origin", origin)
+                .header("access-control-request-method", "GET"),
+        )
     };
-    let ok = preflight("https://courses.example").await.unwrap();
+    let ok = preflight("https://courses.example").await;
     assert_eq!(
         ok.headers()["access-control-allow-origin"],
         "https://courses.example"
     );
-    let other = preflight("https://evil.example").await.unwrap();
+    let other = preflight("https://evil.example").await;
     assert!(!other.headers().contains_key("access-control-allow-origin"));
 }

@@ -1,0 +1,292 @@
+//! The real `sealcast` binary on port 0 with a private data dir, configured
+//! by one builder: database, storage, roles and any extra flag.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::garage::Garage;
+use super::postgres::Postgres;
+
+/// Which database a server runs on.
+#[derive(Clone, Debug, Default)]
+pub enum Database {
+    /// `sealcast.db` in the data dir (the server's default).
+    #[default]
+    Sqlite,
+    Postgres(String),
+}
+
+/// Builder for a server process.
+#[derive(Default)]
+pub struct ServerBuilder {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    database: Database,
+    data_dir: Option<tempfile::TempDir>,
+    shared_data: Option<PathBuf>,
+}
+
+impl ServerBuilder {
+    /// Any `serve` flag with its value.
+    pub fn flag(self, name: &str, value: impl ToString) -> Self {
+        self.arg(name).arg(value.to_string())
+    }
+
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn postgres(mut self, pg: &Postgres) -> Self {
+        self.database = Database::Postgres(pg.url.clone());
+        self
+    }
+
+    /// Stores objects in a Garage bucket instead of the data dir.
+    pub fn garage(self, garage: &Garage) -> Self {
+        self.flag("--storage", format!("s3://{}/server-test", garage.bucket))
+            .flag("--s3-endpoint", &garage.endpoint)
+            .flag("--s3-region", "garage")
+            .env("AWS_ACCESS_KEY_ID", garage.access_key.clone())
+            .env("AWS_SECRET_ACCESS_KEY", garage.secret_key.clone())
+    }
+
+    /// `--roles`, e.g. `"edge"` or `"keyserver"`.
+    pub fn roles(self, roles: &str) -> Self {
+        self.flag("--roles", roles)
+    }
+
+    /// No transcode workers: uploads stay queued.
+    pub fn no_workers(self) -> Self {
+        self.flag("--workers", 0)
+    }
+
+    /// Small, fast transcodes: one 144p rung, 1 s segments, a key per segment.
+    pub fn fast_transcodes(self) -> Self {
+        self.flag("--transcode-rungs", 144)
+            .flag("--segment-seconds", 1)
+            .flag("--rotate-every", 1)
+            .flag("--x264-preset", "ultrafast")
+    }
+
+    /// Login limits out of the way (through the environment, so a flag still wins).
+    pub fn lenient_login(self) -> Self {
+        self.env("SEALCAST_LOGIN_ATTEMPTS_PER_IP", "100000")
+            .env("SEALCAST_LOGIN_ATTEMPTS_PER_EMAIL", "1000")
+    }
+
+    /// Reuses the data dir of a previous server (a restart).
+    pub fn data_dir(mut self, dir: tempfile::TempDir) -> Self {
+        self.data_dir = Some(dir);
+        self
+    }
+
+    /// Uses another server's data dir (a second node on the same secrets and database).
+    pub fn shared_data(mut self, path: PathBuf) -> Self {
+        self.shared_data = Some(path);
+        self
+    }
+
+    pub fn start(self) -> TestServer {
+        let data_dir = match self.data_dir {
+            Some(dir) => dir,
+            None => tempfile::tempdir().unwrap(),
+        };
+        let data_path = self
+            .shared_data
+            .clone()
+            .unwrap_or_else(|| data_dir.path().join("data"));
+        let log_path = data_dir.path().join("server.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .unwrap();
+        let mut cmd = sealcast_command();
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data_path)
+            .args(database_args(&self.database))
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log));
+        let mut child = cmd.spawn().expect("spawn sealcast");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let lines = printed.clone();
+        // Drains stdout for the process's whole life, so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("sealcast listening on ") {
+                    let _ = tx.send(url.trim().to_string());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        // The listening line, or the exit of a process that will never print it.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let base_url = loop {
+            if let Ok(url) = rx.recv_timeout(Duration::from_millis(100)) {
+                break url;
+            }
+            let exited = child.try_wait().unwrap();
+            if exited.is_some() || Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "server did not start ({}); log:\n{}",
+                    exited.map_or("no listening line within 60 s".into(), |s| s.to_string()),
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+        };
+        TestServer {
+            base_url,
+            child,
+            data_dir,
+            data_path,
+            log_path,
+            printed,
+            database: self.database,
+        }
+    }
+}
+
+fn database_args(db: &Database) -> Vec<String> {
+    match db {
+        Database::Sqlite => Vec::new(),
+        Database::Postgres(url) => vec!["--database-url".into(), url.clone()],
+    }
+}
+
+/// A running `sealcast serve`; killed on drop.
+pub struct TestServer {
+    pub base_url: String,
+    pub child: Child,
+    data_dir: tempfile::TempDir,
+    data_path: PathBuf,
+    log_path: PathBuf,
+    printed: Arc<Mutex<Vec<String>>>,
+    pub database: Database,
+}
+
+impl TestServer {
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// A server with every default.
+    pub fn start() -> TestServer {
+        Self::builder().start()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// What the process has printed on stdout so far, line by line.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.printed.lock().unwrap().clone()
+    }
+
+    /// The server's `--data-dir`.
+    pub fn data_path(&self) -> PathBuf {
+        self.data_path.clone()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        wait_with_timeout(&mut self.child, Duration::from_secs(30))
+            .expect("server exits after SIGTERM")
+    }
+
+    /// Kills the process without warning (a crash) and hands back its data dir.
+    pub fn crash(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap())
+    }
+
+    /// Runs `sealcast admin …` against this server's data dir and database.
+    pub fn admin_command(&self, args: &[&str]) -> Command {
+        let mut cmd = sealcast_command();
+        cmd.arg("admin")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.data_path)
+            .args(database_args(&self.database));
+        cmd
+    }
+
+    /// `sealcast admin create-user … --password-stdin`: (exit code, stdout).
+    pub fn create_user_cli(&self, email: &str, role: &str, password: &str) -> (i32, String) {
+        let mut child = self
+            .admin_command(&["create-user", "--email", email, "--role", role])
+            .arg("--password-stdin")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        let out = child.wait_with_output().unwrap();
+        let code = out.status.code().unwrap_or(-1);
+        assert!(
+            code == 0 || out.stdout.is_empty(),
+            "a refused create-user prints nothing on stdout"
+        );
+        if code != 0 && code != 2 {
+            panic!("create-user: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        (
+            code,
+            String::from_utf8(out.stdout).unwrap().trim().to_string(),
+        )
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn sealcast_command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealcast"));
+    // The tests decide every setting; nothing leaks in from the caller's shell.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SEALCAST_") || key.starts_with("AWS_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("RUST_LOG", "info");
+    cmd
+}
+
+/// Polls a child's exit status until `timeout`.
+pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
