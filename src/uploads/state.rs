@@ -66,19 +66,19 @@ pub async fn load(db: &Db, video_id: &str) -> Result<Option<UploadRecord>, sqlx:
     Ok(row.map(from_row))
 }
 
-/// What a new upload needs besides its storage progress.
+/// What a new upload needs besides its storage progress: its video, and
+/// where and until when its bytes are kept.
 #[derive(Debug)]
 pub struct NewUpload<'a> {
-    pub video_id: &'a str,
-    pub course_id: &'a str,
-    pub owner_id: &'a str,
-    pub title: &'a str,
+    pub video: NewVideo<'a>,
     pub storage_key: &'a str,
     pub metadata: Option<&'a str>,
     pub expires_at: i64,
 }
 
 /// Inserts the video (`uploading`) and its upload in one transaction.
+/// The video's `size_bytes` is what counts against the quota, so callers
+/// set it to `progress.length`.
 pub async fn create(
     db: &Db,
     new: &NewUpload<'_>,
@@ -86,24 +86,14 @@ pub async fn create(
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();
     let mut tx = db.pool.begin().await?;
-    model::insert(
-        &mut *tx,
-        &NewVideo {
-            id: new.video_id,
-            course_id: new.course_id,
-            owner_id: new.owner_id,
-            title: new.title,
-            size_bytes: progress.length,
-        },
-    )
-    .await?;
+    model::insert(&mut *tx, &new.video).await?;
     sqlx::query(
         "INSERT INTO uploads (video_id, owner_id, length, offset_bytes, metadata, storage_key, \
          multipart_upload_id, parts, expires_at, created_at, updated_at) \
          VALUES ($1, $2, $3, 0, $4, $5, $6, NULL, $7, $8, $8)",
     )
-    .bind(new.video_id)
-    .bind(new.owner_id)
+    .bind(new.video.id)
+    .bind(new.video.owner_id)
     .bind(progress.length as i64)
     .bind(new.metadata)
     .bind(new.storage_key)

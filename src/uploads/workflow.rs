@@ -106,10 +106,13 @@ pub async fn create(
     let progress = app.storage.begin_upload(&key, announced.length).await?;
     let expires_at = now_ms() + limits.expiry.as_millis() as i64;
     let new = NewUpload {
-        video_id: &video_id,
-        course_id,
-        owner_id: uploader.user_id,
-        title: &title,
+        video: model::NewVideo {
+            id: &video_id,
+            course_id,
+            owner_id: uploader.user_id,
+            title: &title,
+            size_bytes: progress.length,
+        },
         storage_key: key.as_str(),
         metadata: announced.metadata,
         expires_at,
