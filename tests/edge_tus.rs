@@ -323,12 +323,10 @@ async fn tus_ownership_is_checked_on_every_request() {
 
 #[tokio::test]
 async fn tus_size_limit_and_quota() {
-    let app = TestApp::in_process(ServeArgs {
-        max_upload_bytes: Some(1000),
-        creator_quota_bytes: Some(1500),
-        ..ServeArgs::default()
-    })
-    .await;
+    let mut args = ServeArgs::default();
+    args.uploads.max_upload_bytes = Some(1000);
+    args.uploads.creator_quota_bytes = Some(1500);
+    let app = TestApp::in_process(args).await;
     let api = &app.api;
     let (creator, course) = app.creator_with_course().await;
     let token = creator.token;

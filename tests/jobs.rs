@@ -52,7 +52,7 @@ async fn queue_unprobed(at_rest: &AtRest, creator: &Login, course: &str, source:
     at_rest
         .store
         .put(
-            &ObjectKey::new(sealcast::jobs::default_upload_key(&id)).unwrap(),
+            &ObjectKey::new(sealcast::videos::layout::upload_source_key(&id)).unwrap(),
             Box::pin(tokio_util::io::ReaderStream::new(file)),
         )
         .await

@@ -287,11 +287,9 @@ async fn ready_on_garage_s3() {
 
 #[tokio::test]
 async fn cors_only_for_configured_origins() {
-    let (c, _dir) = in_process(ServeArgs {
-        cors_origins: Some(vec!["https://courses.example".into()]),
-        ..ServeArgs::default()
-    })
-    .await;
+    let mut args = ServeArgs::default();
+    args.server.cors_origins = Some(vec!["https://courses.example".into()]);
+    let (c, _dir) = in_process(args).await;
     let preflight = |origin: &'static str| {
         c.send(
             c.http

@@ -80,8 +80,8 @@ impl TestApp {
     /// The app in this process (`build_app` + `router`, requests by
     /// `oneshot`), with login limits out of the way unless `args` set them.
     pub async fn in_process(mut args: ServeArgs) -> TestApp {
-        args.login_attempts_per_ip.get_or_insert(100_000);
-        args.login_attempts_per_email.get_or_insert(1000);
+        args.identity.login_attempts_per_ip.get_or_insert(100_000);
+        args.identity.login_attempts_per_email.get_or_insert(1000);
         let dir = tempfile::tempdir().unwrap();
         let data_path = dir.path().join("data");
         let state = in_process::build(args, &data_path).await;
