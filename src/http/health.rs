@@ -15,25 +15,40 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// 503 names only the parts that failed (`database`, `storage`); what went
+/// wrong (paths, hosts, driver errors) goes to the log, never to the caller:
+/// `/readyz` answers anyone.
 pub async fn readyz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let db = tokio::time::timeout(Duration::from_secs(2), app.db.ping()).await;
     let storage = tokio::time::timeout(Duration::from_secs(5), app.storage.check()).await;
-    let mut problems = Vec::new();
-    match db {
+    let mut failed = Vec::new();
+    let mut note = |part: &'static str, outcome: Result<Result<(), String>, ()>| match outcome {
         Ok(Ok(())) => {}
-        Ok(Err(err)) => problems.push(format!("database: {err}")),
-        Err(_) => problems.push("database: no answer within 2 s".to_string()),
-    }
-    match storage {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => problems.push(format!("storage: {err}")),
-        Err(_) => problems.push("storage: no answer within 5 s".to_string()),
-    }
-    if problems.is_empty() {
+        Ok(Err(cause)) => {
+            tracing::warn!(part, %cause, "readiness check failed");
+            failed.push(part);
+        }
+        Err(()) => {
+            tracing::warn!(part, "readiness check got no answer in time");
+            failed.push(part);
+        }
+    };
+    note(
+        "database",
+        db.map(|r| r.map_err(|e| e.to_string())).map_err(|_| ()),
+    );
+    note(
+        "storage",
+        storage
+            .map(|r| r.map_err(|e| e.to_string()))
+            .map_err(|_| ()),
+    );
+    if failed.is_empty() {
         Ok(Json(json!({ "status": "ready" })))
     } else {
-        let message = format!("not ready: {}", problems.join("; "));
-        tracing::warn!(%message, "readiness check failed");
-        Err(ApiError::new(ErrorCode::Unavailable, message))
+        Err(ApiError::new(
+            ErrorCode::Unavailable,
+            format!("not ready: {}", failed.join(", ")),
+        ))
     }
 }
