@@ -23,6 +23,22 @@ async fn in_process(args: ServeArgs) -> (Api, tempfile::TempDir) {
 }
 
 #[tokio::test]
+async fn invented_methods_do_not_become_metric_labels() {
+    let (c, _dir) = in_process(ServeArgs::default()).await;
+    for name in ["XYZZY", "PLUGH"] {
+        let method = reqwest::Method::from_bytes(name.as_bytes()).unwrap();
+        let resp = c.send(c.http.request(method, c.url("/healthz"))).await;
+        assert_eq!(resp.status(), 405);
+    }
+    let metrics = c.anonymous_get("/metrics").await.text().await.unwrap();
+    assert!(
+        !metrics.contains("XYZZY") && !metrics.contains("PLUGH"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("method=\"other\""), "{metrics}");
+}
+
+#[tokio::test]
 async fn health_ready_and_metrics_answer() {
     let (c, _dir) = in_process(ServeArgs::default()).await;
 
