@@ -43,6 +43,26 @@ pub(super) fn is_http_url(url: &str) -> bool {
     url.starts_with("http://") || url.starts_with("https://")
 }
 
+/// Where keys may be fetched from: https, or plain http to this machine only
+/// (a key set fetched in the clear could be swapped on the way).
+pub(super) fn is_trusted_fetch_url(url: &str) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let host = parsed.host_str().unwrap_or("");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match parsed.scheme() {
+        "https" => !host.is_empty(),
+        "http" => {
+            host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    }
+}
+
 /// The merged value of a setting with a default, refused below `min`.
 pub(super) fn at_least<T: PartialOrd + Display>(
     setting: &'static str,

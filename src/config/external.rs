@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::checks::{given, is_http_url};
+use super::checks::{given, is_trusted_fetch_url};
 use super::ConfigError;
 use crate::identity::{ExternalIssuerSettings, ExternalKeyLocation};
 
@@ -87,10 +87,10 @@ fn key_location(
     match key {
         (Some(p), None, None) => Ok(ExternalKeyLocation::PemFile(p)),
         (None, Some(p), None) => Ok(ExternalKeyLocation::JwksFile(p)),
-        (None, None, Some(u)) if is_http_url(&u) => Ok(ExternalKeyLocation::JwksUrl(u)),
+        (None, None, Some(u)) if is_trusted_fetch_url(&u) => Ok(ExternalKeyLocation::JwksUrl(u)),
         (None, None, Some(_)) => Err(ConfigError::new(
             "external_jwks_url",
-            "must be an http(s) URL",
+            "must be an https URL (plain http only on loopback)",
         )),
         _ => Err(ConfigError::new(
             "external_issuer",

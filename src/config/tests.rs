@@ -213,6 +213,14 @@ fn bad_values_name_their_setting() {
             ],
             "external_jwks_url",
         ),
+        (
+            &[
+                "--external-issuer=https://idp",
+                "--external-audience=a",
+                "--external-jwks-url=http://idp.example/jwks",
+            ],
+            "external_jwks_url",
+        ),
     ];
     assert_refused(cases);
 }
