@@ -2,6 +2,7 @@
 //! TLS, and graceful shutdown on SIGTERM/SIGINT with a drain deadline.
 
 use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,12 +42,20 @@ impl StartError {
 
 /// Builds the application state: everything but the listener.
 pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        StartError::Other(format!(
-            "cannot create data dir {}: {e}",
-            config.data_dir.display()
-        ))
-    })?;
+    // The data dir holds the database, raw uploads and secrets: 0700.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.data_dir)
+        .and_then(|()| {
+            std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
+        })
+        .map_err(|e| {
+            StartError::Other(format!(
+                "cannot create data dir {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
     let secrets = secrets::load_or_generate(&config)?;
     let external =
         match &config.identity.external {

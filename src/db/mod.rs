@@ -83,16 +83,32 @@ async fn prepare_sqlite(url: &str) -> Result<String, DbError> {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .foreign_keys(true);
+    let io = |e| DbError::Connect(sqlx::Error::Io(e));
     if let Some(parent) = options.get_filename().parent() {
         if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| DbError::Connect(sqlx::Error::Io(e)))?;
+            std::fs::create_dir_all(parent).map_err(io)?;
         }
     }
+    // SQLite gives its -wal and -shm files the database file's mode, so a
+    // database created (or tightened) at 0600 keeps all three private.
+    private_file(options.get_filename()).map_err(io)?;
     let pool = sqlx::SqlitePool::connect_with(options)
         .await
         .map_err(DbError::Connect)?;
     pool.close().await;
     Ok(url.to_string())
+}
+
+/// Creates `path` with mode 0600 if missing, or tightens it to 0600.
+fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
 /// Milliseconds since the Unix epoch: the one timestamp format in the schema.

@@ -256,7 +256,7 @@ async fn download(
     dir: &Path,
 ) -> Result<PathBuf, (String, bool)> {
     let key = ObjectKey::new(key).map_err(|e| (e.to_string(), false))?;
-    tokio::fs::create_dir_all(dir)
+    crate::storage::private_dir(dir)
         .await
         .map_err(|e| (e.to_string(), true))?;
     let path = dir.join("source");

@@ -18,8 +18,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
 use super::{
-    Appended, ByteRange, ByteStream, ObjectBody, ObjectKey, ObjectMeta, ObjectPrefix, ObjectStore,
-    StorageError, UploadProgress,
+    private_dir, Appended, ByteRange, ByteStream, ObjectBody, ObjectKey, ObjectMeta, ObjectPrefix,
+    ObjectStore, StorageError, UploadProgress,
 };
 
 /// Bytes per read when streaming an object out. Each read is a trip to
@@ -41,9 +41,9 @@ impl FsStore {
         let objects = root.join("objects");
         let tmp = root.join("tmp");
         let partial = root.join("partial");
-        fs::create_dir_all(&objects).await?;
-        fs::create_dir_all(&partial).await?;
-        fs::create_dir_all(&tmp).await?;
+        private_dir(&objects).await?;
+        private_dir(&partial).await?;
+        private_dir(&tmp).await?;
         // Temp files left by a crash are garbage: nothing can resume them.
         if let Ok(mut entries) = fs::read_dir(&tmp).await {
             while let Ok(Some(entry)) = entries.next_entry().await {
@@ -69,6 +69,7 @@ impl FsStore {
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(tmp_path)
             .await?;
         let mut written = 0u64;
@@ -106,7 +107,7 @@ impl ObjectStore for FsStore {
             .parent()
             .expect("object paths have a parent")
             .to_path_buf();
-        fs::create_dir_all(&parent).await?;
+        private_dir(&parent).await?;
         let tmp_path = self
             .tmp
             .join(format!("{:016x}", rand::thread_rng().next_u64()));
@@ -243,9 +244,15 @@ impl ObjectStore for FsStore {
     ) -> Result<UploadProgress, StorageError> {
         let path = self.partial_of(key);
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).await?;
+            private_dir(parent).await?;
         }
-        fs::File::create(&path).await?;
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .await?;
         Ok(UploadProgress::new(length))
     }
 
@@ -350,7 +357,7 @@ impl ObjectStore for FsStore {
         }
         let target = self.path_of(key);
         let parent = target.parent().expect("object paths have a parent");
-        fs::create_dir_all(parent).await?;
+        private_dir(parent).await?;
         fs::rename(&path, &target).await?;
         sync_dir(parent).await?;
         Ok(())

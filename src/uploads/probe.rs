@@ -92,7 +92,7 @@ async fn sparse_copy(
     work_dir: &Path,
 ) -> Result<tempfile::NamedTempFile, ProbeError> {
     let io = |e: std::io::Error| ProbeError::Failed(e.to_string());
-    tokio::fs::create_dir_all(work_dir).await.map_err(io)?;
+    crate::storage::private_dir(work_dir).await.map_err(io)?;
     let sparse = tempfile::NamedTempFile::new_in(work_dir).map_err(io)?;
     let mut file = tokio::fs::OpenOptions::new()
         .write(true)
