@@ -91,7 +91,9 @@ async fn prepare_sqlite(url: &str) -> Result<String, DbError> {
     }
     // SQLite gives its -wal and -shm files the database file's mode, so a
     // database created (or tightened) at 0600 keeps all three private.
-    private_file(options.get_filename()).map_err(io)?;
+    if options.get_filename() != std::path::Path::new(":memory:") {
+        private_file(options.get_filename()).map_err(io)?;
+    }
     let pool = sqlx::SqlitePool::connect_with(options)
         .await
         .map_err(DbError::Connect)?;
