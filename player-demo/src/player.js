@@ -128,8 +128,10 @@ export function mountPlayer(video, viewer) {
     chosenLevel = Number(quality.value);
     if (!hls) return;
     hls.currentLevel = chosenLevel;
-    // Pinning the rung already playing switches nothing, so say it now.
-    if (chosenLevel >= 0 || hls.currentLevel >= 0) showLevel(hls.currentLevel);
+    // A pinned rung is what plays from now on (hls.js switches at once), so
+    // say it now; under Auto, say what is on screen. FRAG_CHANGED keeps it true.
+    if (chosenLevel >= 0) showLevel(chosenLevel);
+    else if (hls.currentLevel >= 0) showLevel(hls.currentLevel);
   });
 
   async function newSession() {
