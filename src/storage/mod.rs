@@ -195,14 +195,16 @@ pub async fn open(config: &StorageConfig) -> Result<Arc<dyn ObjectStore>, Storag
 /// Creates a directory (and its parents) only this process's user may list
 /// or enter: stored media is one creator's and uploads and work copies are
 /// raw, so directories are 0700 and the files in them 0600.
+///
+/// Only new directories get the mode (no chmod on every call: this runs on
+/// every stored segment); older ones are covered by the data dir's own 0700,
+/// set at start.
 pub async fn private_dir(path: &std::path::Path) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
     tokio::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(path)
-        .await?;
-    tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).await
+        .await
 }
 
 /// Wraps an in-memory buffer as a [`ByteStream`] (small objects such as playlists).

@@ -35,6 +35,16 @@ pub enum UploadError {
     Db(#[from] sqlx::Error),
 }
 
+impl UploadError {
+    /// Identity lookups made here fail only in the database.
+    pub(crate) fn from_identity(err: crate::identity::IdentityError) -> Self {
+        match err {
+            crate::identity::IdentityError::Db(e) => UploadError::Db(e),
+            other => UploadError::Db(sqlx::Error::Protocol(other.to_string())),
+        }
+    }
+}
+
 impl From<crate::videos::removal::RemoveError> for UploadError {
     fn from(err: crate::videos::removal::RemoveError) -> Self {
         use crate::videos::removal::RemoveError as E;

@@ -15,7 +15,9 @@ use super::state::{self, NewUpload, UploadRecord};
 use super::{metadata, UploadError};
 use crate::app::App;
 use crate::db::{new_id, now_ms};
+use crate::identity::courses::get_course;
 use crate::storage::{ByteStream, ObjectKey, ObjectPrefix, UploadProgress};
+use crate::videos::access::{self, Access, Viewer};
 use crate::videos::{self, layout, model, StatusChange};
 
 const TITLE_MAX: usize = 200;
@@ -71,16 +73,16 @@ pub async fn create(
         .ok_or_else(|| {
             UploadError::BadMetadata("Upload-Metadata must name the course_id".into())
         })?;
-    let owner: Option<String> = sqlx::query_scalar("SELECT owner_id FROM courses WHERE id = $1")
-        .bind(course_id)
-        .fetch_optional(&app.db.pool)
-        .await?;
-    match owner {
-        None => return Err(UploadError::CourseNotFound),
-        Some(owner) if owner != uploader.user_id && !uploader.is_admin => {
-            return Err(UploadError::NotCourseOwner)
-        }
-        Some(_) => {}
+    let course = get_course(&app.db, course_id)
+        .await
+        .map_err(UploadError::from_identity)?
+        .ok_or(UploadError::CourseNotFound)?;
+    let viewer = Viewer {
+        user_id: uploader.user_id,
+        is_admin: uploader.is_admin,
+    };
+    if access::for_course(viewer, &course.owner_id, false) != Access::Manage {
+        return Err(UploadError::NotCourseOwner);
     }
     if limits.creator_quota > 0 {
         let used = model::bytes_used_by(&app.db, uploader.user_id).await?;
