@@ -107,3 +107,31 @@ async fn expired_uploads_are_swept_on_postgres() {
     assert_eq!(resp.status(), 404);
     assert!(server.log().contains("swept expired uploads"));
 }
+
+/// Uploads racing for a creator's last free bytes on PostgreSQL, where
+/// requests really run side by side: exactly one gets the space.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_holds_when_uploads_race_on_postgres() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let app = TestApp::init()
+        .postgres(&pg)
+        .flag("--creator-quota-bytes", 1500u64)
+        .app()
+        .await;
+    let (creator, course) = app.creator_with_course().await;
+    let attempts = (0..12).map(|_| app.api.create_upload(&creator.token, &course, 1000));
+    let statuses: Vec<u16> = futures::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "one upload fits in the quota: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 413),
+        "{statuses:?}"
+    );
+}

@@ -347,3 +347,25 @@ async fn tus_size_limit_and_quota() {
         201
     );
 }
+
+/// Uploads racing for a creator's last free bytes: the quota check and the
+/// insert are one step, so exactly one of them gets the space.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn quota_holds_when_uploads_race() {
+    let mut args = ServeArgs::default();
+    args.uploads.max_upload_bytes = Some(1000);
+    args.uploads.creator_quota_bytes = Some(1500);
+    let app = TestApp::in_process(args).await;
+    let (creator, course) = app.creator_with_course().await;
+    let attempts = (0..12).map(|_| app.api.create_upload(&creator.token, &course, 1000));
+    let mut created = 0;
+    for resp in futures::future::join_all(attempts).await {
+        if resp.status() == 201 {
+            created += 1;
+        } else {
+            assert_eq!(resp.status(), 413);
+            assert_eq!(error_code(resp).await, "quota_exceeded");
+        }
+    }
+    assert_eq!(created, 1, "one upload fits in the quota");
+}

@@ -76,16 +76,48 @@ pub struct NewUpload<'a> {
     pub expires_at: i64,
 }
 
-/// Inserts the video (`uploading`) and its upload in one transaction.
-/// The video's `size_bytes` is what counts against the quota, so callers
-/// set it to `progress.length`.
+/// Why a new upload was not created.
+#[derive(Debug)]
+pub enum CreateError {
+    /// The owner already holds `used` bytes; this one would pass the quota.
+    OverQuota {
+        used: u64,
+    },
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for CreateError {
+    fn from(err: sqlx::Error) -> Self {
+        CreateError::Db(err)
+    }
+}
+
+/// Inserts the video (`uploading`) and its upload in one transaction, after
+/// checking the owner's quota (`0`: none) in that same transaction.
+///
+/// The check and the insert are one step: the transaction first writes the
+/// owner's row, which serialises it against every other creation by that
+/// owner (a row lock on PostgreSQL, the write lock on SQLite), so two
+/// uploads racing for the last free bytes cannot both see them free. The
+/// video's `size_bytes` (the announced length) is what counts.
 pub async fn create(
     db: &Db,
     new: &NewUpload<'_>,
     progress: &UploadProgress,
-) -> Result<(), sqlx::Error> {
+    quota: u64,
+) -> Result<(), CreateError> {
     let now = now_ms();
     let mut tx = db.pool.begin().await?;
+    if quota > 0 {
+        sqlx::query("UPDATE users SET role = role WHERE id = $1")
+            .bind(new.video.owner_id)
+            .execute(&mut *tx)
+            .await?;
+        let used = model::bytes_used_by(&mut *tx, new.video.owner_id).await?;
+        if used.saturating_add(new.video.size_bytes) > quota {
+            return Err(CreateError::OverQuota { used });
+        }
+    }
     model::insert(&mut *tx, &new.video).await?;
     sqlx::query(
         "INSERT INTO uploads (video_id, owner_id, length, offset_bytes, metadata, storage_key, \
@@ -102,7 +134,7 @@ pub async fn create(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await
+    Ok(tx.commit().await?)
 }
 
 /// Takes the upload's write lease; `false` when another request holds it.

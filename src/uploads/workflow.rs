@@ -84,15 +84,6 @@ pub async fn create(
     if access::for_course(viewer, &course.owner_id, false) != Access::Manage {
         return Err(UploadError::NotCourseOwner);
     }
-    if limits.creator_quota > 0 {
-        let used = model::bytes_used_by(&app.db, uploader.user_id).await?;
-        if used.saturating_add(announced.length) > limits.creator_quota {
-            return Err(UploadError::QuotaExceeded {
-                used,
-                quota: limits.creator_quota,
-            });
-        }
-    }
     let title: String = meta
         .get("title")
         .or_else(|| meta.get("filename"))
@@ -119,9 +110,15 @@ pub async fn create(
         metadata: announced.metadata,
         expires_at,
     };
-    if let Err(err) = state::create(&app.db, &new, &progress).await {
+    if let Err(err) = state::create(&app.db, &new, &progress, limits.creator_quota).await {
         let _ = app.storage.abort_upload(&key, &progress).await;
-        return Err(err.into());
+        return Err(match err {
+            state::CreateError::OverQuota { used } => UploadError::QuotaExceeded {
+                used,
+                quota: limits.creator_quota,
+            },
+            state::CreateError::Db(err) => err.into(),
+        });
     }
     tracing::info!(video_id = %video_id, length = announced.length, "upload created");
     Ok((

@@ -185,13 +185,16 @@ pub async fn set_duration(db: &Db, id: &str, duration_ms: i64) -> Result<(), sql
 
 /// Bytes a creator holds: every video of theirs (uploads in flight count at
 /// their full announced length).
-pub async fn bytes_used_by(db: &Db, owner_id: &str) -> Result<u64, sqlx::Error> {
+pub async fn bytes_used_by<'c, E: Executor<'c, Database = Any>>(
+    ex: E,
+    owner_id: &str,
+) -> Result<u64, sqlx::Error> {
     // PostgreSQL sums BIGINT to NUMERIC; the cast keeps one type for both.
     let used: i64 = sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM videos WHERE owner_id = $1",
     )
     .bind(owner_id)
-    .fetch_one(&db.pool)
+    .fetch_one(ex)
     .await?;
     Ok(used.max(0) as u64)
 }
