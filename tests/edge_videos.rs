@@ -5,8 +5,9 @@ mod common;
 
 use std::time::Duration;
 
+use common::api::upload_id;
 use common::media::video_bytes;
-use common::{error_code, eventually, TestApp};
+use common::{error_code, eventually, Api, TestApp};
 use futures::StreamExt;
 use sealcast::config::ServeArgs;
 
@@ -19,10 +20,12 @@ async fn videos_sse_follows_an_upload_until_ready() {
     let bytes = video_bytes(app.scratch.path(), 3, 300_000);
     let id = api.upload(&token, &course, &bytes, 1 << 20).await;
 
-    // EventSource style: the token in the query string; read as a stream.
+    // EventSource style: a single-use ticket in the query string (an access
+    // token there is refused); read as a stream.
+    let ticket = stream_ticket(api, &id, &token).await;
     let resp = api
         .http
-        .get(api.url(&format!("/api/v1/videos/{id}/events?access_token={token}")))
+        .get(api.url(&format!("/api/v1/videos/{id}/events?ticket={ticket}")))
         .timeout(Duration::from_secs(180))
         .send()
         .await
@@ -56,6 +59,16 @@ async fn videos_sse_follows_an_upload_until_ready() {
     assert_eq!(last["id"], id.as_str());
     assert_eq!(last["progress"], 100);
 
+    // The ticket was spent by the first stream.
+    let again = api
+        .send(
+            api.http
+                .get(api.url(&format!("/api/v1/videos/{id}/events?ticket={ticket}"))),
+        )
+        .await;
+    assert_eq!(again.status(), 401);
+    assert_eq!(error_code(again).await, "invalid_ticket");
+
     // Without a token: 401; with someone else's: 404.
     let resp = api
         .send(
@@ -73,6 +86,76 @@ async fn videos_sse_follows_an_upload_until_ready() {
         )
         .await;
     assert_eq!(resp.status(), 404);
+}
+
+async fn stream_ticket(api: &Api, video: &str, token: &str) -> String {
+    let resp = api
+        .send(
+            api.http
+                .post(api.url(&format!("/api/v1/videos/{video}/events/ticket")))
+                .bearer_auth(token),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(body["expires_in"].as_u64().unwrap() <= 60);
+    body["ticket"].as_str().unwrap().to_string()
+}
+
+/// Access tokens never ride in a URL: the event stream refuses them there
+/// and takes a ticket bound to one user, one video and one use.
+#[tokio::test]
+async fn event_stream_tickets_are_single_use_and_bound_to_a_video() {
+    let app = TestApp::in_process(ServeArgs::default()).await;
+    let api = &app.api;
+    let (creator, course) = app.creator_with_course().await;
+    let a = api.new_upload(&creator.token, &course, 10).await;
+    let b = api.new_upload(&creator.token, &course, 10).await;
+    let (a, b) = (upload_id(&a), upload_id(&b));
+    let events = |video: &str, query: String| {
+        api.http
+            .get(api.url(&format!("/api/v1/videos/{video}/events?{query}")))
+    };
+
+    let resp = api
+        .send(events(&a, format!("access_token={}", creator.token)))
+        .await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(error_code(resp).await, "token_in_url");
+
+    // A ticket for video A does not open B's stream, and is spent trying.
+    let ticket = stream_ticket(api, &a, &creator.token).await;
+    let resp = api.send(events(&b, format!("ticket={ticket}"))).await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(error_code(resp).await, "invalid_ticket");
+    let resp = api.send(events(&a, format!("ticket={ticket}"))).await;
+    assert_eq!(error_code(resp).await, "invalid_ticket");
+
+    let resp = api.send(events(&a, "ticket=made-up".into())).await;
+    assert_eq!(error_code(resp).await, "invalid_ticket");
+    let resp = api.send(events(&a, String::new())).await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(error_code(resp).await, "missing_token");
+
+    // No ticket for a video the caller cannot see; none without a token.
+    let stranger = app.user("learner").await.token;
+    let resp = api
+        .send(
+            api.http
+                .post(api.url(&format!("/api/v1/videos/{a}/events/ticket")))
+                .bearer_auth(&stranger),
+        )
+        .await;
+    assert_eq!(resp.status(), 404);
+    let resp = api
+        .send(
+            api.http
+                .post(api.url(&format!("/api/v1/videos/{a}/events/ticket"))),
+        )
+        .await;
+    assert_eq!(resp.status(), 401);
+
+    // (A good ticket opening the stream once is in the test above.)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,12 @@
 // A video's status, live from the server's event stream.
 //
-// EventSource cannot send headers, so the access token rides in the query
-// (the API allows it on this one endpoint). When the stream drops we reopen
-// it with a fresh token rather than let the browser retry with a stale one,
-// and a slow poll covers the case where streams never get through at all.
+// EventSource cannot send headers, and an access token in a URL would end
+// up in logs and history, so each stream opens with a single-use ticket the
+// API mints for this video. When the stream drops we reopen it with a fresh
+// ticket (the browser's own retry would present the spent one), and a slow
+// poll covers the case where streams never get through at all.
 
 import { api } from './api.js';
-import { freshToken } from './session.js';
 
 /** Calls onStatus(video) on each change until ready/failed; returns stop(). */
 export function watchStatus(videoId, onStatus) {
@@ -25,10 +25,20 @@ export function watchStatus(videoId, onStatus) {
 
   async function open() {
     if (stopped) return;
-    const token = await freshToken().catch(() => null);
+    const base = `/api/v1/videos/${encodeURIComponent(videoId)}/events`;
+    let ticket = null;
+    try {
+      ticket = (await api(`${base}/ticket`, { method: 'POST' })).ticket;
+    } catch {
+      // Offline or signed out: retry later; the poll keeps the status fresh.
+    }
     if (stopped) return;
-    const url = `/api/v1/videos/${encodeURIComponent(videoId)}/events${token ? `?access_token=${encodeURIComponent(token)}` : ''}`;
-    source = new EventSource(url);
+    if (!ticket) {
+      failures++;
+      timer = setTimeout(open, Math.min(10000, 1000 * failures));
+      return;
+    }
+    source = new EventSource(`${base}?ticket=${encodeURIComponent(ticket)}`);
     source.addEventListener('status', (ev) => {
       failures = 0;
       try {

@@ -50,8 +50,14 @@ test('admin → creator → learner → revoke, in the browser', { timeout: 2400
   await row.and(creator.locator('[data-status=ready]')).waitFor({ timeout: 150000 });
   const videoId = await row.getAttribute('data-video-id');
   assert.match(videoId, /^[0-9a-f]{32}$/);
-  const sse = creatorCtx.requests.filter((r) => r.url.includes(`/api/v1/videos/${videoId}/events`));
+  const sse = creatorCtx.requests.filter((r) => r.url.includes(`/api/v1/videos/${videoId}/events?`));
   assert.ok(sse.length >= 1, 'the studio followed the video over SSE');
+  // With a single-use ticket: no access token ever rides in a URL.
+  assert.ok(sse.every((r) => /[?&]ticket=/.test(r.url)), 'the stream opened with a ticket');
+  assert.ok(
+    creatorCtx.requests.every((r) => !r.url.includes('access_token')),
+    'no access token in any URL',
+  );
 
   // --- The learner finds the video and plays it.
   const learnerCtx = await kit.context();

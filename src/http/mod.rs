@@ -14,6 +14,7 @@ pub mod openapi;
 mod signed;
 pub mod tus;
 pub mod uploads;
+pub mod video_events;
 pub mod videos;
 
 use std::time::Duration;
@@ -50,6 +51,7 @@ pub fn router(app: AppState) -> Router {
         routes
             .merge(identity::routes())
             .merge(videos::routes())
+            .merge(video_events::routes())
             .merge(hls::routes())
     } else {
         routes

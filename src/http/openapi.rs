@@ -13,7 +13,7 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 use super::auth::BearerScheme;
-use super::{hls, uploads, videos, AppState};
+use super::{hls, uploads, video_events, videos, AppState};
 
 /// The error envelope every failure answers with.
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,13 +45,14 @@ pub struct ErrorBody {
         videos::list,
         videos::read,
         videos::delete,
-        videos::events,
+        video_events::ticket,
+        video_events::events,
         videos::poster,
         hls::master,
         hls::variant_or_segment,
         openapi_json,
     ),
-    components(schemas(videos::Video, crate::videos::Rendition, videos::VideoList, ErrorEnvelope, ErrorBody)),
+    components(schemas(videos::Video, crate::videos::Rendition, videos::VideoList, video_events::StreamTicket, ErrorEnvelope, ErrorBody)),
     modifiers(&BearerScheme),
     tags(
         (name = "uploads", description = "tus 1.0.0 resumable uploads"),

@@ -5,21 +5,17 @@
 //! in every state and may delete; enrolled learners see ready videos only,
 //! read only. Anyone else gets 404, so ids leak nothing.
 
-use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{FromRequestParts, Path, Query, RawQuery, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use futures::Stream;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{bearer_token, AuthUser};
+use super::auth::AuthUser;
 use super::AppState;
 use crate::db::now_ms;
 use crate::error::{ApiError, ErrorCode};
@@ -29,14 +25,11 @@ use crate::videos::{self, access, layout, model, Access, Rendition, VideoStatus,
 
 /// How long a poster URL stays valid.
 const POSTER_TTL: Duration = Duration::from_secs(600);
-/// How often the event stream looks at the video.
-const EVENT_POLL: Duration = Duration::from_millis(500);
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/videos", get(list))
         .route("/api/v1/videos/{id}", get(read).delete(delete))
-        .route("/api/v1/videos/{id}/events", get(events))
         .route("/posters/{id}/poster.jpg", get(poster))
 }
 
@@ -78,7 +71,7 @@ fn viewer(user: &AuthUser) -> Viewer<'_> {
     }
 }
 
-fn to_video(app: &AppState, row: &videos::Video) -> Video {
+pub(super) fn to_video(app: &AppState, row: &videos::Video) -> Video {
     let poster_url = (row.status == VideoStatus::Ready)
         .then(|| poster_url(app, &row.id))
         .flatten();
@@ -106,7 +99,7 @@ fn poster_url(app: &AppState, video_id: &str) -> Option<String> {
 
 /// The video if the caller may see it, with what they may do; 404 for
 /// anyone else, so ids leak nothing.
-async fn visible_video(
+pub(super) async fn visible_video(
     app: &AppState,
     user: &AuthUser,
     id: &str,
@@ -182,85 +175,6 @@ pub async fn delete(
     crate::uploads::discard(&app, &id).await?;
     tracing::info!(video_id = %id, "video deleted");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// A caller of the event stream: `Authorization: Bearer`, or
-/// `?access_token=` because EventSource cannot send headers.
-#[derive(Debug)]
-pub struct StreamUser(pub AuthUser);
-
-impl FromRequestParts<AppState> for StreamUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        if bearer_token(parts).is_none() {
-            #[derive(Deserialize)]
-            struct TokenQuery {
-                access_token: Option<String>,
-            }
-            if let Ok(Query(TokenQuery {
-                access_token: Some(token),
-            })) = Query::<TokenQuery>::try_from_uri(&parts.uri)
-            {
-                if let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}")) {
-                    parts.headers.insert(header::AUTHORIZATION, value);
-                }
-            }
-        }
-        AuthUser::from_request_parts(parts, app)
-            .await
-            .map(StreamUser)
-    }
-}
-
-/// Server-Sent Events: `event: status` with the video each time it changes,
-/// until it is ready or failed.
-#[utoipa::path(get, path = "/api/v1/videos/{id}/events", tag = "videos",
-    params(("id" = String, Path), ("access_token" = Option<String>, Query, description = "for EventSource, which cannot send headers")),
-    responses((status = 200, description = "text/event-stream of `status` events carrying Video JSON", content_type = "text/event-stream")),
-    security(("bearer" = [])))]
-pub async fn events(
-    State(app): State<AppState>,
-    StreamUser(user): StreamUser,
-    Path(id): Path<String>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    visible_video(&app, &user, &id).await?;
-    let stream = futures::stream::unfold((None::<Video>, false), move |(last, finished)| {
-        let (app, id) = (app.clone(), id.clone());
-        async move {
-            if finished {
-                return None;
-            }
-            let mut first = last.is_none();
-            loop {
-                if !first {
-                    tokio::time::sleep(EVENT_POLL).await;
-                }
-                first = false;
-                let row = model::find(&app.db, &id).await.ok()??;
-                let mut video = to_video(&app, &row);
-                let settled = video.status.is_settled();
-                // The poster URL is re-signed each time; compare without it.
-                let unchanged = last.as_ref().is_some_and(|l| {
-                    Video {
-                        poster_url: None,
-                        ..l.clone()
-                    } == Video {
-                        poster_url: None,
-                        ..video.clone()
-                    }
-                });
-                if unchanged {
-                    continue;
-                }
-                let data = serde_json::to_string(&video).unwrap_or_default();
-                let event = Event::default().event("status").data(data);
-                video.poster_url = None;
-                return Some((Ok(event), (Some(video), settled)));
-            }
-        }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 /// The poster image, behind a short-lived signature (usable in `<img>`).

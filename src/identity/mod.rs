@@ -15,6 +15,7 @@ pub mod passwords;
 pub mod refresh;
 pub mod revocation;
 pub mod sessions;
+pub mod stream_tickets;
 pub mod users;
 
 use std::time::Duration;
