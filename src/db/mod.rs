@@ -4,6 +4,8 @@
 //! both dialects run: `$1` placeholders, `BIGINT` integers and unix-millisecond
 //! timestamps, `TEXT` ids made by the application. No SQLite-only syntax.
 
+pub mod idempotency;
+
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -7,6 +7,7 @@ pub mod auth;
 mod demo;
 mod health;
 pub mod hls;
+mod idempotency;
 pub mod identity;
 pub mod metrics;
 mod middleware;
@@ -49,7 +50,12 @@ pub fn router(app: AppState) -> Router {
     // edge role; a key-server-only node answers health and keys.
     let routes = if app.config.roles.edge {
         routes
-            .merge(identity::routes())
+            .merge(
+                identity::routes().route_layer(axum::middleware::from_fn_with_state(
+                    app.clone(),
+                    idempotency::layer,
+                )),
+            )
             .merge(videos::routes())
             .merge(video_events::routes())
             .merge(hls::routes())
@@ -141,6 +147,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
                 header::RANGE,
+                idempotency::IDEMPOTENCY_KEY.clone(),
                 HeaderName::from_static("tus-resumable"),
                 HeaderName::from_static("upload-length"),
                 HeaderName::from_static("upload-offset"),
@@ -149,6 +156,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
             ])
             .expose_headers([
                 header::LOCATION,
+                HeaderName::from_static("idempotent-replayed"),
                 HeaderName::from_static("upload-offset"),
                 HeaderName::from_static("upload-length"),
                 HeaderName::from_static("upload-expires"),
