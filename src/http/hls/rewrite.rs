@@ -190,4 +190,65 @@ mod tests {
             assert!(signed_uri(SID, "", bad, "q").is_err(), "{bad}");
         }
     }
+
+    /// A stored playlist's URI: plain names, and everything a tampered or
+    /// foreign playlist might carry.
+    fn any_uri() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            "[a-z0-9_]{1,12}\\.ts",
+            "[a-z0-9]{1,4}/[a-z0-9_]{1,8}\\.ts",
+            "(\\.\\./|/|https?://[a-z]{1,5}/|//)[a-z]{1,6}\\.ts",
+            "[a-z]{1,4}(\\?|#)[a-z=]{0,6}",
+            "\\PC{0,20}",
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever the stored playlist holds, the rewrite either refuses it
+        /// or every URI it writes is a signed path under this session.
+        #[test]
+        fn every_uri_written_is_signed_under_the_session(
+            uris in proptest::collection::vec(any_uri(), 1..6),
+            key in proptest::prop_oneof!["sealcast-key://[0-9a-f]{32}", "\\PC{0,40}"],
+        ) {
+            let mut media = MediaPlaylist {
+                target_duration: 2,
+                ..Default::default()
+            };
+            for (i, uri) in uris.iter().enumerate() {
+                media.segments.push(m3u8_rs::MediaSegment {
+                    uri: uri.clone(),
+                    duration: 2.0,
+                    key: (i == 0).then(|| m3u8_rs::Key {
+                        method: m3u8_rs::KeyMethod::AES128,
+                        uri: Some(key.clone()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                });
+            }
+            let plain = |u: &str| signed_uri(SID, "", u, "q").is_ok();
+            let acceptable = uris.iter().all(|u| plain(u)) && key.starts_with(KEY_URI_SCHEME);
+            let rewritten = rewrite_media(&media, SID, "240p/", "exp=1&sig=s", "exp=1&sig=k");
+            let Ok(bytes) = rewritten else {
+                proptest::prop_assert!(!acceptable, "a plain playlist was refused: {:?}", uris);
+                return Ok(());
+            };
+            let text = String::from_utf8(bytes).unwrap();
+            let reparsed = match m3u8_rs::parse_media_playlist_res(text.as_bytes()) {
+                Ok(p) => p,
+                Err(e) => panic!("rewritten playlist does not parse: {e:?}\n{text}"),
+            };
+            let hls = format!("/hls/{SID}/240p/");
+            for segment in &reparsed.segments {
+                proptest::prop_assert!(segment.uri.starts_with(&hls), "{}", segment.uri);
+                proptest::prop_assert!(segment.uri.ends_with("?exp=1&sig=s"), "{}", segment.uri);
+                proptest::prop_assert!(!segment.uri[hls.len()..].contains(".."), "{}", segment.uri);
+                if let Some(uri) = segment.key.as_ref().and_then(|k| k.uri.as_ref()) {
+                    proptest::prop_assert!(uri.starts_with(&keys_prefix(SID)), "{}", uri);
+                }
+            }
+        }
+    }
 }
