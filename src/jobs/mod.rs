@@ -11,6 +11,7 @@
 
 pub mod child;
 pub mod queue;
+pub mod sandbox;
 mod sink;
 pub mod worker;
 
