@@ -164,3 +164,59 @@ async fn on_s3_the_probe_and_the_job_work_on_private_copies_and_reach_ready() {
         "the sandboxed probe ran: {log}"
     );
 }
+
+/// Uploads a 40 s video and waits for its sandboxed job process.
+async fn running_job(app: &TestApp) -> (common::Login, String, u32, PathBuf) {
+    let source = make_video(app.scratch.path(), "long.mp4", 40, "320x240");
+    let (creator, course) = app.creator_with_course().await;
+    let bytes = std::fs::read(&source).unwrap();
+    let video = app
+        .api
+        .upload(&creator.token, &course, &bytes, 1 << 20)
+        .await;
+    let server_pid = app.server().child.id();
+    let (job, copy) = eventually(
+        Duration::from_secs(60),
+        "the sandboxed job process",
+        || async { sandboxed_job(server_pid, &video) },
+    )
+    .await;
+    assert!(copy.exists());
+    (creator, video, job, copy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_job_process_leaves_no_copy_and_its_job_is_retried() {
+    let app = fast_server().app().await;
+    let (creator, video, job, copy) = running_job(&app).await;
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &job.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    eventually(
+        Duration::from_secs(10),
+        "the worker removes the copy",
+        || async { (!copy.exists()).then_some(()) },
+    )
+    .await;
+    let settled = app.settled(&video, &creator.token).await;
+    assert_eq!(
+        settled["status"],
+        "ready",
+        "{settled}\n{}",
+        app.server().log()
+    );
+    let work = app.server().data_path().join("work");
+    assert_eq!(std::fs::read_dir(work).unwrap().count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_stopped_mid_job_removes_the_copy_before_it_exits() {
+    let app = fast_server().app().await;
+    let (_creator, _video, job, copy) = running_job(&app).await;
+    let mut server = app.into_server();
+    assert!(server.terminate().success(), "{}", server.log());
+    assert!(procfs::is_dead(job), "the job process was stopped");
+    assert!(!copy.exists(), "removed on the way out, with no sweep");
+}
