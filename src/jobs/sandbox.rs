@@ -127,7 +127,10 @@ pub fn apply(policy: &Policy) -> Result<Applied, SandboxError> {
 }
 
 /// Dies with the parent: SIGKILL when the thread that spawned us exits, and
-/// an immediate exit if the parent is already gone (the race before prctl).
+/// an error if the parent is already gone (the race before prctl). The
+/// signal follows the spawning *thread*: parents spawn from async runtime
+/// worker threads, which live as long as the runtime, never from
+/// `spawn_blocking` threads, which retire when idle.
 pub fn die_with_parent(parent_pid: u32) -> std::io::Result<()> {
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
     let parent = rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32);
