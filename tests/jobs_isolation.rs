@@ -220,3 +220,27 @@ async fn a_server_stopped_mid_job_removes_the_copy_before_it_exits() {
     assert!(procfs::is_dead(job), "the job process was stopped");
     assert!(!copy.exists(), "removed on the way out, with no sweep");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_lease_was_lost_leaves_no_copy() {
+    let app = fast_server().app().await;
+    let (_creator, video, job, copy) = running_job(&app).await;
+    // Another worker took the job over (what an expired lease lets happen).
+    let at_rest = app.at_rest().await;
+    sqlx::query("UPDATE transcode_jobs SET lease_owner = 'another-worker' WHERE video_id = $1")
+        .bind(&video)
+        .execute(&at_rest.db.pool)
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "the worker stops its job",
+        || async { (procfs::is_dead(job) && !copy.exists()).then_some(()) },
+    )
+    .await;
+    assert!(
+        app.server().log().contains("lease lost"),
+        "{}",
+        app.server().log()
+    );
+}
