@@ -32,6 +32,9 @@ pub enum Command {
     /// Check that an uploaded file is a video (started by the server; not for people).
     #[command(hide = true)]
     ProbeUpload(crate::uploads::probe::ProbeUploadArgs),
+    /// Show what the media sandbox forbids on this kernel (for tests and operators).
+    #[command(hide = true)]
+    SandboxCheck(commands::sandbox_check::SandboxCheckArgs),
 }
 
 /// Parses the command line and runs the command; clap exits 2 on bad flags.
@@ -43,6 +46,7 @@ pub fn main() -> ExitCode {
         Command::Transcode(args) => commands::transcode::run(args),
         Command::TranscodeJob(args) => crate::jobs::child::run(args),
         Command::ProbeUpload(args) => crate::uploads::probe::run_child(args),
+        Command::SandboxCheck(args) => commands::sandbox_check::run(args),
     }
 }
 

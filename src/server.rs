@@ -232,6 +232,14 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
         .roles
         .edge
         .then(|| crate::uploads::sweeper::spawn(app.clone(), stop_workers.clone()));
+    // Copies of uploads under work/ that a killed process left behind.
+    let work_sweeper = (config.roles.worker || config.roles.edge).then(|| {
+        crate::jobs::workdir::spawn_sweeper(
+            config.data_dir.join("work"),
+            config.jobs.lease,
+            stop_workers.clone(),
+        )
+    });
     tokio::spawn(shutdown_on_signal(
         handle.clone(),
         config.shutdown_grace,
@@ -280,7 +288,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
     // Workers kill their job processes and hand the jobs back to the queue.
     stop_workers.cancel();
     let _ = tokio::time::timeout(config.shutdown_grace, futures::future::join_all(workers)).await;
-    if let Some(sweeper) = sweeper {
+    for sweeper in [sweeper, work_sweeper].into_iter().flatten() {
         sweeper.abort();
     }
     tracing::info!("shut down cleanly");

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 pub mod admin;
+pub mod sandbox_check;
 pub mod serve;
 pub mod transcode;
 

@@ -1,39 +1,36 @@
-//! `sealcast transcode-job`: one job, in its own process.
+//! `sealcast transcode-job`: one job, in its own sandboxed process.
 //!
-//! The parent (a worker) passes non-secret settings as flags and storage and
-//! database locations through `SEALCAST_*` variables; the process never sees
-//! the custody private key, the URL-signing secret or the token keys. It talks
-//! back on stdout, one line per message:
-//! `progress 0.42` · `done {json}` · `error {json}`.
-//! It exits when its parent goes away (stdin closes), so a killed server
-//! leaves no orphan encoding for nobody.
+//! A pure media transform: the worker hands it a private copy of the upload
+//! (`--source`) and non-secret settings as flags, with an empty environment;
+//! it has no database URL, no storage credentials, no secret and, once
+//! [`sandbox::apply`] has run, no way to open any other file, create a
+//! socket or start a program. Content keys are sealed here to the key
+//! server's public key, so the raw keys never leave this process. Outputs
+//! go back to the worker on stdout ([`protocol`]). It dies with its worker
+//! (parent-death signal, and stdin closing).
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use base64::Engine;
-use futures::StreamExt;
-use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
+use sealcast_keyserver::{seal, KeyContext, MasterPublicKey};
+use sealcast_transcoder::{ContentKey, OutputSink, SinkError};
 
-use crate::videos::Rendition;
-use sealcast_transcoder::OutputSink;
-
-use super::sink::StorageSink;
+use super::protocol::{self, Frame, JobDone, JobFailed};
+use super::sandbox::{self, Limits, Policy};
 use super::transcode_options;
-use crate::config::{Config, ServeArgs};
-use crate::db::Db;
-use crate::storage::{self, ObjectKey, ObjectStore};
+use crate::config::LogFormat;
+use crate::playback::key_placeholder;
+use crate::videos::Rendition;
 
 #[derive(clap::Args, Debug)]
 pub struct TranscodeJobArgs {
-    /// The video to transcode.
+    /// The video to transcode (names the content keys).
     pub video_id: String,
-    /// Object key of the uploaded source.
+    /// The private copy of the upload; the only file the job may read.
     #[arg(long)]
-    pub source_key: String,
+    pub source: PathBuf,
     /// The key server's custody public key (base64), to seal content keys to.
     #[arg(long)]
     pub master_public_key: String,
@@ -48,8 +45,15 @@ pub struct TranscodeJobArgs {
     /// Address-space limit for this process, in bytes.
     #[arg(long)]
     pub memory_limit: u64,
-    #[command(flatten)]
-    pub serve: ServeArgs,
+    /// CPU-time limit for this process, in seconds.
+    #[arg(long)]
+    pub cpu_seconds: u64,
+    /// The worker's pid: the job exits if it is not its parent any more.
+    #[arg(long)]
+    pub parent_pid: u32,
+    /// `plain` or `json`, as the server logs.
+    #[arg(long, default_value = "plain")]
+    pub log_format: String,
 }
 
 /// Exit codes the worker interprets.
@@ -58,39 +62,13 @@ pub const EXIT_RETRYABLE: u8 = 11;
 pub const EXIT_OTHER: u8 = 12;
 pub const EXIT_ORPHANED: u8 = 70;
 
-/// The `done` message.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct JobDone {
-    pub duration_seconds: f64,
-    pub renditions: Vec<Rendition>,
-}
-
-/// The `error` message.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct JobFailed {
-    pub kind: String,
-    pub message: String,
-    pub bad_media: bool,
-    pub retryable: bool,
-}
-
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
-}
-
 fn fail(kind: &str, message: String, bad_media: bool, retryable: bool) -> ExitCode {
-    let msg = JobFailed {
+    let _ = protocol::send(&Frame::Failed(JobFailed {
         kind: kind.into(),
         message,
         bad_media,
         retryable,
-    };
-    say(&format!(
-        "error {}",
-        serde_json::to_string(&msg).unwrap_or_default()
-    ));
+    }));
     ExitCode::from(if bad_media {
         EXIT_BAD_MEDIA
     } else if retryable {
@@ -100,17 +78,33 @@ fn fail(kind: &str, message: String, bad_media: bool, retryable: bool) -> ExitCo
     })
 }
 
-pub fn run(args: TranscodeJobArgs) -> ExitCode {
-    if let Err(err) = rlimit::setrlimit(rlimit::Resource::AS, args.memory_limit, args.memory_limit)
-    {
-        return fail(
-            "limits",
-            format!("cannot set the memory limit: {err}"),
-            false,
-            false,
-        );
+/// The log format named by a child's `--log-format`.
+pub fn log_format(name: &str) -> LogFormat {
+    if name == "json" {
+        LogFormat::Json
+    } else {
+        LogFormat::Plain
     }
-    // The parent holds our stdin; when it dies, this read returns.
+}
+
+pub fn run(args: TranscodeJobArgs) -> ExitCode {
+    crate::telemetry::init(log_format(&args.log_format));
+    if sandbox::die_with_parent(args.parent_pid).is_err() {
+        return ExitCode::from(EXIT_ORPHANED);
+    }
+    let policy = Policy {
+        read_files: vec![args.source.clone()],
+        limits: Limits {
+            memory_bytes: args.memory_limit,
+            cpu_seconds: args.cpu_seconds,
+            open_files: sandbox::MEDIA_OPEN_FILES,
+        },
+    };
+    if let Err(err) = sandbox::apply(&policy) {
+        return fail("sandbox", err.to_string(), false, false);
+    }
+    // Threads start only now, inside the sandbox. The parent holds our
+    // stdin; when it dies, this read returns.
     std::thread::spawn(|| {
         let mut sink = [0u8; 64];
         while let Ok(n) = std::io::stdin().read(&mut sink) {
@@ -120,11 +114,6 @@ pub fn run(args: TranscodeJobArgs) -> ExitCode {
         }
         std::process::exit(i32::from(EXIT_ORPHANED));
     });
-    let config = match Config::load(&args.serve) {
-        Ok(config) => config,
-        Err(err) => return fail("config", err.to_string(), false, false),
-    };
-    crate::telemetry::init(config.log_format);
     let master_public = match base64::engine::general_purpose::STANDARD
         .decode(&args.master_public_key)
         .map_err(|e| e.to_string())
@@ -140,86 +129,27 @@ pub fn run(args: TranscodeJobArgs) -> ExitCode {
             )
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => return fail("runtime", err.to_string(), false, true),
-    };
-    let handle = runtime.handle().clone();
-    runtime.block_on(async move {
-        let db = match Db::connect(&config.database_url).await {
-            Ok(db) => db,
-            Err(err) => return fail("database", err.to_string(), false, true),
-        };
-        let store = match storage::open(&config.storage).await {
-            Ok(store) => store,
-            Err(err) => return fail("storage", err.to_string(), false, true),
-        };
-        let work_dir =
-            config
-                .data_dir
-                .join("work")
-                .join(format!("{}-{}", args.video_id, std::process::id()));
-        let result = transcode_in(&args, &work_dir, handle, store, db, master_public).await;
-        let _ = tokio::fs::remove_dir_all(&work_dir).await;
-        result
-    })
-}
-
-async fn transcode_in(
-    args: &TranscodeJobArgs,
-    work_dir: &Path,
-    rt: tokio::runtime::Handle,
-    store: Arc<dyn ObjectStore>,
-    db: Db,
-    master_public: sealcast_keyserver::MasterPublicKey,
-) -> ExitCode {
-    let source = match download(store.as_ref(), &args.source_key, work_dir).await {
-        Ok(path) => path,
-        Err((err, retryable)) => {
-            return fail(
-                "storage",
-                format!("cannot read the upload: {err}"),
-                false,
-                retryable,
-            )
-        }
-    };
     let options = transcode_options(
         &args.job_rungs,
         args.job_segment_seconds,
         args.job_rotate_every,
         &args.job_preset,
     );
-    let video_id = args.video_id.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let mut sink = StorageSink::new(rt, store, db, video_id, master_public);
-        let mut last = -1i32;
-        let mut progress = |p: f32| {
-            let percent = (p.clamp(0.0, 1.0) * 100.0) as i32;
-            if percent != last {
-                last = percent;
-                say(&format!("progress {:.2}", p.clamp(0.0, 1.0)));
-            }
-        };
-        let report = sealcast_transcoder::transcode(&source, &options, &mut sink, &mut progress);
-        match report {
-            Ok(report) => match sink.finish() {
-                Ok(()) => Ok(report),
-                Err(err) => {
-                    sink.abort();
-                    Err(sealcast_transcoder::TranscodeError::from(err))
-                }
-            },
-            Err(err) => Err(err),
+    let mut sink = PipeSink {
+        video_id: args.video_id.clone(),
+        master_public,
+    };
+    let mut last = -1i32;
+    let mut progress = |p: f32| {
+        let p = p.clamp(0.0, 1.0);
+        let percent = (p * 100.0) as i32;
+        if percent != last {
+            last = percent;
+            let _ = protocol::send(&Frame::Progress(p));
         }
-    })
-    .await;
-    match outcome {
-        Ok(Ok(report)) => {
+    };
+    match sealcast_transcoder::transcode(&args.source, &options, &mut sink, &mut progress) {
+        Ok(report) => {
             let done = JobDone {
                 duration_seconds: report.duration_seconds,
                 renditions: report
@@ -233,47 +163,55 @@ async fn transcode_in(
                     })
                     .collect(),
             };
-            say(&format!(
-                "done {}",
-                serde_json::to_string(&done).unwrap_or_default()
-            ));
-            ExitCode::SUCCESS
+            match protocol::send(&Frame::Done(done)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(EXIT_ORPHANED),
+            }
         }
-        Ok(Err(err)) => fail(
+        Err(err) => fail(
             err.kind().as_str(),
             err.to_string(),
             err.is_bad_media(),
             err.is_retryable(),
         ),
-        Err(join) => fail("panic", format!("transcoder panicked: {join}"), false, true),
     }
 }
 
-/// Streams the upload to a local file (the transcoder needs random access).
-async fn download(
-    store: &dyn ObjectStore,
-    key: &str,
-    dir: &Path,
-) -> Result<PathBuf, (String, bool)> {
-    let key = ObjectKey::new(key).map_err(|e| (e.to_string(), false))?;
-    crate::storage::private_dir(dir)
-        .await
-        .map_err(|e| (e.to_string(), true))?;
-    let path = dir.join("source");
-    let body = store.get(&key, None).await.map_err(|e| {
-        let transient = e.is_transient();
-        (e.to_string(), transient)
-    })?;
-    let mut file = tokio::fs::File::create(&path)
-        .await
-        .map_err(|e| (e.to_string(), true))?;
-    let mut stream = body.stream;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| (e.to_string(), true))?;
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| (e.to_string(), true))?;
+/// The transcoder's sink inside the child: everything goes to the worker.
+struct PipeSink {
+    video_id: String,
+    master_public: MasterPublicKey,
+}
+
+fn pipe_error(err: std::io::Error) -> SinkError {
+    SinkError::new(format!("the worker stopped listening: {err}"))
+}
+
+impl OutputSink for PipeSink {
+    fn content_key(&mut self, key: &ContentKey) -> Result<String, SinkError> {
+        let key_id = key.id.to_string();
+        let ctx = KeyContext {
+            video_id: &self.video_id,
+            key_id: &key_id,
+        };
+        let sealed =
+            seal(&self.master_public, &ctx, &key.key).map_err(|e| SinkError::new(e.to_string()))?;
+        protocol::send(&Frame::Key {
+            key_id: key_id.clone(),
+            sealed: sealed.to_base64(),
+        })
+        .map_err(pipe_error)?;
+        Ok(key_placeholder(&key_id))
     }
-    file.flush().await.map_err(|e| (e.to_string(), true))?;
-    Ok(path)
+
+    fn put(&mut self, path: &str, bytes: &[u8]) -> Result<(), SinkError> {
+        protocol::send(&Frame::Put {
+            path: path.to_string(),
+            bytes: bytes.to_vec(),
+        })
+        .map_err(pipe_error)
+    }
+
+    /// The worker discards what it stored when the job fails.
+    fn abort(&mut self) {}
 }

@@ -1,17 +1,24 @@
 //! Transcoding in the server: a durable queue in the database, a pool of
 //! workers, and one child process per job.
 //!
-//! A job runs as `sealcast transcode-job` (this same binary re-executed) with
-//! a wall-time limit and an address-space limit, so a hostile file can crash
-//! or exhaust only its own process, never the server. Workers hold a lease
-//! they renew while the child runs; a job whose worker died is taken up again
-//! once its lease runs out. Content keys go sealed into the database (the
-//! child only ever sees the custody public key); segments go to object
-//! storage as they are produced.
+//! A job runs as `sealcast transcode-job` (this same binary re-executed), a
+//! pure media transform in a [`sandbox`] with a wall-time limit, so a hostile
+//! file can crash or exhaust only its own process and reaches neither the
+//! database, the storage nor the secrets. The worker copies the upload into a
+//! private [`workdir`] (gone however the job ends) and stores what the child
+//! sends back ([`protocol`]): segments to object storage as they are
+//! produced, content keys sealed (the child only ever sees the custody
+//! public key) into the database. Workers hold a lease they renew while the
+//! child runs; a job whose worker died is taken up again once its lease runs
+//! out.
 
 pub mod child;
+pub mod protocol;
 pub mod queue;
+pub mod sandbox;
 mod sink;
+mod supervise;
+pub mod workdir;
 pub mod worker;
 
 use std::time::Duration;

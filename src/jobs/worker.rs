@@ -1,22 +1,17 @@
-//! The worker pool: claim a job, run it in a child process under limits,
-//! renew the lease while it runs, and record the outcome.
+//! The worker pool: claim a job, run it in a sandboxed child process
+//! ([`supervise`]), and record the outcome.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::child::{JobDone, JobFailed};
 use super::queue::{self, ClaimedJob};
 use super::sink::discard_outputs;
+use super::supervise::{self, Outcome};
 use super::JobSettings;
 use crate::app::App;
-use crate::config::StorageConfig;
 use crate::storage::ObjectKey;
 use crate::videos::layout;
 
@@ -68,15 +63,6 @@ async fn worker_loop(
     }
 }
 
-enum Outcome {
-    Done(JobDone),
-    Failed(JobFailed),
-    Crashed(String),
-    TimedOut,
-    LeaseLost,
-    Shutdown,
-}
-
 async fn source_key(app: &App, video_id: &str) -> Result<String, sqlx::Error> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT storage_key FROM uploads WHERE video_id = $1")
@@ -110,153 +96,8 @@ async fn run_job(
                 .await
         }
     }
-    let outcome = match spawn_child(app, settings, job, &source) {
-        Ok(child) => supervise(app, settings, owner, job, child, shutdown).await,
-        Err(err) => Outcome::Crashed(format!("cannot start the transcoder process: {err}")),
-    };
+    let outcome = supervise::run(app, settings, owner, job, &source, shutdown).await;
     record(app, settings, job, &source, outcome).await
-}
-
-fn storage_env(storage: &StorageConfig) -> Vec<(&'static str, String)> {
-    match storage {
-        StorageConfig::File { root } => {
-            vec![("SEALCAST_STORAGE", format!("file://{}", root.display()))]
-        }
-        StorageConfig::S3 {
-            bucket,
-            prefix,
-            endpoint,
-            region,
-            part_size,
-        } => {
-            let mut env = vec![
-                ("SEALCAST_STORAGE", format!("s3://{bucket}/{prefix}")),
-                ("SEALCAST_S3_REGION", region.clone()),
-                (
-                    "SEALCAST_S3_PART_SIZE_MIB",
-                    (part_size / (1024 * 1024)).to_string(),
-                ),
-            ];
-            if let Some(endpoint) = endpoint {
-                env.push(("SEALCAST_S3_ENDPOINT", endpoint.clone()));
-            }
-            env
-        }
-    }
-}
-
-fn spawn_child(
-    app: &App,
-    settings: &JobSettings,
-    job: &ClaimedJob,
-    source: &str,
-) -> std::io::Result<Child> {
-    let exe = std::env::current_exe()?;
-    let config = &app.config;
-    let rungs: Vec<String> = settings.rungs.iter().map(u32::to_string).collect();
-    let master_public =
-        base64::engine::general_purpose::STANDARD.encode(app.master_public.as_bytes());
-    let mut cmd = Command::new(exe);
-    cmd.arg("transcode-job")
-        .arg(&job.video_id)
-        .args(["--source-key", source])
-        .args(["--master-public-key", &master_public])
-        .args(["--job-rungs", &rungs.join(",")])
-        .args([
-            "--job-segment-seconds",
-            &settings.segment_seconds.to_string(),
-        ])
-        .args(["--job-rotate-every", &settings.rotate_every.to_string()])
-        .args(["--job-preset", &settings.preset])
-        .args(["--memory-limit", &settings.memory_limit.to_string()]);
-    // The child gets locations, never secrets it doesn't need.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SEALCAST_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("SEALCAST_DATA_DIR", &config.data_dir)
-        .env("SEALCAST_DATABASE_URL", &config.database_url)
-        .env(
-            "SEALCAST_LOG_FORMAT",
-            match config.log_format {
-                crate::config::LogFormat::Json => "json",
-                crate::config::LogFormat::Plain => "plain",
-            },
-        )
-        .envs(storage_env(&config.storage))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true);
-    cmd.spawn()
-}
-
-async fn supervise(
-    app: &App,
-    settings: &JobSettings,
-    owner: &str,
-    job: &ClaimedJob,
-    mut child: Child,
-    shutdown: &CancellationToken,
-) -> Outcome {
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut heartbeat = tokio::time::interval(settings.lease / 3);
-    heartbeat.tick().await;
-    let deadline = tokio::time::sleep(settings.timeout);
-    tokio::pin!(deadline);
-    let mut result: Option<Outcome> = None;
-    let mut last_percent = -1i64;
-    loop {
-        tokio::select! {
-            line = lines.next_line() => match line {
-                Ok(Some(line)) => {
-                    if let Some(p) = line.strip_prefix("progress ") {
-                        let percent = (p.trim().parse::<f64>().unwrap_or(0.0) * 100.0) as i64;
-                        if percent != last_percent {
-                            last_percent = percent;
-                            let _ = queue::set_progress(&app.db, &job.video_id, percent.min(99)).await;
-                        }
-                    } else if let Some(json) = line.strip_prefix("done ") {
-                        result = serde_json::from_str(json).ok().map(Outcome::Done);
-                    } else if let Some(json) = line.strip_prefix("error ") {
-                        result = serde_json::from_str(json).ok().map(Outcome::Failed);
-                    }
-                }
-                Ok(None) | Err(_) => break,
-            },
-            _ = heartbeat.tick() => {
-                if !queue::heartbeat(&app.db, job, owner, settings.lease).await.unwrap_or(true) {
-                    let _ = child.kill().await;
-                    return Outcome::LeaseLost;
-                }
-            }
-            _ = &mut deadline => {
-                let _ = child.kill().await;
-                return Outcome::TimedOut;
-            }
-            _ = shutdown.cancelled() => {
-                let _ = child.kill().await;
-                return Outcome::Shutdown;
-            }
-        }
-    }
-    let status = child.wait().await;
-    match (result, status) {
-        (Some(Outcome::Done(done)), Ok(status)) if status.success() => Outcome::Done(done),
-        (Some(Outcome::Failed(failed)), _) => Outcome::Failed(failed),
-        (_, Ok(status)) => {
-            use std::os::unix::process::ExitStatusExt;
-            match status.signal() {
-                Some(signal) => Outcome::Crashed(format!(
-                    "the transcoder process was killed by signal {signal}"
-                )),
-                None => Outcome::Crashed(format!("the transcoder process exited with {status}")),
-            }
-        }
-        (_, Err(err)) => Outcome::Crashed(err.to_string()),
-    }
 }
 
 async fn record(

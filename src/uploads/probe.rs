@@ -4,7 +4,10 @@
 //! file holding only its head and tail (where containers keep their headers
 //! and indexes), so it costs a few dozen MiB of disk and no memory however
 //! large the upload. The probe runs in a child process (`sealcast probe-upload`) under a memory and time
-//! limit, so a hostile file can hurt only that process.
+//! limit, sandboxed like a transcode job ([`crate::jobs::sandbox`]): it
+//! can read that one file and nothing else of the data dir, and has no
+//! network. The sparse copy lives in a locked [`WorkDir`], gone on drop and
+//! swept if the server is killed.
 
 use std::io::Write;
 use std::path::Path;
@@ -14,6 +17,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
+use crate::jobs::sandbox::{self, Limits, Policy};
+use crate::jobs::workdir::WorkDir;
 use crate::storage::{ByteRange, ObjectKey, ObjectStore, StorageError};
 
 /// Bytes read from the start and from the end of the object.
@@ -34,7 +39,8 @@ pub enum ProbeError {
     Failed(String),
 }
 
-/// Probes `key` (of `size` bytes) in `work_dir`; returns the duration in seconds.
+/// Probes `key` (of `size` bytes), copying in a dir under `work_dir` when the
+/// store is not local; returns the duration in seconds.
 pub async fn probe_object(
     store: &dyn ObjectStore,
     key: &ObjectKey,
@@ -43,12 +49,13 @@ pub async fn probe_object(
 ) -> Result<f64, ProbeError> {
     // On local disk the object is probed in place; elsewhere through a
     // sparse copy of its head and tail.
-    let sparse;
-    let path = match store.local_path(key) {
-        Some(path) => path,
+    let (_work, path) = match store.local_path(key) {
+        Some(path) => (None, path),
         None => {
-            sparse = sparse_copy(store, key, size, work_dir).await?;
-            sparse.path().to_path_buf()
+            let work = private_work_dir(work_dir).await?;
+            let path = work.path().join("sparse");
+            sparse_copy(store, key, size, &path).await?;
+            (Some(work), path)
         }
     };
     let exe = std::env::current_exe().map_err(|e| ProbeError::Failed(e.to_string()))?;
@@ -57,9 +64,15 @@ pub async fn probe_object(
         .arg(&path)
         .arg("--memory-limit")
         .arg(PROBE_MEMORY.to_string())
+        .arg("--cpu-seconds")
+        .arg(PROBE_TIMEOUT.as_secs().to_string())
+        .arg("--parent-pid")
+        .arg(std::process::id().to_string())
+        .env_clear()
+        .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| ProbeError::Failed(format!("cannot start the probe: {e}")))?;
@@ -79,9 +92,22 @@ pub async fn probe_object(
                 .unwrap_or("not a video")
                 .to_string(),
         )),
+        Some(code) if code == i32::from(EXIT_NO_SANDBOX) => Err(ProbeError::Failed(
+            "the probe could not sandbox itself".into(),
+        )),
         _ => Err(ProbeError::NotVideo(
             "the file could not be read as a video".into(),
         )),
+    }
+}
+
+async fn private_work_dir(root: &Path) -> Result<WorkDir, ProbeError> {
+    let root = root.to_path_buf();
+    let name = format!("probe-{}", crate::db::new_id());
+    match tokio::task::spawn_blocking(move || WorkDir::create(&root, &name)).await {
+        Ok(Ok(work)) => Ok(work),
+        Ok(Err(err)) => Err(ProbeError::Failed(err.to_string())),
+        Err(err) => Err(ProbeError::Failed(err.to_string())),
     }
 }
 
@@ -89,14 +115,14 @@ async fn sparse_copy(
     store: &dyn ObjectStore,
     key: &ObjectKey,
     size: u64,
-    work_dir: &Path,
-) -> Result<tempfile::NamedTempFile, ProbeError> {
+    path: &Path,
+) -> Result<(), ProbeError> {
     let io = |e: std::io::Error| ProbeError::Failed(e.to_string());
-    crate::storage::private_dir(work_dir).await.map_err(io)?;
-    let sparse = tempfile::NamedTempFile::new_in(work_dir).map_err(io)?;
     let mut file = tokio::fs::OpenOptions::new()
         .write(true)
-        .open(sparse.path())
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
         .await
         .map_err(io)?;
     file.set_len(size).await.map_err(io)?;
@@ -108,8 +134,7 @@ async fn sparse_copy(
             copy_range(store, key, &mut file, tail_start, size - 1).await?;
         }
     }
-    file.flush().await.map_err(io)?;
-    Ok(sparse)
+    file.flush().await.map_err(io)
 }
 
 async fn copy_range(
@@ -152,10 +177,34 @@ pub struct ProbeUploadArgs {
     /// Address-space limit for this process, in bytes.
     #[arg(long)]
     pub memory_limit: u64,
+    /// CPU-time limit for this process, in seconds.
+    #[arg(long)]
+    pub cpu_seconds: u64,
+    /// The server's pid: the probe exits if it is not its parent any more.
+    #[arg(long)]
+    pub parent_pid: u32,
 }
 
+/// Exit status of `probe-upload` when it could not sandbox itself.
+const EXIT_NO_SANDBOX: u8 = 12;
+
 pub fn run_child(args: ProbeUploadArgs) -> ExitCode {
-    let _ = rlimit::setrlimit(rlimit::Resource::AS, args.memory_limit, args.memory_limit);
+    crate::telemetry::init(crate::config::LogFormat::Plain);
+    if sandbox::die_with_parent(args.parent_pid).is_err() {
+        return ExitCode::from(EXIT_NO_SANDBOX);
+    }
+    let policy = Policy {
+        read_files: vec![args.path.clone()],
+        limits: Limits {
+            memory_bytes: args.memory_limit,
+            cpu_seconds: args.cpu_seconds,
+            open_files: sandbox::MEDIA_OPEN_FILES,
+        },
+    };
+    if let Err(err) = sandbox::apply(&policy) {
+        tracing::error!(error = %err, "the probe cannot sandbox itself");
+        return ExitCode::from(EXIT_NO_SANDBOX);
+    }
     let mut out = std::io::stdout().lock();
     match sealcast_transcoder::probe(&args.path) {
         Ok(info) => {

@@ -10,7 +10,7 @@
 //!   sleeps to synchronise.
 //! - [`hls`] reads playlists with `m3u8-rs`; [`at_rest`] reads storage at
 //!   rest for the tests whose subject it is; [`Garage`] and [`Postgres`] are
-//!   the real backends.
+//!   the real backends; [`procfs`] reads what `/proc` says of a process.
 #![allow(dead_code, unused_imports)]
 
 pub mod api;
@@ -21,6 +21,7 @@ pub mod hls;
 pub mod in_process;
 pub mod media;
 pub mod postgres;
+pub mod procfs;
 pub mod server;
 
 use std::future::Future;
