@@ -34,6 +34,8 @@ pub struct App {
     pub keys: Option<KeyDelivery>,
     /// Login attempt limits per IP and per account.
     pub login_limits: LoginLimits,
+    /// Names this node and this life of it on upload leases.
+    pub lease_owner: crate::uploads::lease::LeaseOwner,
 }
 
 impl std::fmt::Debug for App {

@@ -56,6 +56,12 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
                 config.data_dir.display()
             ))
         })?;
+    let lease_owner = crate::uploads::lease::LeaseOwner::load(&config.data_dir).map_err(|e| {
+        StartError::Other(format!(
+            "cannot write the node id in data dir {}: {e}",
+            config.data_dir.display()
+        ))
+    })?;
     let secrets = secrets::load_or_generate(&config)?;
     let external =
         match &config.identity.external {
@@ -120,6 +126,7 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
         master_public: crypto.master_public,
         keys,
         login_limits,
+        lease_owner,
     }))
 }
 

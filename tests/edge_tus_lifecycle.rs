@@ -106,3 +106,70 @@ async fn tus_upload_resumes_after_a_server_crash() {
         .await;
     assert_eq!(sha256_hex(&stored), sha256_hex(&video));
 }
+
+/// A server killed in the middle of a PATCH: after the restart, the node
+/// takes back the lease of its earlier life at once (no `423` while it runs
+/// out), and the upload resumes from what had been stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_patch_leaves_no_lease_behind() {
+    let app = TestApp::init().no_workers().app().await;
+    let api = &app.api;
+    let (creator, course) = app.creator_with_course().await;
+    let token = creator.token.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let video = video_bytes(tmp.path(), 2, 400_000);
+    let path = api.new_upload(&token, &course, video.len() as u64).await;
+    let id = upload_id(&path);
+    let half = video.len() / 2;
+    assert_eq!(
+        api.patch(&path, &token, 0, video[..half].to_vec())
+            .await
+            .status(),
+        204
+    );
+
+    // A second PATCH that sends a little and then hangs, holding the lease.
+    let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
+    tx.unbounded_send(Ok(video[half..half + 1000].to_vec()))
+        .unwrap();
+    let body = reqwest::Body::wrap_stream(rx);
+    let hanging = api
+        .tus(Method::PATCH, &path, &token)
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", half.to_string())
+        .body(body)
+        .send();
+    let hanging = tokio::spawn(hanging);
+    let at_rest = common::AtRest::of(app.server()).await;
+    eventually(
+        Duration::from_secs(30),
+        "the hanging PATCH holds the lease",
+        || async {
+            let owner: Option<String> =
+                sqlx::query_scalar("SELECT lock_owner FROM uploads WHERE video_id = $1")
+                    .bind(&id)
+                    .fetch_one(&at_rest.db.pool)
+                    .await
+                    .unwrap();
+            owner.map(|_| ())
+        },
+    )
+    .await;
+
+    let dir = app.into_server().crash();
+    drop(tx);
+    let _ = hanging.await;
+    let app = TestApp::init().no_workers().data_dir(dir).start();
+    let api = common::Api::new(&app);
+    assert_eq!(api.offset(&path, &token).await, half as u64);
+    // The very first PATCH after the restart is taken, not told 423.
+    let resp = api
+        .patch(&path, &token, half as u64, video[half..].to_vec())
+        .await;
+    assert_eq!(resp.status(), 204, "{:?}", resp.text().await);
+    let stored = common::AtRest::of(&app)
+        .await
+        .object(&format!("uploads/{id}/source"))
+        .await;
+    assert_eq!(sha256_hex(&stored), sha256_hex(&video));
+}

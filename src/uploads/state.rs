@@ -138,21 +138,34 @@ pub async fn create(
 }
 
 /// Takes the upload's write lease; `false` when another request holds it.
+/// LIKE patterns for lease holders of this node (`node`) and of its
+/// current life (`life`): a holder matching the first but not the second
+/// died with an earlier life of this node.
+#[derive(Debug, Clone, Copy)]
+pub struct PastLives<'a> {
+    pub node: &'a str,
+    pub life: &'a str,
+}
+
 pub async fn try_lock(
     db: &Db,
     video_id: &str,
     holder: &str,
     lease: Duration,
+    past_lives: PastLives<'_>,
 ) -> Result<bool, sqlx::Error> {
     let now = now_ms();
     let done = sqlx::query(
         "UPDATE uploads SET lock_owner = $1, lock_expires_at = $2 \
-         WHERE video_id = $3 AND (lock_owner IS NULL OR lock_expires_at < $4)",
+         WHERE video_id = $3 AND (lock_owner IS NULL OR lock_expires_at < $4 \
+         OR (lock_owner LIKE $5 AND lock_owner NOT LIKE $6))",
     )
     .bind(holder)
     .bind(now + lease.as_millis() as i64)
     .bind(video_id)
     .bind(now)
+    .bind(past_lives.node)
+    .bind(past_lives.life)
     .execute(&db.pool)
     .await?;
     Ok(done.rows_affected() == 1)

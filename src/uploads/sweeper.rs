@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::lease::Lease;
 use super::{state, workflow, UploadError};
 use crate::app::App;
-use crate::db::{new_id, now_ms};
+use crate::db::now_ms;
 
 /// Runs until `stop` is cancelled.
 pub fn spawn(app: Arc<App>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
@@ -35,11 +35,10 @@ pub async fn sweep(app: &Arc<App>) -> Result<usize, UploadError> {
     let mut removed = 0;
     for upload in state::expired(&app.db, now_ms(), 100).await? {
         // The lease keeps a late PATCH from writing while we remove.
-        let holder = format!("sweeper-{}", new_id());
         let lease = match Lease::take(
             &app.db,
             &upload.video_id,
-            holder,
+            &app.lease_owner,
             app.config.uploads.sweep_interval,
         )
         .await

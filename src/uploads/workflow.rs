@@ -160,7 +160,7 @@ pub async fn append<C: BodyCheck>(
     declared_length: Option<u64>,
     body: impl FnOnce(u64) -> (ByteStream, C),
 ) -> Result<Written, UploadError> {
-    let lease = Lease::for_request(&app.db, video_id)
+    let lease = Lease::for_request(&app.db, video_id, &app.lease_owner)
         .await?
         .renew_while_held();
     let result = write_locked(app, video_id, &lease.holder, offset, declared_length, body).await;
@@ -274,7 +274,7 @@ async fn complete(
 
 /// Terminates an upload the caller owns: its bytes and its video go.
 pub async fn terminate(app: &Arc<App>, video_id: &str) -> Result<(), UploadError> {
-    let lease = Lease::for_request(&app.db, video_id).await?;
+    let lease = Lease::for_request(&app.db, video_id, &app.lease_owner).await?;
     let result = discard(app, video_id).await;
     lease.release().await;
     result
