@@ -4,7 +4,6 @@
 //! would need to break: a panic, a key that escapes its directory, a header
 //! read differently from how it was written.
 
-use std::collections::BTreeMap;
 use std::path::{Component, Path};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
