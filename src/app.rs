@@ -12,7 +12,7 @@ use sealcast_keyserver::{KeyDelivery, MasterPublicKey, TokenIssuer, TokenVerifie
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::identity::LoginLimits;
+use crate::identity::{LoginLimits, SessionStartLimits};
 use crate::storage::ObjectStore;
 
 /// Everything a handler or a worker may need.
@@ -34,6 +34,8 @@ pub struct App {
     pub keys: Option<KeyDelivery>,
     /// Login attempt limits per IP and per account.
     pub login_limits: LoginLimits,
+    /// Playback session starts per user.
+    pub session_limits: SessionStartLimits,
 }
 
 impl std::fmt::Debug for App {
