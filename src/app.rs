@@ -12,7 +12,7 @@ use sealcast_keyserver::{KeyDelivery, MasterPublicKey, TokenIssuer, TokenVerifie
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::identity::LoginLimits;
+use crate::identity::{LoginLimits, SessionStartLimits};
 use crate::storage::ObjectStore;
 
 /// Everything a handler or a worker may need.
@@ -36,6 +36,8 @@ pub struct App {
     pub login_limits: LoginLimits,
     /// Names this node and this life of it on upload leases.
     pub lease_owner: crate::uploads::lease::LeaseOwner,
+    /// Playback session starts per user.
+    pub session_limits: SessionStartLimits,
 }
 
 impl std::fmt::Debug for App {

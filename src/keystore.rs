@@ -11,6 +11,7 @@ use sealcast_keyserver::{
     reseal, Entitlement, KeyAuditEvent, KeyContext, KeyLookup, KeyStore, MasterKeyPair, Role,
     SealedKey, SessionRecord, StoreError,
 };
+use std::time::Duration;
 
 use crate::db::Db;
 use crate::identity::audit_writer::{AuditWriter, OwnedAuditRecord};
@@ -38,7 +39,7 @@ fn store_err(e: impl std::fmt::Display) -> StoreError {
 }
 
 /// Crypto period when a session predates the column (or the video had no keys).
-const DEFAULT_CRYPTO_PERIOD_SECS: u32 = 60;
+const DEFAULT_CRYPTO_PERIOD: Duration = Duration::from_secs(60);
 
 /// Who may watch: an enabled user with the one access rule of
 /// [`crate::videos::access`], and only a ready video.
@@ -89,9 +90,9 @@ fn session_record(
         user_id,
         video_id,
         expires_at: u64::try_from(expires_at_ms / 1000).unwrap_or(0),
-        crypto_period_seconds: crypto_period_ms
-            .map(|ms| u32::try_from((ms / 1000).max(1)).unwrap_or(u32::MAX))
-            .unwrap_or(DEFAULT_CRYPTO_PERIOD_SECS),
+        crypto_period: crypto_period_ms
+            .and_then(|ms| u64::try_from(ms).ok())
+            .map_or(DEFAULT_CRYPTO_PERIOD, Duration::from_millis),
         cookie_secret_hash: cookie_hash
             .and_then(|h| hex::decode(h).ok())
             .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok()),
@@ -321,5 +322,19 @@ pub async fn reseal_all(db: &Db, old: &MasterKeyPair, new: &MasterKeyPair) -> Re
             .map_err(|e| e.to_string())?;
             total += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_crypto_period_keeps_its_milliseconds() {
+        let record =
+            |ms| session_record("u".into(), "v".into(), 0, None, None, ms, None).crypto_period;
+        assert_eq!(record(Some(2_500)), Duration::from_millis(2_500));
+        assert_eq!(record(None), DEFAULT_CRYPTO_PERIOD);
+        assert_eq!(record(Some(-1)), DEFAULT_CRYPTO_PERIOD);
     }
 }

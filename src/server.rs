@@ -115,6 +115,10 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
         config.identity.login_attempts_per_ip,
         config.identity.login_attempts_per_email,
     );
+    let session_limits = crate::identity::SessionStartLimits::new(
+        config.identity.playback_starts_per_minute,
+        Arc::new(SystemClock),
+    );
     Ok(Arc::new(App {
         config,
         db,
@@ -127,6 +131,7 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
         keys,
         login_limits,
         lease_owner,
+        session_limits,
     }))
 }
 

@@ -13,13 +13,14 @@ async fn key_pacing_answers_429_with_retry_after_and_flags_the_audit() {
         .flag("--segment-seconds", 10)
         .flag("--rotate-every", 1)
         .flag("--x264-preset", "ultrafast")
-        .flag("--key-pacing-burst", 2)
+        .flag("--key-pacing-allowance-secs", 15)
         .flag("--key-pacing-speedup", 2)
         .app()
         .await;
     let api = &app.api;
     let c = app.cast().await;
-    // 30 s, 3 keys: a 10 s crypto period, a new key every 5 s after the burst.
+    // 30 s, 3 keys: a 10 s crypto period; 15 s of media up front is two keys,
+    // then the allowance grows by 2 s of media per second.
     let video = app.ready_video_of(&c.creator, &c.course, 30).await.id;
     let playback = app.playback(&c.learner, &video).await;
     let keys = common::hls::key_ids(&app.segments(&playback).await);
@@ -38,7 +39,7 @@ async fn key_pacing_answers_429_with_retry_after_and_flags_the_audit() {
         .unwrap()
         .parse()
         .unwrap();
-    // At most one refill interval (crypto period / speedup) away.
+    // 20 s taken, 15 s allowed: about 3 s away, at most half a period.
     assert!(
         (1..=refill_secs).contains(&retry),
         "{retry} vs {refill_secs}"
@@ -59,6 +60,56 @@ async fn key_pacing_answers_429_with_retry_after_and_flags_the_audit() {
         .collect();
     assert_eq!(grants.len(), 3, "{audit:?}");
     assert!(grants.iter().all(|e| e["pacing"] == false), "{grants:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_sessions_bring_no_fresh_keys_and_session_starts_are_limited() {
+    let app = TestApp::init()
+        .flag("--transcode-rungs", 144)
+        .flag("--segment-seconds", 10)
+        .flag("--rotate-every", 1)
+        .flag("--x264-preset", "ultrafast")
+        .flag("--key-pacing-allowance-secs", 15)
+        .flag("--playback-starts-per-minute", 3)
+        .app()
+        .await;
+    let api = &app.api;
+    let c = app.cast().await;
+    let video = app.ready_video_of(&c.creator, &c.course, 30).await.id;
+    let first = app.playback(&c.learner, &video).await;
+    let keys = common::hls::key_ids(&app.segments(&first).await);
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    let token = c.learner.token.clone();
+    let key = |session: &str, i: usize| {
+        let (url, token) = (app.key_url(session, &keys[i]), token.clone());
+        async move { api.key(&url, Some(&token)).await }
+    };
+    assert_eq!(key(&first.session_id, 0).await.status(), 200);
+    assert_eq!(key(&first.session_id, 1).await.status(), 200);
+    assert_error(key(&first.session_id, 2).await, 429, "key_pacing").await;
+    // A new session of the same user for the same video starts where the old
+    // one stood: what it had is a repeat, what it was refused still is.
+    let second = app.playback(&c.learner, &video).await;
+    assert_eq!(key(&second.session_id, 0).await.status(), 200);
+    let resp = key(&second.session_id, 2).await;
+    assert!(resp.headers().contains_key("retry-after"));
+    assert_error(resp, 429, "key_pacing").await;
+
+    // Three starts a minute: the fourth is refused with a code and a wait.
+    app.playback(&c.learner, &video).await;
+    let path = format!("/api/v1/videos/{video}/playback");
+    let resp = api
+        .post(&path, &c.learner.token, serde_json::json!({}))
+        .await;
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&retry), "Retry-After {retry}");
+    assert_error(resp, 429, "too_many_sessions").await;
+    // Per user: the creator still starts one.
+    app.playback(&c.creator, &video).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

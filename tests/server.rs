@@ -318,4 +318,20 @@ async fn cors_only_for_configured_origins() {
     );
     let other = preflight("https://evil.example").await;
     assert!(!other.headers().contains_key("access-control-allow-origin"));
+    // A cross-origin player may read Retry-After on a 429, to wait as told.
+    let get = c
+        .send(
+            c.http
+                .get(c.url("/healthz"))
+                .header("origin", "https://courses.example"),
+        )
+        .await;
+    let exposed = get.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        exposed.split(',').any(|h| h.trim() == "retry-after"),
+        "{exposed}"
+    );
 }

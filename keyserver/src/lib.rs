@@ -7,7 +7,8 @@
 //! * [`custody`]: content keys at rest are sealed to an X25519 master key (RFC 9180 HPKE).
 //! * [`tokens`]: Ed25519 JWT access tokens (+ one external issuer), JWKS.
 //! * [`signed_url`]: HMAC-signed playback URL prefixes (`?exp=&sig=`).
-//! * [`pacing`]: per-session token bucket on distinct keys; [`clock`]: injectable time.
+//! * [`pacing`]: per user and video, an allowance of media time that grows at twice
+//!   real time; [`clock`]: injectable time.
 //! * [`delivery`]: the axum key route `GET /keys/{session_id}/{key_id}`, with its
 //!   per-session request limit.
 //!

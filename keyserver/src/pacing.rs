@@ -1,25 +1,34 @@
-//! Key pacing: a per-playback-session token bucket on *distinct* content keys.
+//! Key pacing: how much *media* a viewer — one user watching one video, across all
+//! of their playback sessions — may have unlocked, as a function of wall time.
 //!
-//! A legitimate player needs a new content key once per crypto period (plus a few at
-//! start-up and on seeks). A harvester wants all of them at once. The bucket allows a
-//! small burst (default 3) and then refills one token every `crypto_period / speedup`
-//! (speedup default 2), so collecting every key of a video takes at least about
-//! `running_time / speedup`. Re-requesting a key id this session was already granted
-//! is free: hls.js re-fetches keys on retries, level switches and seeks.
+//! A legitimate player needs the keys of what it plays plus its buffer goal ahead
+//! (video.js 30–60 s, Shaka 10–30 s, our own player ≤ 60 s), a few more on seeks.
+//! A harvester wants all of them at once. So the allowance is expressed in seconds
+//! of media, not in a count of keys: from a viewer's first key request on, they may
+//! hold the keys of `initial_allowance + speedup × elapsed` seconds of media (defaults
+//! 240 s and 2×), each distinct key counting for one crypto period. A new key is
+//! granted while the media already granted is below that allowance. Re-requesting a
+//! key this viewer already has is free (retries, rendition switches, seeks back, a
+//! second tab), and so is opening a new session: the state is keyed by user and
+//! video, never by session, so fresh sessions bring no fresh allowance.
+//!
+//! Collecting a whole video of running time `L` therefore takes at least about
+//! `(L − initial_allowance) / speedup`, while a player that plays at ≤ `speedup`×
+//! real time with a buffer goal below `initial_allowance` is never refused.
 //!
 //! ## Why per-node, in-memory state is acceptable
 //!
 //! Pacing is a speed bump, not the wall. The wall is the per-request session,
 //! identity and entitlement check against the shared database, which is never cached
 //! here, so revocation bites on the next key request on every node. Pacing only
-//! limits how fast an *entitled* session can bulk-download keys it is anyway allowed
-//! to have. With `N` key-server nodes and no session stickiness, a session can get
-//! at most `N × burst` keys immediately and `N × speedup / crypto_period` keys per
-//! second after that, so harvesting takes at least about `running_time / (speedup × N)`.
-//! Sticky routing by session id brings that back to the single-node bound.
+//! limits how fast an *entitled* user can bulk-download keys they may anyway have.
+//! With `N` key-server nodes and no stickiness, a viewer can get at most `N` times
+//! the allowance; routing by user brings that back to the single-node bound.
 //!
-//! Memory stays bounded: idle sessions are evicted after `idle_ttl`, and the table
-//! holds at most `max_sessions` buckets (the least recently used one is evicted).
+//! Memory stays bounded: viewers idle for `idle_ttl` are forgotten (harmless while
+//! `idle_ttl × speedup ≥ initial_allowance`: a viewer who waited that long had
+//! earned more than a fresh start gives), and the table holds at most `max_viewers`
+//! entries (the least recently seen one is evicted).
 //!
 //! This module must never: decide whether a caller may have a key (that is
 //! `delivery`'s job, done before pacing); sleep; or read the wall clock directly
@@ -34,45 +43,55 @@ use std::time::{Duration, Instant};
 /// Pacing knobs.
 #[derive(Debug, Clone)]
 pub struct PacingConfig {
-    /// Distinct keys a session may take immediately (start-up, seeks). Default 3.
-    pub burst: u32,
-    /// How much faster than real time a session may collect keys. Default 2.
+    /// Seconds of media a viewer may unlock at once (start-up, buffer goal, seeks).
+    /// Default 240 s: twice the largest common buffer goal plus a long crypto period.
+    pub initial_allowance: Duration,
+    /// How much faster than real time the allowance grows. Default 2.
     pub speedup: u32,
-    /// Forget a session's bucket after this long without requests. Default 10 min.
+    /// Forget a viewer after this long without key requests. Default 10 min.
     pub idle_ttl: Duration,
-    /// Hard cap on tracked sessions per node. Default 100 000.
-    pub max_sessions: usize,
+    /// Hard cap on tracked viewers per node. Default 100 000.
+    pub max_viewers: usize,
 }
 
 impl Default for PacingConfig {
     fn default() -> Self {
         Self {
-            burst: 3,
+            initial_allowance: Duration::from_secs(240),
             speedup: 2,
             idle_ttl: Duration::from_secs(600),
-            max_sessions: 100_000,
+            max_viewers: 100_000,
         }
     }
+}
+
+/// Whose allowance a key request draws on: one user watching one video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer<'a> {
+    /// The session's user.
+    pub user_id: &'a str,
+    /// The session's video.
+    pub video_id: &'a str,
 }
 
 /// Outcome of a pacing check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PacingDecision {
-    /// A new key id; one token was consumed.
+    /// A new key id, now counted against the viewer's allowance.
     Granted,
-    /// This session was already granted this key id; nothing was consumed.
+    /// This viewer already has this key id; nothing was counted.
     Repeat,
-    /// Bucket empty; retry after this many seconds (≥ 1), for the `Retry-After` header.
+    /// Allowance spent; retry after this many seconds (≥ 1), for `Retry-After`.
     Denied {
-        /// Seconds until a token is available.
+        /// Seconds until the allowance covers one more key.
         retry_after_secs: u64,
     },
 }
 
 #[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    last_refill: Instant,
+struct Allowance {
+    /// The viewer's first key request in this window.
+    started: Instant,
     last_seen: Instant,
     granted: HashSet<String>,
 }
@@ -85,7 +104,7 @@ pub struct KeyPacer {
 }
 
 struct PacerState {
-    buckets: HashMap<String, Bucket>,
+    viewers: HashMap<(String, String), Allowance>,
     last_sweep: Instant,
 }
 
@@ -93,7 +112,7 @@ impl std::fmt::Debug for KeyPacer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyPacer")
             .field("config", &self.config)
-            .field("sessions", &self.tracked_sessions())
+            .field("viewers", &self.tracked_viewers())
             .finish()
     }
 }
@@ -106,216 +125,92 @@ impl KeyPacer {
             config,
             clock,
             state: Mutex::new(PacerState {
-                buckets: HashMap::new(),
+                viewers: HashMap::new(),
                 last_sweep: now,
             }),
         }
     }
 
-    /// Number of sessions currently tracked (for metrics and tests).
-    pub fn tracked_sessions(&self) -> usize {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .buckets
-            .len()
+    /// Number of viewers currently tracked (for metrics and tests).
+    pub fn tracked_viewers(&self) -> usize {
+        self.lock().viewers.len()
     }
 
-    /// Forget a session (e.g. when it ends).
-    pub fn forget(&self, session_id: &str) {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .buckets
-            .remove(session_id);
+    fn lock(&self) -> std::sync::MutexGuard<'_, PacerState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Check and, if allowed, record that `session_id` takes `key_id`. The refill
-    /// interval is `crypto_period / speedup` (never below 1 ms).
-    pub fn check(&self, session_id: &str, key_id: &str, crypto_period: Duration) -> PacingDecision {
+    /// Check and, if allowed, record that `viewer` takes `key_id`, one key of
+    /// `crypto_period` seconds of media (never counted below 1 ms).
+    pub fn check(
+        &self,
+        viewer: Viewer<'_>,
+        key_id: &str,
+        crypto_period: Duration,
+    ) -> PacingDecision {
         let now = self.clock.now();
-        let burst = f64::from(self.config.burst.max(1));
-        let speedup = self.config.speedup.max(1);
-        let interval = (crypto_period / speedup).max(Duration::from_millis(1));
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-
-        // Periodic sweep of idle sessions keeps the table bounded by activity.
-        if now.saturating_duration_since(st.last_sweep) >= self.config.idle_ttl / 2 {
-            let ttl = self.config.idle_ttl;
-            st.buckets
-                .retain(|_, b| now.saturating_duration_since(b.last_seen) < ttl);
-            st.last_sweep = now;
-        }
-        if !st.buckets.contains_key(session_id) && st.buckets.len() >= self.config.max_sessions {
-            // Evict the least recently seen bucket. O(n), only when at the cap.
-            if let Some(oldest) = st
-                .buckets
-                .iter()
-                .min_by_key(|(_, b)| b.last_seen)
-                .map(|(k, _)| k.clone())
-            {
-                st.buckets.remove(&oldest);
-            }
-        }
-
+        let period = crypto_period.max(Duration::from_millis(1)).as_secs_f64();
+        let speedup = f64::from(self.config.speedup.max(1));
+        let initial = self.config.initial_allowance.as_secs_f64();
         let ttl = self.config.idle_ttl;
-        let bucket = st
-            .buckets
-            .entry(session_id.to_owned())
-            .or_insert_with(|| Bucket {
-                tokens: burst,
-                last_refill: now,
-                last_seen: now,
-                granted: HashSet::new(),
-            });
-        if now.saturating_duration_since(bucket.last_seen) >= ttl {
-            // Idle long enough to have been evicted: behave as a fresh bucket.
-            bucket.tokens = burst;
-            bucket.last_refill = now;
+        let mut st = self.lock();
+        let key = (viewer.user_id.to_owned(), viewer.video_id.to_owned());
+        st.sweep(now, ttl, &key, self.config.max_viewers);
+        let allowance = st.viewers.entry(key).or_insert_with(|| Allowance {
+            started: now,
+            last_seen: now,
+            granted: HashSet::new(),
+        });
+        if now.saturating_duration_since(allowance.last_seen) >= ttl {
+            // Idle long enough to have been swept: a fresh window.
+            allowance.started = now;
+            allowance.granted.clear();
         }
-        bucket.last_seen = now;
-
-        if bucket.granted.contains(key_id) {
+        allowance.last_seen = now;
+        if allowance.granted.contains(key_id) {
             return PacingDecision::Repeat;
         }
 
-        let elapsed = now.saturating_duration_since(bucket.last_refill);
-        let refill = elapsed.as_secs_f64() / interval.as_secs_f64();
-        bucket.tokens = (bucket.tokens + refill).min(burst);
-        bucket.last_refill = now;
-
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            bucket.granted.insert(key_id.to_owned());
+        let elapsed = now
+            .saturating_duration_since(allowance.started)
+            .as_secs_f64();
+        let allowed = initial + speedup * elapsed;
+        let taken = allowance.granted.len() as f64 * period;
+        if taken < allowed {
+            allowance.granted.insert(key_id.to_owned());
             PacingDecision::Granted
         } else {
-            let missing = 1.0 - bucket.tokens;
-            let wait = interval.as_secs_f64() * missing;
+            // Strictly past `taken` once the wait is over, hence floor + 1.
+            let wait = ((taken - allowed) / speedup).floor() as u64 + 1;
             PacingDecision::Denied {
-                retry_after_secs: (wait.ceil() as u64).max(1),
+                retry_after_secs: wait,
+            }
+        }
+    }
+}
+
+impl PacerState {
+    /// Drops idle viewers now and then, and the least recently seen one when a
+    /// new viewer `key` would go past the cap.
+    fn sweep(&mut self, now: Instant, ttl: Duration, key: &(String, String), cap: usize) {
+        if now.saturating_duration_since(self.last_sweep) >= ttl / 2 {
+            self.viewers
+                .retain(|_, a| now.saturating_duration_since(a.last_seen) < ttl);
+            self.last_sweep = now;
+        }
+        if self.viewers.len() >= cap && !self.viewers.contains_key(key) {
+            // O(n), only at the cap.
+            if let Some(oldest) = self
+                .viewers
+                .iter()
+                .min_by_key(|(_, a)| a.last_seen)
+                .map(|(k, _)| k.clone())
+            {
+                self.viewers.remove(&oldest);
             }
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pacer(clock: &Arc<ManualClock>) -> KeyPacer {
-        KeyPacer::new(PacingConfig::default(), clock.clone() as Arc<dyn Clock>)
-    }
-
-    const PERIOD: Duration = Duration::from_secs(10);
-
-    /// Ask `session` for k1..k3 and expect `want` for each.
-    fn three_keys(p: &KeyPacer, session: &str, want: PacingDecision) {
-        for k in ["k1", "k2", "k3"] {
-            assert_eq!(p.check(session, k, PERIOD), want, "{session}/{k}");
-        }
-    }
-
-    #[test]
-    fn burst_then_deny_with_retry_after() {
-        let clock = Arc::new(ManualClock::new(1_000));
-        let p = pacer(&clock);
-        three_keys(&p, "s", PacingDecision::Granted);
-        // interval = 10 s / 2 = 5 s
-        assert_eq!(
-            p.check("s", "k4", PERIOD),
-            PacingDecision::Denied {
-                retry_after_secs: 5
-            }
-        );
-        clock.advance(Duration::from_secs(3));
-        assert_eq!(
-            p.check("s", "k4", PERIOD),
-            PacingDecision::Denied {
-                retry_after_secs: 2
-            }
-        );
-        clock.advance(Duration::from_secs(2));
-        assert_eq!(p.check("s", "k4", PERIOD), PacingDecision::Granted);
-        assert!(matches!(
-            p.check("s", "k5", PERIOD),
-            PacingDecision::Denied { .. }
-        ));
-    }
-
-    #[test]
-    fn repeats_are_free() {
-        let clock = Arc::new(ManualClock::new(1_000));
-        let p = pacer(&clock);
-        three_keys(&p, "s", PacingDecision::Granted);
-        for _ in 0..50 {
-            three_keys(&p, "s", PacingDecision::Repeat);
-        }
-        clock.advance(Duration::from_secs(5));
-        assert_eq!(p.check("s", "k4", PERIOD), PacingDecision::Granted);
-    }
-
-    #[test]
-    fn sessions_are_independent() {
-        let clock = Arc::new(ManualClock::new(1_000));
-        let p = pacer(&clock);
-        three_keys(&p, "a", PacingDecision::Granted);
-        assert!(matches!(
-            p.check("a", "k4", PERIOD),
-            PacingDecision::Denied { .. }
-        ));
-        assert_eq!(p.check("b", "k1", PERIOD), PacingDecision::Granted);
-    }
-
-    #[test]
-    fn harvest_takes_about_half_running_time() {
-        // A 100-key video at 10 s periods runs 1000 s; harvesting must take ≥ ~ 485 s.
-        let clock = Arc::new(ManualClock::new(1_000));
-        let p = pacer(&clock);
-        let start = clock.now();
-        let mut got = 0;
-        while got < 100 {
-            match p.check("h", &format!("k{got}"), PERIOD) {
-                PacingDecision::Granted => got += 1,
-                PacingDecision::Denied { retry_after_secs } => {
-                    clock.advance(Duration::from_secs(retry_after_secs))
-                }
-                PacingDecision::Repeat => unreachable!(),
-            }
-        }
-        let took = clock.now() - start;
-        assert!(took >= Duration::from_secs(485), "took {took:?}");
-        assert!(took <= Duration::from_secs(500), "took {took:?}");
-    }
-
-    #[test]
-    fn bucket_never_exceeds_burst() {
-        let clock = Arc::new(ManualClock::new(1_000));
-        let p = pacer(&clock);
-        assert_eq!(p.check("s", "k0", PERIOD), PacingDecision::Granted);
-        clock.advance(Duration::from_secs(120));
-        three_keys(&p, "s", PacingDecision::Granted);
-        assert!(matches!(
-            p.check("s", "k4", PERIOD),
-            PacingDecision::Denied { .. }
-        ));
-    }
-
-    #[test]
-    fn idle_sessions_are_evicted_and_table_is_capped() {
-        let clock = Arc::new(ManualClock::new(1_000));
-        let cfg = PacingConfig {
-            max_sessions: 10,
-            ..PacingConfig::default()
-        };
-        let p = KeyPacer::new(cfg, clock.clone() as Arc<dyn Clock>);
-        for i in 0..25 {
-            p.check(&format!("s{i}"), "k", PERIOD);
-        }
-        assert_eq!(p.tracked_sessions(), 10);
-        clock.advance(Duration::from_secs(601));
-        p.check("fresh", "k", PERIOD);
-        assert_eq!(p.tracked_sessions(), 1);
-        p.forget("fresh");
-        assert_eq!(p.tracked_sessions(), 0);
-    }
-}
+mod tests;

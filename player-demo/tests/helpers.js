@@ -7,6 +7,7 @@
 
 import { before, after } from 'node:test';
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, existsSync, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -305,4 +306,32 @@ export function foreignRequests(requests, allowedOrigin) {
     .map((r) => r.url)
     .filter((u) => !u.startsWith('blob:') && !u.startsWith('data:'))
     .filter((u) => new URL(u).origin !== allowedOrigin);
+}
+
+/**
+ * Serves the third-party player test page (tests/pages) and the players'
+ * builds from node_modules on 127.0.0.1:0: another origin than the server,
+ * as a course platform embedding video.js or Shaka is. Nothing of it is
+ * part of the web app. Resolves to `{ origin, close() }`.
+ */
+export async function servePlayerPages() {
+  const files = {
+    '/players.html': [join(here, 'pages/players.html'), 'text/html'],
+    '/players.js': [join(here, 'pages/players.js'), 'text/javascript'],
+    '/vendor/video.min.js': [join(APP_DIR, 'node_modules/video.js/dist/video.min.js'), 'text/javascript'],
+    '/vendor/shaka-player.compiled.js': [join(APP_DIR, 'node_modules/shaka-player/dist/shaka-player.compiled.js'), 'text/javascript'],
+  };
+  const server = createServer((req, res) => {
+    const file = files[new URL(req.url, 'http://x').pathname];
+    if (!file) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': file[1], 'Cache-Control': 'no-store' }).end(readFileSync(file[0]));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    origin: `http://127.0.0.1:${server.address().port}`,
+    close: () => new Promise((r) => server.close(r)),
+  };
 }

@@ -1,4 +1,4 @@
-// Key pacing in the player: with a pacing bucket of one key, the key server
+// Key pacing in the player: with an allowance of 1 s of media, the key server
 // answers the player's early request for the next key with 429 key_pacing and
 // a Retry-After. The player says so on screen, waits as told, and carries on:
 // never a silent stall, never a dead player. "As told" is the key server's
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { SMALL_TRANSCODE, artifactPath, useKit } from './helpers.js';
 
 const kit = useKit('pacing', {
-  env: { ...SMALL_TRANSCODE, SEALCAST_KEY_PACING_BURST: '1', SEALCAST_KEY_PACING_SPEEDUP: '1' },
+  env: { ...SMALL_TRANSCODE, SEALCAST_KEY_PACING_ALLOWANCE_SECS: '1', SEALCAST_KEY_PACING_SPEEDUP: '1' },
   users: ['creator', 'learner'],
   course: 'Paced',
 });

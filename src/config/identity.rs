@@ -21,10 +21,11 @@ pub struct IdentityArgs {
     /// Seconds a playback session outlives the video's duration (pauses, seeks).
     #[arg(long, env = "SEALCAST_PLAYBACK_SLACK_SECS")]
     pub playback_slack_secs: Option<u64>,
-    /// Distinct content keys a playback session may take at once (start-up, seeks).
-    #[arg(long, env = "SEALCAST_KEY_PACING_BURST")]
-    pub key_pacing_burst: Option<u32>,
-    /// How much faster than real time a session may collect new keys.
+    /// Seconds of media a user may unlock at once per video, across their sessions
+    /// (start-up, buffer goal, seeks); below the players' buffer goals, they stall.
+    #[arg(long, env = "SEALCAST_KEY_PACING_ALLOWANCE_SECS")]
+    pub key_pacing_allowance_secs: Option<u64>,
+    /// How much faster than real time a user's key allowance grows.
     #[arg(long, env = "SEALCAST_KEY_PACING_SPEEDUP")]
     pub key_pacing_speedup: Option<u32>,
     /// Login attempts per minute from one IP address.
@@ -36,6 +37,9 @@ pub struct IdentityArgs {
     /// Key requests per second per playback session (burst 4×), repeats included.
     #[arg(long, env = "SEALCAST_KEY_REQUESTS_PER_SECOND")]
     pub key_requests_per_second: Option<u32>,
+    /// Playback sessions one user may start per minute (also the burst).
+    #[arg(long, env = "SEALCAST_PLAYBACK_STARTS_PER_MINUTE")]
+    pub playback_starts_per_minute: Option<u32>,
 }
 
 impl IdentityArgs {
@@ -46,11 +50,12 @@ impl IdentityArgs {
             refresh_token_ttl_secs: Some(d.refresh_token_ttl.as_secs()),
             max_live_sessions: Some(d.max_live_sessions),
             playback_slack_secs: Some(d.playback_slack.as_secs()),
-            key_pacing_burst: Some(d.pacing.burst),
+            key_pacing_allowance_secs: Some(d.pacing.initial_allowance.as_secs()),
             key_pacing_speedup: Some(d.pacing.speedup),
             login_attempts_per_ip: Some(d.login_attempts_per_ip),
             login_attempts_per_email: Some(d.login_attempts_per_email),
             key_requests_per_second: Some(d.key_requests_per_second),
+            playback_starts_per_minute: Some(d.playback_starts_per_minute),
         }
     }
 
@@ -73,7 +78,11 @@ impl IdentityArgs {
             max_live_sessions: within("max_live_sessions", self.max_live_sessions, 1..=100)?,
             playback_slack: seconds("playback_slack_secs", self.playback_slack_secs, 0..=86_400)?,
             pacing: sealcast_keyserver::PacingConfig {
-                burst: within("key_pacing_burst", self.key_pacing_burst, 1..=10_000)?,
+                initial_allowance: seconds(
+                    "key_pacing_allowance_secs",
+                    self.key_pacing_allowance_secs,
+                    1..=86_400,
+                )?,
                 speedup: within("key_pacing_speedup", self.key_pacing_speedup, 1..=1_000)?,
                 ..Default::default()
             },
@@ -91,6 +100,11 @@ impl IdentityArgs {
                 "key_requests_per_second",
                 self.key_requests_per_second,
                 1..=1_000_000,
+            )?,
+            playback_starts_per_minute: within(
+                "playback_starts_per_minute",
+                self.playback_starts_per_minute,
+                1..=10_000,
             )?,
             external,
         })

@@ -75,7 +75,11 @@ fn defaults_are_embedded() {
     let identity = IdentitySettings::default();
     assert_eq!(c.identity.access_token_ttl, identity.access_token_ttl);
     assert_eq!(c.identity.max_live_sessions, 3);
-    assert_eq!(c.identity.pacing.burst, identity.pacing.burst);
+    assert_eq!(
+        c.identity.pacing.initial_allowance,
+        Duration::from_secs(240)
+    );
+    assert_eq!(c.identity.playback_starts_per_minute, 10);
     assert!(c.identity.external.is_none());
     let uploads = UploadSettings::default();
     assert_eq!(
@@ -250,11 +254,14 @@ fn unknown_file_keys_are_refused() {
 
 #[test]
 fn roles_and_identity_settings() {
-    let args = serve(&["--roles", "keyserver", "--key-pacing-burst", "7"]);
+    let args = serve(&["--roles", "keyserver", "--key-pacing-allowance-secs", "300"]);
     let dir = tempfile::tempdir().unwrap();
     let c = with_file(dir.path(), "max_live_sessions = 5\n", args).unwrap();
     assert!(c.roles.keyserver && !c.roles.edge && !c.roles.worker);
-    assert_eq!(c.identity.pacing.burst, 7);
+    assert_eq!(
+        c.identity.pacing.initial_allowance,
+        Duration::from_secs(300)
+    );
     assert_eq!(c.identity.max_live_sessions, 5);
 }
 

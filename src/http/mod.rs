@@ -164,6 +164,8 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
                 HeaderName::from_static("tus-version"),
                 HeaderName::from_static("tus-max-size"),
                 HeaderName::from_static("x-request-id"),
+                // Players read it on a 429 (key pacing, session starts) to wait as told.
+                header::RETRY_AFTER,
             ])
             .allow_credentials(true)
             .max_age(Duration::from_secs(600)),

@@ -14,6 +14,7 @@ mod login_limits;
 pub mod passwords;
 pub mod refresh;
 pub mod revocation;
+mod session_limits;
 pub mod sessions;
 pub mod stream_tickets;
 pub mod users;
@@ -23,6 +24,7 @@ use std::time::Duration;
 pub use courses::{create_course, enroll, Course, Enrollment};
 pub use login_limits::LoginLimits;
 pub use sealcast_keyserver::{PacingConfig, Role};
+pub use session_limits::SessionStartLimits;
 pub use users::{create_user, User};
 
 /// Which parts of sealcast a process runs (`--roles`).
@@ -70,6 +72,8 @@ pub struct IdentitySettings {
     pub login_attempts_per_email: u32,
     /// Key requests per second per playback session (burst 4×).
     pub key_requests_per_second: u32,
+    /// Playback sessions one user may start per minute (also the burst).
+    pub playback_starts_per_minute: u32,
     /// One trusted external token issuer (a course platform's login).
     pub external: Option<ExternalIssuerSettings>,
 }
@@ -105,6 +109,7 @@ impl Default for IdentitySettings {
             login_attempts_per_ip: 30,
             login_attempts_per_email: 10,
             key_requests_per_second: 20,
+            playback_starts_per_minute: 10,
             external: None,
         }
     }

@@ -9,9 +9,8 @@ use super::request::KeyRequest;
 use super::store::{Entitlement, KeyLookup, SessionRecord};
 use super::Inner;
 use crate::custody::{open, KeyContext};
-use crate::pacing::PacingDecision;
+use crate::pacing::{PacingDecision, Viewer};
 use crate::signed_url::{is_valid_id, SignatureError};
-use std::time::Duration;
 use zeroize::Zeroizing;
 
 pub(super) async fn serve_key(
@@ -59,10 +58,15 @@ pub(super) async fn serve_key(
         .filter(|_| is_valid_id(&req.key_id))
         .ok_or(KeyErrorCode::KeyNotFound)?;
 
-    // 6. Pacing.
-    let period = Duration::from_secs(u64::from(session.crypto_period_seconds.max(1)));
+    // 6. Pacing, per user and video across all their sessions.
+    let viewer = Viewer {
+        user_id: &session.user_id,
+        video_id: &session.video_id,
+    };
     if let PacingDecision::Denied { retry_after_secs } =
-        inner.pacer.check(&req.session_id, &req.key_id, period)
+        inner
+            .pacer
+            .check(viewer, &req.key_id, session.crypto_period)
     {
         return Err(Denial::retry_after(
             KeyErrorCode::KeyPacing,

@@ -19,7 +19,7 @@
 //!    cannot starve the session's owner;
 //! 4. entitlement (`403 revoked` / `403 not_entitled` / `403 user_disabled` / `404 video_gone`);
 //! 5. the key belongs to the session's video (`404 key_not_found`);
-//! 6. pacing (`429 key_pacing` + `Retry-After`);
+//! 6. pacing per user and video, across sessions (`429 key_pacing` + `Retry-After`);
 //! 7. open the sealed key → `200 application/octet-stream`, exactly 16 bytes,
 //!    `Cache-Control: no-store`, `Pragma: no-cache`.
 //!
@@ -66,7 +66,7 @@ pub const DEFAULT_KEY_REQUESTS_PER_SECOND: u32 = 20;
 /// Knobs of the key route.
 #[derive(Debug, Clone)]
 pub struct KeyDeliveryConfig {
-    /// Pacing of distinct keys per session.
+    /// Pacing of distinct keys per user and video.
     pub pacing: PacingConfig,
     /// Key requests a session may make per second, repeats included (burst 4×);
     /// 0 counts as 1. Default [`DEFAULT_KEY_REQUESTS_PER_SECOND`].

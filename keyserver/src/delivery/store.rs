@@ -20,8 +20,9 @@ pub struct SessionRecord {
     /// Ended by a revocation (admin action, enrollment removal), so the client is
     /// told `session_revoked` rather than `session_ended` and stops retrying.
     pub revoked: bool,
-    /// Seconds of media per content key; drives pacing.
-    pub crypto_period_seconds: u32,
+    /// Media per content key (sub-second precision: 2.5 s keys are not 2 s);
+    /// drives pacing.
+    pub crypto_period: std::time::Duration,
     /// SHA-256 of the session cookie value, if a cookie was issued (Safari native HLS).
     pub cookie_secret_hash: Option<[u8; 32]>,
 }

@@ -32,7 +32,7 @@ pub struct PlaybackSession {
 }
 
 /// Shortest crypto period pacing assumes, whatever the stored numbers say.
-const MIN_CRYPTO_PERIOD_MS: i64 = 1000;
+const MIN_CRYPTO_PERIOD_MS: i64 = 100;
 
 /// Start a playback session (owner, admin, enrolled learner; video ready).
 #[utoipa::path(post, path = "/api/v1/videos/{id}/playback", tag = "playback",
@@ -42,6 +42,7 @@ const MIN_CRYPTO_PERIOD_MS: i64 = 1000;
         (status = 403, description = "`not_entitled`"),
         (status = 404, description = "`not_found`"),
         (status = 409, description = "`video_not_ready`"),
+        (status = 429, description = "`too_many_sessions`, with Retry-After"),
     ))]
 pub async fn start(
     State(app): State<AppState>,
@@ -49,6 +50,26 @@ pub async fn start(
     meta: ClientMeta,
     Path(video_id): Path<String>,
 ) -> Result<Response, ApiError> {
+    if let Err(wait) = app.session_limits.check(&caller.id) {
+        record_best_effort(
+            &app.db,
+            &AuditRecord {
+                action: "playback.start",
+                outcome: "denied",
+                reason: Some("too_many_sessions"),
+                actor_id: Some(&caller.id),
+                video_id: Some(&video_id),
+                ip: meta.ip,
+                ..Default::default()
+            },
+        )
+        .await;
+        return Err(ApiError::new(
+            ErrorCode::TooManySessions,
+            "too many playback sessions started; retry later",
+        )
+        .with_retry_after(wait));
+    }
     let video = model::find(&app.db, &video_id)
         .await?
         .ok_or_else(|| ApiError::not_found("video"))?;

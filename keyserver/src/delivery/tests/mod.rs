@@ -122,7 +122,7 @@ pub(super) fn fixture_with(config: KeyDeliveryConfig) -> Fixture {
             expires_at: NOW + 3600,
             ended: false,
             revoked: false,
-            crypto_period_seconds: 10,
+            crypto_period: std::time::Duration::from_secs(10),
             cookie_secret_hash: Some(hash),
         },
     );
