@@ -268,5 +268,22 @@ fn an_external_issuer_gets_its_defaults() {
     let external = Config::load(&args).unwrap().identity.external.unwrap();
     assert_eq!(external.user_claim, "sub");
     assert_eq!(external.role_claim, "role");
+    assert!(
+        external.admin_subjects.is_empty(),
+        "no external admins by default"
+    );
     assert!(matches!(external.key, ExternalKeyLocation::JwksUrl(_)));
+    let mapped = serve(&[
+        "--external-issuer=https://idp",
+        "--external-audience=sealcast",
+        "--external-jwks-url=https://idp/jwks",
+        "--external-admin-subjects=boss,42",
+    ]);
+    let external = Config::load(&mapped).unwrap().identity.external.unwrap();
+    assert_eq!(external.admin_subjects, ["boss", "42"]);
+    let orphan = serve(&["--external-admin-subjects=boss"]);
+    assert_eq!(
+        Config::load(&orphan).unwrap_err().setting,
+        "external_admin_subjects"
+    );
 }
