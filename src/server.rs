@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::app::App;
 use crate::config::Config;
+use crate::connections::ConnectionGuard;
 use crate::db::Db;
 use crate::http;
 use crate::keystore::DbKeyStore;
@@ -258,6 +260,8 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
         }
     }
 
+    let guard = ConnectionGuard::new(&config.connections);
+    let header_read_timeout = config.connections.header_read_timeout;
     let served = match &config.tls {
         Some(tls) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -266,13 +270,17 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
                 .map_err(|e| {
                     StartError::Other(format!("invalid setting `tls_cert`/`tls_key`: {e}"))
                 })?;
-            let mut server = axum_server::from_tcp_rustls(listener, rustls).handle(handle);
-            server.http_builder().http1().max_buf_size(READ_BUFFER);
+            let mut server = axum_server::from_tcp_rustls(listener, rustls)
+                .map(|tls| tls.acceptor(guard))
+                .handle(handle);
+            limit_http(server.http_builder(), header_read_timeout);
             server.serve(service).await
         }
         None => {
-            let mut server = axum_server::from_tcp(listener).handle(handle);
-            server.http_builder().http1().max_buf_size(READ_BUFFER);
+            let mut server = axum_server::from_tcp(listener)
+                .acceptor(guard)
+                .handle(handle);
+            limit_http(server.http_builder(), header_read_timeout);
             server.serve(service).await
         }
     };
@@ -285,6 +293,19 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
     }
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// hyper's own limits: the read buffer, and the header-read timeout, which
+/// only fires with a timer (without one a half-sent request waits forever).
+fn limit_http(
+    builder: &mut hyper_util::server::conn::auto::Builder<TokioExecutor>,
+    header: Duration,
+) {
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header)
+        .max_buf_size(READ_BUFFER);
 }
 
 async fn shutdown_on_signal(

@@ -129,6 +129,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub tls: Option<TlsConfig>,
     pub request_timeout: Duration,
+    /// Header-read and idle timeouts, and the connection cap.
+    pub connections: crate::connections::ConnectionLimits,
     pub shutdown_grace: Duration,
     pub secrets: SecretSources,
     pub jobs: JobSettings,
@@ -172,6 +174,7 @@ impl Config {
             cors_origins: server.cors_origins()?,
             tls: server.tls()?,
             request_timeout: server.request_timeout()?,
+            connections: server.connection_limits()?,
             shutdown_grace: server.shutdown_grace()?,
             secrets: layers.extract()?,
             data_dir,

@@ -234,6 +234,9 @@ fn mistyped_file_values_name_their_setting() {
         ("keep_originals = \"yes\"", "keep_originals"),
         ("max_live_sessions = 0", "max_live_sessions"),
         ("data_dir = \"\"", "data_dir"),
+        ("header_read_timeout_secs = 0", "header_read_timeout_secs"),
+        ("idle_timeout_secs = 0", "idle_timeout_secs"),
+        ("max_connections = 0", "max_connections"),
     ] {
         let err = from_file(text).unwrap_err();
         assert_eq!(err.setting, setting, "{text}: {err}");
