@@ -207,14 +207,8 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
     let config = app.config.clone();
     let router = http::router(app.clone());
 
-    let listener = std::net::TcpListener::bind(config.listen)
-        .map_err(|e| StartError::Other(format!("cannot listen on {}: {e}", config.listen)))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| StartError::Other(e.to_string()))?;
-    let local: SocketAddr = listener
-        .local_addr()
-        .map_err(|e| StartError::Other(e.to_string()))?;
+    let listener = bind(config.listen)?;
+    let local = local_addr(&listener)?;
     let scheme = if config.tls.is_some() {
         "https"
     } else {
@@ -241,6 +235,19 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
     ));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
 
+    if let Some(addr) = config.metrics_listen {
+        let metrics = bind(addr)?;
+        println!("sealcast metrics on http://{}", local_addr(&metrics)?);
+        let server = axum_server::from_tcp(metrics)
+            .acceptor(ConnectionGuard::new(&config.connections))
+            .handle(handle.clone());
+        let router = http::metrics_router(app.clone());
+        tokio::spawn(async move {
+            if let Err(e) = server.serve(router.into_make_service()).await {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+    }
     // The one line tests and newcomers look for.
     println!("sealcast listening on {scheme}://{local}");
     tracing::info!(address = %local, %scheme, "listening");
@@ -293,6 +300,21 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
     }
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, StartError> {
+    let listener = std::net::TcpListener::bind(addr)
+        .map_err(|e| StartError::Other(format!("cannot listen on {addr}: {e}")))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    Ok(listener)
+}
+
+fn local_addr(listener: &std::net::TcpListener) -> Result<SocketAddr, StartError> {
+    listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))
 }
 
 /// hyper's own limits: the read buffer, and the header-read timeout, which

@@ -123,6 +123,8 @@ impl From<crate::storage::InvalidStorageSetting> for ConfigError {
 pub struct Config {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
+    /// Where `/metrics` is served instead of `listen`, if set.
+    pub metrics_listen: Option<SocketAddr>,
     pub database_url: String,
     pub storage: StorageConfig,
     pub log_format: LogFormat,
@@ -170,6 +172,7 @@ impl Config {
             database_url: storage.database_url(&data_dir)?,
             storage: storage.location(&data_dir)?,
             listen: checks::given("listen", server.listen)?,
+            metrics_listen: server.metrics_listen,
             log_format: server.log_format()?,
             cors_origins: server.cors_origins()?,
             tls: server.tls()?,

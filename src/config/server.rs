@@ -17,6 +17,10 @@ pub struct ServerArgs {
     /// Address to listen on; port 0 picks a free port (printed at start).
     #[arg(long, env = "SEALCAST_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Serve `/metrics` only on this address (e.g. a private interface), not on
+    /// `--listen`; port 0 picks a free port (printed at start). Default: on `--listen`.
+    #[arg(long, env = "SEALCAST_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// What this process does, comma separated: `edge`, `keyserver`, `worker` (default all).
     /// Only a `keyserver` process reads the custody master private key.
     #[arg(long, env = "SEALCAST_ROLES", value_delimiter = ',')]
