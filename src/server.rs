@@ -29,6 +29,9 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error("invalid setting `secrets`: {0}")]
     Secrets(#[from] secrets::SecretError),
+    /// The TLS private key is a secret file like the others.
+    #[error("invalid setting `tls_key`: {0}")]
+    TlsKey(secrets::SecretError),
     #[error("{0}")]
     Other(String),
 }
@@ -36,7 +39,7 @@ pub enum StartError {
 impl StartError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            StartError::Config(_) | StartError::Secrets(_) => 2,
+            StartError::Config(_) | StartError::Secrets(_) | StartError::TlsKey(_) => 2,
             StartError::Other(_) => 1,
         }
     }
@@ -58,6 +61,9 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
                 config.data_dir.display()
             ))
         })?;
+    if let Some(tls) = &config.tls {
+        secrets::check_private_file(&tls.key).map_err(StartError::TlsKey)?;
+    }
     let secrets = secrets::load_or_generate(&config)?;
     let external =
         match &config.identity.external {
