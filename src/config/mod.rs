@@ -131,6 +131,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub tls: Option<TlsConfig>,
     pub request_timeout: Duration,
+    /// Proxies whose forwarding headers name the client (login limits, audits).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Header-read and idle timeouts, and the connection cap.
     pub connections: crate::connections::ConnectionLimits,
     pub shutdown_grace: Duration,
@@ -178,6 +180,7 @@ impl Config {
             tls: server.tls()?,
             request_timeout: server.request_timeout()?,
             connections: server.connection_limits()?,
+            trusted_proxies: server.trusted_proxies()?,
             shutdown_grace: server.shutdown_grace()?,
             secrets: layers.extract()?,
             data_dir,

@@ -40,6 +40,10 @@ pub struct ServerArgs {
     /// Seconds a request may take before it is answered 503 (uploads excluded).
     #[arg(long, env = "SEALCAST_REQUEST_TIMEOUT_SECS")]
     pub request_timeout_secs: Option<u64>,
+    /// Proxies (CIDRs or addresses, comma separated) whose `Forwarded` /
+    /// `X-Forwarded-For` name the client; none by default (the socket peer is the client).
+    #[arg(long, env = "SEALCAST_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
     /// Seconds a client has to send a request's headers (also the longest
     /// HTTP/1.1 keep-alive pause between requests: hyper times the wait for the next head).
     #[arg(long, env = "SEALCAST_HEADER_READ_TIMEOUT_SECS")]
@@ -80,6 +84,7 @@ impl ServerArgs {
             cors_origins: Some(Vec::new()),
             request_timeout_secs: Some(30),
             shutdown_grace_secs: Some(20),
+            trusted_proxies: Some(Vec::new()),
             header_read_timeout_secs: Some(10),
             idle_timeout_secs: Some(60),
             max_connections: Some(4096),
@@ -145,6 +150,23 @@ impl ServerArgs {
 
     pub(super) fn request_timeout(&self) -> Result<Duration, ConfigError> {
         seconds("request_timeout_secs", self.request_timeout_secs, 1..=3600)
+    }
+
+    pub(super) fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        given("trusted_proxies", self.trusted_proxies.as_ref())?
+            .iter()
+            .map(|s| {
+                let s = s.trim();
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::new(
+                            "trusted_proxies",
+                            format!("`{s}` is not an address or a CIDR like 10.0.0.0/8"),
+                        )
+                    })
+            })
+            .collect()
     }
 
     pub(super) fn connection_limits(&self) -> Result<ConnectionLimits, ConfigError> {

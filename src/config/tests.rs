@@ -237,6 +237,7 @@ fn mistyped_file_values_name_their_setting() {
         ("header_read_timeout_secs = 0", "header_read_timeout_secs"),
         ("idle_timeout_secs = 0", "idle_timeout_secs"),
         ("max_connections = 0", "max_connections"),
+        ("trusted_proxies = [\"10.0.0.0/33\"]", "trusted_proxies"),
     ] {
         let err = from_file(text).unwrap_err();
         assert_eq!(err.setting, setting, "{text}: {err}");

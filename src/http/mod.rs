@@ -4,6 +4,7 @@
 //! every layer that shapes a response lives in one readable stack below.
 
 pub mod auth;
+pub mod client_ip;
 mod demo;
 mod health;
 pub mod hls;
@@ -98,6 +99,10 @@ pub fn router(app: AppState) -> Router {
             MakeRequestUuid,
         ))
         .layer(axum::middleware::from_fn(middleware::request_context))
+        .layer(axum::middleware::from_fn_with_state(
+            client_ip::TrustedProxies::from(app.config.trusted_proxies.clone()),
+            client_ip::resolve,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(middleware::make_span)
