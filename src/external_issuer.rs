@@ -56,6 +56,7 @@ pub async fn load(settings: &ExternalIssuerSettings) -> Result<ExternalIssuerCon
     );
     cfg.user_claim = settings.user_claim.clone();
     cfg.role_claim = settings.role_claim.clone();
+    cfg.admin_subjects = settings.admin_subjects.clone();
     Ok(cfg)
 }
 

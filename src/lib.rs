@@ -12,6 +12,7 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod demo;
 pub mod error;

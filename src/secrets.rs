@@ -299,8 +299,8 @@ pub fn read_b64_secret(path: &Path, min_len: usize) -> Result<SecretBytes, Secre
     Ok(SecretBytes(raw))
 }
 
-/// Reads a secret file after checking no one but the owner can read it.
-pub fn read_private_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+/// Refuses a secret file that group or others may read (or that is missing).
+pub fn check_private_file(path: &Path) -> Result<(), SecretError> {
     let meta = fs::metadata(path).map_err(|source| SecretError::Read {
         path: path.display().to_string(),
         source,
@@ -312,6 +312,12 @@ pub fn read_private_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, SecretError>
             mode,
         });
     }
+    Ok(())
+}
+
+/// Reads a secret file after checking no one but the owner can read it.
+pub fn read_private_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+    check_private_file(path)?;
     fs::read(path)
         .map(Zeroizing::new)
         .map_err(|source| SecretError::Read {

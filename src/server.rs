@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::app::App;
 use crate::config::Config;
+use crate::connections::ConnectionGuard;
 use crate::db::Db;
 use crate::http;
 use crate::keystore::DbKeyStore;
@@ -27,6 +29,9 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error("invalid setting `secrets`: {0}")]
     Secrets(#[from] secrets::SecretError),
+    /// The TLS private key is a secret file like the others.
+    #[error("invalid setting `tls_key`: {0}")]
+    TlsKey(secrets::SecretError),
     #[error("{0}")]
     Other(String),
 }
@@ -34,7 +39,7 @@ pub enum StartError {
 impl StartError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            StartError::Config(_) | StartError::Secrets(_) => 2,
+            StartError::Config(_) | StartError::Secrets(_) | StartError::TlsKey(_) => 2,
             StartError::Other(_) => 1,
         }
     }
@@ -56,6 +61,9 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
                 config.data_dir.display()
             ))
         })?;
+    if let Some(tls) = &config.tls {
+        secrets::check_private_file(&tls.key).map_err(StartError::TlsKey)?;
+    }
     let lease_owner = crate::uploads::lease::LeaseOwner::load(&config.data_dir).map_err(|e| {
         StartError::Other(format!(
             "cannot write the node id in data dir {}: {e}",
@@ -217,14 +225,8 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
     let config = app.config.clone();
     let router = http::router(app.clone());
 
-    let listener = std::net::TcpListener::bind(config.listen)
-        .map_err(|e| StartError::Other(format!("cannot listen on {}: {e}", config.listen)))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| StartError::Other(e.to_string()))?;
-    let local: SocketAddr = listener
-        .local_addr()
-        .map_err(|e| StartError::Other(e.to_string()))?;
+    let listener = bind(config.listen)?;
+    let local = local_addr(&listener)?;
     let scheme = if config.tls.is_some() {
         "https"
     } else {
@@ -259,6 +261,19 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
     ));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
 
+    if let Some(addr) = config.metrics_listen {
+        let metrics = bind(addr)?;
+        println!("sealcast metrics on http://{}", local_addr(&metrics)?);
+        let server = axum_server::from_tcp(metrics)
+            .acceptor(ConnectionGuard::new(&config.connections))
+            .handle(handle.clone());
+        let router = http::metrics_router(app.clone());
+        tokio::spawn(async move {
+            if let Err(e) = server.serve(router.into_make_service()).await {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+    }
     // The one line tests and newcomers look for.
     println!("sealcast listening on {scheme}://{local}");
     tracing::info!(address = %local, %scheme, "listening");
@@ -278,6 +293,8 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
         }
     }
 
+    let guard = ConnectionGuard::new(&config.connections);
+    let header_read_timeout = config.connections.header_read_timeout;
     let served = match &config.tls {
         Some(tls) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -286,13 +303,17 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
                 .map_err(|e| {
                     StartError::Other(format!("invalid setting `tls_cert`/`tls_key`: {e}"))
                 })?;
-            let mut server = axum_server::from_tcp_rustls(listener, rustls).handle(handle);
-            server.http_builder().http1().max_buf_size(READ_BUFFER);
+            let mut server = axum_server::from_tcp_rustls(listener, rustls)
+                .map(|tls| tls.acceptor(guard))
+                .handle(handle);
+            limit_http(server.http_builder(), header_read_timeout);
             server.serve(service).await
         }
         None => {
-            let mut server = axum_server::from_tcp(listener).handle(handle);
-            server.http_builder().http1().max_buf_size(READ_BUFFER);
+            let mut server = axum_server::from_tcp(listener)
+                .acceptor(guard)
+                .handle(handle);
+            limit_http(server.http_builder(), header_read_timeout);
             server.serve(service).await
         }
     };
@@ -305,6 +326,34 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
     }
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, StartError> {
+    let listener = std::net::TcpListener::bind(addr)
+        .map_err(|e| StartError::Other(format!("cannot listen on {addr}: {e}")))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    Ok(listener)
+}
+
+fn local_addr(listener: &std::net::TcpListener) -> Result<SocketAddr, StartError> {
+    listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))
+}
+
+/// hyper's own limits: the read buffer, and the header-read timeout, which
+/// only fires with a timer (without one a half-sent request waits forever).
+fn limit_http(
+    builder: &mut hyper_util::server::conn::auto::Builder<TokioExecutor>,
+    header: Duration,
+) {
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header)
+        .max_buf_size(READ_BUFFER);
 }
 
 async fn shutdown_on_signal(

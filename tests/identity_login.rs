@@ -229,7 +229,8 @@ async fn an_external_issuers_learners_can_watch() {
         let token = lms_token("lms-learner-42", "learner", EXT_AUD, kid);
         // First request provisions the account with the token's role.
         let me: Value = api.get("/api/v1/me", &token).await.json().await.unwrap();
-        assert_eq!(me["id"], "lms-learner-42");
+        let learner_id = sealcast_keyserver::external_user_id(EXT_ISS, "lms-learner-42");
+        assert_eq!(me["id"], learner_id.as_str());
         assert_eq!(me["role"], "learner");
         assert_error(
             api.post("/api/v1/courses", &token, json!({"title": "x"}))
@@ -239,7 +240,7 @@ async fn an_external_issuers_learners_can_watch() {
         )
         .await;
         // Enrolled by the course owner, the learner plays and gets keys.
-        api.enroll(&creator.token, &course, "lms-learner-42").await;
+        api.enroll(&creator.token, &course, &learner_id).await;
         let video = app.ready_video(&creator, &course).await;
         let session = api.playback(&token, &video.id).await;
         let first = &app.segments(&session).await[0];
@@ -256,7 +257,7 @@ async fn an_external_issuers_learners_can_watch() {
         assert_error(api.get("/api/v1/me", &wrong).await, 401, "invalid_token").await;
         // A password login for the provisioned account never works.
         assert_error(
-            api.try_login("lms-learner-42@external.invalid", PASSWORD)
+            api.try_login(&format!("{learner_id}@external.invalid"), PASSWORD)
                 .await,
             401,
             "invalid_credentials",

@@ -38,8 +38,9 @@ pub use delivery::{
 pub use pacing::{Clock, KeyPacer, ManualClock, PacingConfig, PacingDecision, SystemClock};
 pub use signed_url::{SignatureError, SignedQuery, UrlSigner, UrlSignerError};
 pub use tokens::{
-    Claims, ExternalAlgorithm, ExternalIssuerConfig, ExternalKeySource, Issuer, PublicKeyring,
-    Role, SigningKeyring, TokenError, TokenIssuer, TokenVerifier, VerifiedIdentity, VerifierConfig,
+    external_user_id, Claims, ExternalAlgorithm, ExternalIssuerConfig, ExternalKeySource, Issuer,
+    PublicKeyring, Role, SigningKeyring, TokenError, TokenIssuer, TokenVerifier, VerifiedIdentity,
+    VerifierConfig,
 };
 /// Re-exported so callers name the same X25519 public key type as [`seal`].
 pub use x25519_dalek::PublicKey as MasterPublicKey;

@@ -32,9 +32,14 @@ pub struct ExternalIssuerArgs {
     /// Claim naming the user (default `sub`).
     #[arg(long, env = "SEALCAST_EXTERNAL_USER_CLAIM")]
     pub external_user_claim: Option<String>,
-    /// Claim naming the role (default `role`; missing or unknown means learner).
+    /// Claim naming the role (default `role`; missing or unknown means learner,
+    /// and a claimed admin is a creator: the platform cannot mint admins).
     #[arg(long, env = "SEALCAST_EXTERNAL_ROLE_CLAIM")]
     pub external_role_claim: Option<String>,
+    /// The issuer's subjects (user claim values) that are admins here, comma
+    /// separated; none by default.
+    #[arg(long, env = "SEALCAST_EXTERNAL_ADMIN_SUBJECTS", value_delimiter = ',')]
+    pub external_admin_subjects: Option<Vec<String>>,
 }
 
 impl ExternalIssuerArgs {
@@ -55,7 +60,20 @@ impl ExternalIssuerArgs {
             self.external_jwks_file,
             self.external_jwks_url,
         );
+        let admin_subjects = self.external_admin_subjects.unwrap_or_default();
+        if admin_subjects.iter().any(|s| s.trim().is_empty()) {
+            return Err(ConfigError::new(
+                "external_admin_subjects",
+                "an empty subject is not a subject",
+            ));
+        }
         let Some(issuer) = self.external_issuer else {
+            if !admin_subjects.is_empty() {
+                return Err(ConfigError::new(
+                    "external_admin_subjects",
+                    "given but no external_issuer",
+                ));
+            }
             if key != (None, None, None) {
                 return Err(ConfigError::new(
                     "external_issuer",
@@ -77,6 +95,7 @@ impl ExternalIssuerArgs {
             key: key_location(key)?,
             user_claim: given("external_user_claim", self.external_user_claim)?,
             role_claim: given("external_role_claim", self.external_role_claim)?,
+            admin_subjects,
         }))
     }
 }

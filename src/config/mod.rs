@@ -123,12 +123,18 @@ impl From<crate::storage::InvalidStorageSetting> for ConfigError {
 pub struct Config {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
+    /// Where `/metrics` is served instead of `listen`, if set.
+    pub metrics_listen: Option<SocketAddr>,
     pub database_url: String,
     pub storage: StorageConfig,
     pub log_format: LogFormat,
     pub cors_origins: Vec<String>,
     pub tls: Option<TlsConfig>,
     pub request_timeout: Duration,
+    /// Proxies whose forwarding headers name the client (login limits, audits).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Header-read and idle timeouts, and the connection cap.
+    pub connections: crate::connections::ConnectionLimits,
     pub shutdown_grace: Duration,
     pub secrets: SecretSources,
     pub jobs: JobSettings,
@@ -168,10 +174,13 @@ impl Config {
             database_url: storage.database_url(&data_dir)?,
             storage: storage.location(&data_dir)?,
             listen: checks::given("listen", server.listen)?,
+            metrics_listen: server.metrics_listen,
             log_format: server.log_format()?,
             cors_origins: server.cors_origins()?,
             tls: server.tls()?,
             request_timeout: server.request_timeout()?,
+            connections: server.connection_limits()?,
+            trusted_proxies: server.trusted_proxies()?,
             shutdown_grace: server.shutdown_grace()?,
             secrets: layers.extract()?,
             data_dir,

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::checks::{given, is_http_url, seconds};
+use super::checks::{given, is_http_url, seconds, within};
 use super::{ConfigError, DEFAULT_LISTEN, DEFAULT_WEB_DIR};
+use crate::connections::ConnectionLimits;
 use crate::identity::Roles;
 
 #[derive(clap::Args, Serialize, Deserialize, Debug, Default, Clone)]
@@ -16,6 +17,10 @@ pub struct ServerArgs {
     /// Address to listen on; port 0 picks a free port (printed at start).
     #[arg(long, env = "SEALCAST_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Serve `/metrics` only on this address (e.g. a private interface), not on
+    /// `--listen`; port 0 picks a free port (printed at start). Default: on `--listen`.
+    #[arg(long, env = "SEALCAST_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// What this process does, comma separated: `edge`, `keyserver`, `worker` (default all).
     /// Only a `keyserver` process reads the custody master private key.
     #[arg(long, env = "SEALCAST_ROLES", value_delimiter = ',')]
@@ -35,6 +40,21 @@ pub struct ServerArgs {
     /// Seconds a request may take before it is answered 503 (uploads excluded).
     #[arg(long, env = "SEALCAST_REQUEST_TIMEOUT_SECS")]
     pub request_timeout_secs: Option<u64>,
+    /// Proxies (CIDRs or addresses, comma separated) whose `Forwarded` /
+    /// `X-Forwarded-For` name the client; none by default (the socket peer is the client).
+    #[arg(long, env = "SEALCAST_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Seconds a client has to send a request's headers (also the longest
+    /// HTTP/1.1 keep-alive pause between requests: hyper times the wait for the next head).
+    #[arg(long, env = "SEALCAST_HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a connection may sit with no request in flight and no bytes
+    /// moving before it is closed (bounds HTTP/2 and stalled readers too).
+    #[arg(long, env = "SEALCAST_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
+    /// Open connections at most; one over the cap is closed at once.
+    #[arg(long, env = "SEALCAST_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "SEALCAST_SHUTDOWN_GRACE_SECS")]
     pub shutdown_grace_secs: Option<u64>,
@@ -64,6 +84,10 @@ impl ServerArgs {
             cors_origins: Some(Vec::new()),
             request_timeout_secs: Some(30),
             shutdown_grace_secs: Some(20),
+            trusted_proxies: Some(Vec::new()),
+            header_read_timeout_secs: Some(10),
+            idle_timeout_secs: Some(60),
+            max_connections: Some(4096),
             web_dir: Some(PathBuf::from(DEFAULT_WEB_DIR)),
             ..Self::default()
         }
@@ -126,6 +150,35 @@ impl ServerArgs {
 
     pub(super) fn request_timeout(&self) -> Result<Duration, ConfigError> {
         seconds("request_timeout_secs", self.request_timeout_secs, 1..=3600)
+    }
+
+    pub(super) fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        given("trusted_proxies", self.trusted_proxies.as_ref())?
+            .iter()
+            .map(|s| {
+                let s = s.trim();
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::new(
+                            "trusted_proxies",
+                            format!("`{s}` is not an address or a CIDR like 10.0.0.0/8"),
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    pub(super) fn connection_limits(&self) -> Result<ConnectionLimits, ConfigError> {
+        Ok(ConnectionLimits {
+            header_read_timeout: seconds(
+                "header_read_timeout_secs",
+                self.header_read_timeout_secs,
+                1..=3600,
+            )?,
+            idle_timeout: seconds("idle_timeout_secs", self.idle_timeout_secs, 1..=86_400)?,
+            max_connections: within("max_connections", self.max_connections, 1..=1_000_000)?,
+        })
     }
 
     pub(super) fn shutdown_grace(&self) -> Result<Duration, ConfigError> {

@@ -238,6 +238,10 @@ fn mistyped_file_values_name_their_setting() {
         ("keep_originals = \"yes\"", "keep_originals"),
         ("max_live_sessions = 0", "max_live_sessions"),
         ("data_dir = \"\"", "data_dir"),
+        ("header_read_timeout_secs = 0", "header_read_timeout_secs"),
+        ("idle_timeout_secs = 0", "idle_timeout_secs"),
+        ("max_connections = 0", "max_connections"),
+        ("trusted_proxies = [\"10.0.0.0/33\"]", "trusted_proxies"),
     ] {
         let err = from_file(text).unwrap_err();
         assert_eq!(err.setting, setting, "{text}: {err}");
@@ -275,5 +279,22 @@ fn an_external_issuer_gets_its_defaults() {
     let external = Config::load(&args).unwrap().identity.external.unwrap();
     assert_eq!(external.user_claim, "sub");
     assert_eq!(external.role_claim, "role");
+    assert!(
+        external.admin_subjects.is_empty(),
+        "no external admins by default"
+    );
     assert!(matches!(external.key, ExternalKeyLocation::JwksUrl(_)));
+    let mapped = serve(&[
+        "--external-issuer=https://idp",
+        "--external-audience=sealcast",
+        "--external-jwks-url=https://idp/jwks",
+        "--external-admin-subjects=boss,42",
+    ]);
+    let external = Config::load(&mapped).unwrap().identity.external.unwrap();
+    assert_eq!(external.admin_subjects, ["boss", "42"]);
+    let orphan = serve(&["--external-admin-subjects=boss"]);
+    assert_eq!(
+        Config::load(&orphan).unwrap_err().setting,
+        "external_admin_subjects"
+    );
 }

@@ -14,6 +14,7 @@ use utoipa::Modify;
 
 use super::AppState;
 use crate::error::{ApiError, ErrorCode};
+use crate::identity::external::{provision_external, ExternalIdentity};
 
 /// An authenticated caller whose account exists and is not disabled.
 #[derive(Debug, Clone)]
@@ -76,14 +77,20 @@ impl FromRequestParts<AppState> for AuthUser {
                 .bind(&identity.user_id)
                 .fetch_optional(&app.db.pool)
                 .await?;
-        if row.is_none() && identity.issuer == Issuer::External {
-            // A course platform's learner on their first request.
-            let user = crate::identity::users::provision_external(
-                &app.db,
-                &identity.user_id,
-                identity.role,
-            )
-            .await?;
+        if let (None, Issuer::External, Some(subject), Some(external)) = (
+            &row,
+            identity.issuer,
+            identity.external_subject.as_deref(),
+            app.config.identity.external.as_ref(),
+        ) {
+            // A course platform's user on their first request.
+            let who = ExternalIdentity {
+                issuer: &external.issuer,
+                subject,
+                user_id: &identity.user_id,
+                role: identity.role,
+            };
+            let user = provision_external(&app.db, who).await?;
             row = Some((user.role.as_str().to_string(), user.disabled.then_some(0)));
         }
         match row {

@@ -4,6 +4,7 @@
 //! every layer that shapes a response lives in one readable stack below.
 
 pub mod auth;
+pub mod client_ip;
 mod demo;
 mod health;
 pub mod hls;
@@ -39,13 +40,25 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 pub(crate) static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Only `/metrics`, for `--metrics-listen` (a private address).
+pub fn metrics_router(app: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::render))
+        .with_state(app)
+}
+
 /// The whole HTTP surface with its layers.
 pub fn router(app: AppState) -> Router {
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render))
         .merge(openapi::routes());
+    // With a metrics listener, the public one does not show them.
+    let routes = if app.config.metrics_listen.is_none() {
+        routes.route("/metrics", get(metrics::render))
+    } else {
+        routes
+    };
     // Identity, courses, uploads, videos, playback and admin belong to the
     // edge role; a key-server-only node answers health and keys.
     let routes = if app.config.roles.edge {
@@ -94,6 +107,10 @@ pub fn router(app: AppState) -> Router {
             MakeRequestUuid,
         ))
         .layer(axum::middleware::from_fn(middleware::request_context))
+        .layer(axum::middleware::from_fn_with_state(
+            client_ip::TrustedProxies::from(app.config.trusted_proxies.clone()),
+            client_ip::resolve,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(middleware::make_span)

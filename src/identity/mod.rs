@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod audit_writer;
 pub mod courses;
+pub mod external;
 mod login_limits;
 pub mod passwords;
 pub mod refresh;
@@ -96,6 +97,8 @@ pub struct ExternalIssuerSettings {
     pub key: ExternalKeyLocation,
     pub user_claim: String,
     pub role_claim: String,
+    /// Subjects that are admins here; none by default (a role claim never is).
+    pub admin_subjects: Vec<String>,
 }
 
 impl Default for IdentitySettings {

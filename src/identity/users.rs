@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::passwords::{check_password_policy, hash_password};
-use super::{is_unique_violation, taken_or_db, IdentityError, Invalid, Role};
+use super::{taken_or_db, IdentityError, Invalid, Role};
 use crate::db::{new_id, now_ms, Db};
 
 /// An account as the API shows it (never the password hash).
@@ -104,40 +104,6 @@ pub async fn create_user(
 /// Password hash of accounts that cannot log in with a password (external
 /// users): not a PHC string, so verification always fails.
 pub const NO_PASSWORD: &str = "!external";
-
-/// The account of a user vouched for by the external issuer, created on their
-/// first request with the role their token names. Their id is the issuer's
-/// user id, so tokens and playback sessions agree on who they are.
-pub async fn provision_external(db: &Db, user_id: &str, role: Role) -> Result<User, IdentityError> {
-    let valid = !user_id.is_empty()
-        && user_id.len() <= 128
-        && !user_id.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !valid {
-        return Err(IdentityError::Invalid(
-            Invalid::Token,
-            "external user id is not usable".into(),
-        ));
-    }
-    let insert = sqlx::query(
-        "INSERT INTO users (id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(user_id)
-    .bind(format!("{user_id}@external.invalid").to_lowercase())
-    .bind(NO_PASSWORD)
-    .bind(role.as_str())
-    .bind(now_ms())
-    .execute(&db.pool)
-    .await;
-    match insert {
-        // A concurrent first request may have created it: fine.
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => {}
-        Err(e) => return Err(e.into()),
-    }
-    get_user(db, user_id)
-        .await?
-        .ok_or(IdentityError::NotFound("user"))
-}
 
 /// The account and its password hash, for login.
 pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<(User, String)>, IdentityError> {

@@ -81,12 +81,16 @@ pub enum Issuer {
 /// The result of successful verification: who, with what role, vouched by whom, until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifiedIdentity {
-    /// User id (local `sub`, or the external issuer's configured user claim).
+    /// Local user id (local `sub`; for the external issuer, its own namespace:
+    /// [`external_user_id`](super::external_user_id) of the issuer and subject).
     pub user_id: String,
-    /// Role (external: from the role claim, missing/unknown → learner).
+    /// Role (external: from the role claim, missing/unknown → learner, at most
+    /// creator unless the subject is a configured admin).
     pub role: Role,
     /// Who issued the token.
     pub issuer: Issuer,
+    /// The external issuer's own name for the user (its user claim); `None` for local tokens.
+    pub external_subject: Option<String>,
     /// Token expiry, unix seconds.
     pub expires_at: u64,
 }

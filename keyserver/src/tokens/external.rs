@@ -75,7 +75,11 @@ pub struct ExternalIssuerConfig {
     /// Claim naming the user (default `sub`).
     pub user_claim: String,
     /// Claim naming the role (default `role`; missing or unknown → learner).
+    /// A claimed `admin` counts as `creator`: the platform may not mint our admins.
     pub role_claim: String,
+    /// Subjects (values of the user claim) that are admins here. Empty by default:
+    /// only an explicit setting makes an external user an admin.
+    pub admin_subjects: Vec<String>,
 }
 
 impl ExternalIssuerConfig {
@@ -93,8 +97,22 @@ impl ExternalIssuerConfig {
             key,
             user_claim: "sub".into(),
             role_claim: "role".into(),
+            admin_subjects: Vec::new(),
         }
     }
+}
+
+/// The local user id of `subject` at `issuer`: its own namespace, so no
+/// external subject can name a local account (local ids are 32 hex digits, these
+/// carry a prefix) nor a user of another issuer. Deterministic, so the edge and
+/// the key route agree without a database, and a platform can compute it.
+pub fn external_user_id(issuer: &str, subject: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(issuer.as_bytes());
+    h.update([0u8]);
+    h.update(subject.as_bytes());
+    format!("ext-{}", hex::encode(&h.finalize()[..16]))
 }
 
 enum ExternalKeys {
@@ -170,6 +188,16 @@ fn claim_u64(v: &Value, name: &str) -> Result<Option<u64>, TokenError> {
             .map(Some)
             .ok_or_else(|| TokenError::MissingClaim(name.into())),
         Some(_) => Err(TokenError::MissingClaim(name.into())),
+    }
+}
+
+/// The role of an external user: at most creator from the claim, admin only when
+/// the subject is listed in the configuration.
+fn external_role(cfg: &ExternalIssuerConfig, subject: &str, claim: Option<&Value>) -> Role {
+    if cfg.admin_subjects.iter().any(|s| s == subject) {
+        Role::Admin
+    } else {
+        role_from_claim(claim).min(Role::Creator)
     }
 }
 
@@ -257,15 +285,16 @@ impl TokenVerifier {
         let exp = claim_u64(&c, "exp")?.ok_or_else(|| TokenError::MissingClaim("exp".into()))?;
         let nbf = claim_u64(&c, "nbf")?;
         check_times(exp, nbf, now, self.cfg.leeway_secs)?;
-        let user_id = match c.get(&ext.cfg.user_claim) {
+        let subject = match c.get(&ext.cfg.user_claim) {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(Value::Number(n)) => n.to_string(),
             _ => return Err(TokenError::MissingClaim(ext.cfg.user_claim.clone())),
         };
         Ok(VerifiedIdentity {
-            user_id,
-            role: role_from_claim(c.get(&ext.cfg.role_claim)),
+            user_id: external_user_id(&ext.cfg.issuer, &subject),
+            role: external_role(&ext.cfg, &subject, c.get(&ext.cfg.role_claim)),
             issuer: Issuer::External,
+            external_subject: Some(subject),
             expires_at: exp,
         })
     }
@@ -308,7 +337,8 @@ mod tests {
         let k = EncodingKey::from_rsa_pem(RSA_PRIV.as_bytes()).unwrap();
         let tok = ext_token(Algorithm::RS256, None, &k, &ext_claims());
         let id = v.verify_at(&tok, NOW).unwrap();
-        assert_eq!(id.user_id, "ext-user");
+        assert_eq!(id.user_id, external_user_id(EXT_ISS, "ext-user"));
+        assert_eq!(id.external_subject.as_deref(), Some("ext-user"));
         assert_eq!(id.role, Role::Creator);
         assert_eq!(id.issuer, Issuer::External);
         assert_eq!(id.expires_at, NOW + 300);
@@ -378,7 +408,10 @@ mod tests {
         );
         let ec = EncodingKey::from_ec_pem(EC_PRIV.as_bytes()).unwrap();
         let tok = ext_token(Algorithm::ES256, Some("ext-ec-1"), &ec, &ext_claims());
-        assert_eq!(v.verify_at(&tok, NOW).unwrap().user_id, "ext-user");
+        assert_eq!(
+            v.verify_at(&tok, NOW).unwrap().external_subject.as_deref(),
+            Some("ext-user")
+        );
         // The only ES256 key is picked even without a kid.
         let tok_nokid = ext_token(Algorithm::ES256, None, &ec, &ext_claims());
         assert!(v.verify_at(&tok_nokid, NOW).is_ok());
@@ -437,7 +470,9 @@ mod tests {
         let id = v
             .verify_at(&ext_token(Algorithm::RS256, Some("ext-rsa-1"), &k, &c), NOW)
             .unwrap();
-        assert_eq!((id.user_id.as_str(), id.role), ("4242", Role::Admin));
+        // A claimed admin is a creator here: the platform cannot mint our admins.
+        assert_eq!(id.external_subject.as_deref(), Some("4242"));
+        assert_eq!(id.role, Role::Creator);
         // Missing role claim → learner; missing user claim → rejected.
         let mut c = ext_claims();
         c["uid"] = json!("alice");
@@ -450,6 +485,61 @@ mod tests {
             v.verify_at(&ext_token(Algorithm::RS256, Some("ext-rsa-1"), &k, &c), NOW),
             Err(TokenError::MissingClaim("uid".into()))
         );
+    }
+
+    #[test]
+    fn external_subjects_live_in_their_own_namespace() {
+        let local = SigningKeyring::generate();
+        let v = ext_verifier(
+            &local,
+            ExternalAlgorithm::RS256,
+            ExternalKeySource::Pem(RSA_PUB.into()),
+        );
+        let k = EncodingKey::from_rsa_pem(RSA_PRIV.as_bytes()).unwrap();
+        // A subject that is a local user's id does not become that id.
+        let local_id = "0123456789abcdef0123456789abcdef";
+        let mut c = ext_claims();
+        c["sub"] = json!(local_id);
+        c["role"] = json!("admin");
+        let id = v
+            .verify_at(&ext_token(Algorithm::RS256, None, &k, &c), NOW)
+            .unwrap();
+        assert_ne!(id.user_id, local_id);
+        assert!(id.user_id.starts_with("ext-"), "{}", id.user_id);
+        assert_eq!(id.role, Role::Creator);
+        // Another issuer's same subject is another user.
+        assert_ne!(
+            external_user_id("https://other.example", local_id),
+            id.user_id
+        );
+    }
+
+    #[test]
+    fn only_configured_subjects_are_external_admins() {
+        let local = SigningKeyring::generate();
+        let mut cfg = ExternalIssuerConfig::new(
+            EXT_ISS,
+            EXT_AUD,
+            ExternalAlgorithm::RS256,
+            ExternalKeySource::Pem(RSA_PUB.into()),
+        );
+        cfg.admin_subjects = vec!["boss".into()];
+        let v = TokenVerifier::new(VerifierConfig::new(ISS, AUD), local.public_keys())
+            .with_external(cfg)
+            .unwrap();
+        let k = EncodingKey::from_rsa_pem(RSA_PRIV.as_bytes()).unwrap();
+        let role_of = |sub: &str, role: Value| {
+            let mut c = ext_claims();
+            c["sub"] = json!(sub);
+            c["role"] = role;
+            v.verify_at(&ext_token(Algorithm::RS256, None, &k, &c), NOW)
+                .unwrap()
+                .role
+        };
+        assert_eq!(role_of("boss", json!("learner")), Role::Admin);
+        assert_eq!(role_of("other", json!("admin")), Role::Creator);
+        assert_eq!(role_of("other", json!(["admin"])), Role::Creator);
+        assert_eq!(role_of("other", json!("learner")), Role::Learner);
     }
 
     #[test]

@@ -118,6 +118,7 @@ mod tests {
                 user_id: "user-7".into(),
                 role: Role::Creator,
                 issuer: Issuer::Local,
+                external_subject: None,
                 expires_at: NOW + 900,
             }
         );

@@ -22,7 +22,7 @@ mod test_support;
 mod verification;
 
 pub use claims::{Claims, Issuer, Role, VerifiedIdentity};
-pub use external::{ExternalAlgorithm, ExternalIssuerConfig, ExternalKeySource};
+pub use external::{external_user_id, ExternalAlgorithm, ExternalIssuerConfig, ExternalKeySource};
 pub use issuing::TokenIssuer;
 pub use keyring::{ed25519_kid, PublicKeyring, SigningKeyring};
 pub use verification::{TokenVerifier, VerifierConfig};

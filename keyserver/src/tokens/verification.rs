@@ -184,6 +184,7 @@ impl TokenVerifier {
             user_id: c.sub,
             role: c.role,
             issuer: Issuer::Local,
+            external_subject: None,
             expires_at: c.exp,
         })
     }

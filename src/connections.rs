@@ -1,0 +1,201 @@
+//! What a connection may cost the server: a cap on open connections and an idle
+//! limit, applied where axum-server accepts a connection (before TLS), so a
+//! slowloris client cannot hold sockets and tasks forever. The header-read
+//! timeout itself is hyper's (`server::run` gives it a timer).
+//!
+//! The idle clock only runs while no request is in flight: a request's handler
+//! owns its own limits (the tus PATCH body has its longer idle guard).
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum_server::accept::Accept;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
+
+/// The connection settings (`--header-read-timeout-secs`, `--idle-timeout-secs`,
+/// `--max-connections`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// An axum-server acceptor that refuses connections over the cap and wraps the
+/// rest in [`IdleLimited`] and [`CountInFlight`].
+#[derive(Clone)]
+pub struct ConnectionGuard {
+    slots: Arc<Semaphore>,
+    idle: Duration,
+}
+
+impl ConnectionGuard {
+    pub fn new(limits: &ConnectionLimits) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(limits.max_connections)),
+            idle: limits.idle_timeout,
+        }
+    }
+}
+
+impl<I, S> Accept<I, S> for ConnectionGuard
+where
+    I: Send + 'static,
+    S: Send + 'static,
+{
+    type Stream = IdleLimited<I>;
+    type Service = CountInFlight<S>;
+    type Future = std::future::Ready<io::Result<(Self::Stream, Self::Service)>>;
+
+    fn accept(&self, stream: I, service: S) -> Self::Future {
+        // Over the cap the socket is dropped (closed) at once: waiting would let
+        // an attacker pile up sockets the cap is there to bound.
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            metrics::counter!("sealcast_http_connections_refused_total").increment(1);
+            tracing::debug!("connection refused: at the connection cap");
+            return std::future::ready(Err(io::Error::other("connection cap reached")));
+        };
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let stream = IdleLimited {
+            inner: stream,
+            idle: self.idle,
+            deadline: Box::pin(tokio::time::sleep(self.idle)),
+            in_flight: in_flight.clone(),
+            _slot: slot,
+        };
+        std::future::ready(Ok((
+            stream,
+            CountInFlight {
+                inner: service,
+                in_flight,
+            },
+        )))
+    }
+}
+
+/// A connection's byte stream that fails once it has been idle too long: no
+/// request in flight and nothing read or written for `idle`. Holds the
+/// connection's slot under the cap until dropped.
+pub struct IdleLimited<I> {
+    inner: I,
+    idle: Duration,
+    deadline: Pin<Box<Sleep>>,
+    in_flight: Arc<AtomicUsize>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl<I> IdleLimited<I> {
+    fn touch(&mut self) {
+        self.deadline.as_mut().reset(Instant::now() + self.idle);
+    }
+
+    /// Called when the inner stream has nothing to give: Ready(err) once idle too long.
+    fn check_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            self.touch();
+            return Poll::Pending;
+        }
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "connection idle too long",
+            )),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for IdleLimited<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                if buf.filled().len() > before {
+                    self.touch();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.check_idle(cx).map(Err),
+        }
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for IdleLimited<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.touch();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            // A client that stops reading our response is idle too.
+            Poll::Pending => self.check_idle(cx).map(Err),
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A connection's service that counts its requests in flight, so the idle
+/// clock stops while a handler works (or streams an upload body).
+#[derive(Clone)]
+pub struct CountInFlight<S> {
+    inner: S,
+    in_flight: Arc<AtomicUsize>,
+}
+
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl<S, R> tower::Service<R> for CountInFlight<S>
+where
+    S: tower::Service<R>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let guard = InFlight(self.in_flight.clone());
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await;
+            drop(guard);
+            response
+        })
+    }
+}
