@@ -127,9 +127,13 @@ export function mountPlayer(video, viewer) {
   quality.addEventListener('change', () => {
     chosenLevel = Number(quality.value);
     if (!hls) return;
-    hls.currentLevel = chosenLevel;
-    // A pinned rung is what plays from now on (hls.js switches at once), so
-    // say it now; under Auto, say what is on screen. FRAG_CHANGED keeps it true.
+    // A smooth switch: what is buffered plays out and the next fragments come
+    // from the chosen rung. An immediate switch (`currentLevel`) flushes the
+    // buffer and aborts the fragment and key loads in flight, and under load
+    // playback sometimes never resumed after it.
+    hls.nextLevel = chosenLevel;
+    // Say the pinned rung now; under Auto, say what is on screen.
+    // FRAG_CHANGED keeps it true as fragments play.
     if (chosenLevel >= 0) showLevel(chosenLevel);
     else if (hls.currentLevel >= 0) showLevel(hls.currentLevel);
   });
