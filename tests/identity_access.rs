@@ -128,11 +128,12 @@ async fn roles_ownership_and_enrollments() {
         .await
         .unwrap();
     assert_eq!(c["owner_id"], creator.user_id.as_str());
+    // Whoever may not see a course learns nothing about it: as if absent.
     assert_error(
         api.get(&format!("/api/v1/courses/{course}"), &learner.token)
             .await,
-        403,
-        "forbidden",
+        404,
+        "not_found",
     )
     .await;
     assert_error(
@@ -151,8 +152,8 @@ async fn roles_ownership_and_enrollments() {
             json!({"user_id": learner.user_id}),
         )
         .await,
-        403,
-        "forbidden",
+        404,
+        "not_found",
     )
     .await;
     assert_error(
@@ -162,8 +163,8 @@ async fn roles_ownership_and_enrollments() {
             json!({"user_id": learner.user_id}),
         )
         .await,
-        403,
-        "forbidden",
+        404,
+        "not_found",
     )
     .await;
     let r = api
@@ -259,8 +260,8 @@ async fn roles_ownership_and_enrollments() {
     let path = format!("{enroll_path}/{}", learner.user_id);
     assert_error(
         api.delete(&path, &other_creator.token).await,
-        403,
-        "forbidden",
+        404,
+        "not_found",
     )
     .await;
     assert_eq!(api.delete(&path, &creator.token).await.status(), 204);
@@ -268,8 +269,8 @@ async fn roles_ownership_and_enrollments() {
     assert_error(
         api.get(&format!("/api/v1/courses/{course}"), &learner.token)
             .await,
-        403,
-        "forbidden",
+        404,
+        "not_found",
     )
     .await;
 

@@ -350,6 +350,10 @@ impl Response {
         &self.headers
     }
 
+    pub fn body_bytes(&self) -> &[u8] {
+        &self.body
+    }
+
     pub async fn json<T: serde::de::DeserializeOwned>(self) -> serde_json::Result<T> {
         serde_json::from_slice(&self.body)
     }

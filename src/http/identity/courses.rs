@@ -56,6 +56,8 @@ async fn load(app: &AppState, id: &str, caller: &AuthUser) -> Result<(Course, Ac
 async fn load_managed(app: &AppState, id: &str, caller: &AuthUser) -> Result<Course, ApiError> {
     match load(app, id, caller).await? {
         (course, Access::Manage) => Ok(course),
+        // Whoever may not see the course learns nothing about it.
+        (_, Access::None) => Err(ApiError::not_found("course")),
         _ => Err(forbidden()),
     }
 }
@@ -98,7 +100,7 @@ pub async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<Course>, ApiError> {
     match load(&app, &id, &caller).await? {
-        (_, Access::None) => Err(forbidden()),
+        (_, Access::None) => Err(ApiError::not_found("course")),
         (course, _) => Ok(Json(course)),
     }
 }

@@ -182,8 +182,9 @@ pub async fn stop(
     let session = get_session(&app.db, &session_id)
         .await?
         .ok_or_else(|| ApiError::not_found("session"))?;
+    // Someone else's session is as good as none: ids leak nothing.
     if session.user_id != caller.id {
-        return Err(ApiError::new(ErrorCode::Forbidden, "not your session"));
+        return Err(ApiError::not_found("session"));
     }
     sessions::end_session(&app.db, &session_id, EndReason::Stopped).await?;
     Ok(StatusCode::NO_CONTENT)
