@@ -22,6 +22,7 @@
 pub mod clock;
 pub mod custody;
 pub mod delivery;
+pub mod keyed_limit;
 pub mod pacing;
 pub mod signed_url;
 pub mod tokens;
@@ -35,6 +36,7 @@ pub use delivery::{
     KeyAuditEvent, KeyDelivery, KeyDeliveryConfig, KeyErrorCode, KeyLookup, KeyStore,
     SessionRecord, StoreError, DEFAULT_KEY_REQUESTS_PER_SECOND,
 };
+pub use keyed_limit::KeyedLimit;
 pub use pacing::{Clock, KeyPacer, ManualClock, PacingConfig, PacingDecision, SystemClock};
 pub use signed_url::{SignatureError, SignedQuery, UrlSigner, UrlSignerError};
 pub use tokens::{

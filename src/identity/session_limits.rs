@@ -6,64 +6,27 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Instant;
 
-use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
-use sealcast_keyserver::Clock;
+use governor::Quota;
+use sealcast_keyserver::{Clock, KeyedLimit};
 
 /// Above this many tracked users, forget the ones whose buckets are full again.
 const SHRINK_ABOVE: usize = 50_000;
 
-/// The injectable clock as governor's, so tests move time by hand.
-#[derive(Clone)]
-struct GovernorClock(Arc<dyn Clock>);
-
-impl governor::clock::Clock for GovernorClock {
-    type Instant = Instant;
-    fn now(&self) -> Instant {
-        self.0.now()
-    }
-}
-
-type KeyedLimiter =
-    RateLimiter<String, DefaultKeyedStateStore<String>, GovernorClock, NoOpMiddleware<Instant>>;
-
 /// At most `per_minute` session starts per user per minute (also the burst).
-pub struct SessionStartLimits {
-    per_user: KeyedLimiter,
-    clock: GovernorClock,
-}
-
-impl std::fmt::Debug for SessionStartLimits {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionStartLimits").finish_non_exhaustive()
-    }
-}
+#[derive(Debug)]
+pub struct SessionStartLimits(KeyedLimit);
 
 impl SessionStartLimits {
     /// `per_minute` starts per user (0 counts as 1, never as "no limit").
     pub fn new(per_minute: u32, clock: Arc<dyn Clock>) -> Self {
         let n = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
-        let clock = GovernorClock(clock);
-        Self {
-            per_user: RateLimiter::dashmap_with_clock(Quota::per_minute(n), clock.clone()),
-            clock,
-        }
+        Self(KeyedLimit::new(Quota::per_minute(n), SHRINK_ABOVE, clock))
     }
 
     /// Takes one start from `user_id`'s bucket; `Err(seconds)` (≥ 1) to wait.
     pub fn check(&self, user_id: &str) -> Result<(), u64> {
-        if self.per_user.len() > SHRINK_ABOVE {
-            self.per_user.retain_recent();
-        }
-        self.per_user
-            .check_key(&user_id.to_owned())
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(&self.clock));
-                (wait.as_millis().div_ceil(1000) as u64).max(1)
-            })
+        self.0.check(user_id)
     }
 }
 

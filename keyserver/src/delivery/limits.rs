@@ -5,63 +5,30 @@
 //! It is charged only once the caller has proven to be the session's user, so a
 //! stranger holding a signed URL cannot starve the session's owner.
 
+use crate::keyed_limit::KeyedLimit;
 use crate::pacing::Clock;
-use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
+use governor::Quota;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Above this many tracked sessions, forget the idle ones before charging.
 const SHRINK_ABOVE: usize = 100_000;
 
-/// Our injectable clock as governor's, so tests move time by hand.
-#[derive(Clone)]
-struct GovernorClock(Arc<dyn Clock>);
-
-impl governor::clock::Clock for GovernorClock {
-    type Instant = Instant;
-    fn now(&self) -> Instant {
-        self.0.now()
-    }
-}
-
-type KeyedLimiter =
-    RateLimiter<String, DefaultKeyedStateStore<String>, GovernorClock, NoOpMiddleware<Instant>>;
-
 /// At most `per_second` key requests per session per second, with a burst of four
 /// times that.
-pub(super) struct SessionRequestLimit {
-    per_session: KeyedLimiter,
-    clock: GovernorClock,
-}
+pub(super) struct SessionRequestLimit(KeyedLimit);
 
 impl SessionRequestLimit {
     pub(super) fn new(per_second: u32, clock: Arc<dyn Clock>) -> Self {
         let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
         let burst = rate.saturating_mul(NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN));
-        let clock = GovernorClock(clock);
-        Self {
-            per_session: RateLimiter::dashmap_with_clock(
-                Quota::per_second(rate).allow_burst(burst),
-                clock.clone(),
-            ),
-            clock,
-        }
+        let quota = Quota::per_second(rate).allow_burst(burst);
+        Self(KeyedLimit::new(quota, SHRINK_ABOVE, clock))
     }
 
     /// Charge one request to `session_id`; `Err(retry_after_secs)` (≥ 1) when over.
     pub(super) fn check(&self, session_id: &str) -> Result<(), u64> {
-        if self.per_session.len() > SHRINK_ABOVE {
-            self.per_session.retain_recent();
-        }
-        self.per_session
-            .check_key(&session_id.to_owned())
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(&self.clock));
-                (wait.as_millis().div_ceil(1000) as u64).max(1)
-            })
+        self.0.check(session_id)
     }
 }
 
