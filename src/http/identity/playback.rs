@@ -34,6 +34,22 @@ pub struct PlaybackSession {
 /// Shortest crypto period pacing assumes, whatever the stored numbers say.
 const MIN_CRYPTO_PERIOD_MS: i64 = 100;
 
+/// The audit entry of a refused playback start; the caller names the reason.
+fn start_denied<'a>(
+    actor: &'a str,
+    video: &'a str,
+    ip: Option<std::net::IpAddr>,
+) -> AuditRecord<'a> {
+    AuditRecord {
+        action: "playback.start",
+        outcome: "denied",
+        actor_id: Some(actor),
+        video_id: Some(video),
+        ip,
+        ..Default::default()
+    }
+}
+
 /// Start a playback session (owner, admin, enrolled learner; video ready).
 #[utoipa::path(post, path = "/api/v1/videos/{id}/playback", tag = "playback",
     security(("bearer" = [])), params(("id" = String, Path, description = "Video id")),
@@ -51,19 +67,11 @@ pub async fn start(
     Path(video_id): Path<String>,
 ) -> Result<Response, ApiError> {
     if let Err(wait) = app.session_limits.check(&caller.id) {
-        record_best_effort(
-            &app.db,
-            &AuditRecord {
-                action: "playback.start",
-                outcome: "denied",
-                reason: Some("too_many_sessions"),
-                actor_id: Some(&caller.id),
-                video_id: Some(&video_id),
-                ip: meta.ip,
-                ..Default::default()
-            },
-        )
-        .await;
+        let denied = AuditRecord {
+            reason: Some("too_many_sessions"),
+            ..start_denied(&caller.id, &video_id, meta.ip)
+        };
+        record_best_effort(&app.db, &denied).await;
         return Err(ApiError::new(
             ErrorCode::TooManySessions,
             "too many playback sessions started; retry later",
@@ -78,19 +86,11 @@ pub async fn start(
         is_admin: caller.is_admin(),
     };
     if !access::entitled(&app.db, viewer, &video).await? {
-        record_best_effort(
-            &app.db,
-            &AuditRecord {
-                action: "playback.start",
-                outcome: "denied",
-                reason: Some("not_entitled"),
-                actor_id: Some(&caller.id),
-                video_id: Some(&video_id),
-                ip: meta.ip,
-                ..Default::default()
-            },
-        )
-        .await;
+        let denied = AuditRecord {
+            reason: Some("not_entitled"),
+            ..start_denied(&caller.id, &video_id, meta.ip)
+        };
+        record_best_effort(&app.db, &denied).await;
         return Err(ApiError::new(
             ErrorCode::NotEntitled,
             "you are not enrolled in this video's course",
