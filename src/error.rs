@@ -311,10 +311,20 @@ impl IntoResponse for ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// A database that is away (restarting, failing over, out of connections)
+    /// is a 503 with `Retry-After`, which clients retry; anything else is a 500.
     fn from(err: sqlx::Error) -> Self {
+        if crate::db::is_unavailable(&err) {
+            tracing::warn!(request_id = %current_request_id(), error = %err, "database unavailable");
+            return ApiError::new(ErrorCode::Unavailable, "database temporarily unavailable")
+                .with_retry_after(DATABASE_RETRY_SECS);
+        }
         ApiError::internal(format_args!("database: {err}"))
     }
 }
+
+/// Seconds a client is told to wait while the database is away.
+pub const DATABASE_RETRY_SECS: u64 = 2;
 
 impl From<crate::storage::StorageError> for ApiError {
     fn from(err: crate::storage::StorageError) -> Self {

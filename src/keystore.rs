@@ -325,6 +325,32 @@ pub async fn reseal_all(db: &Db, old: &MasterKeyPair, new: &MasterKeyPair) -> Re
     }
 }
 
+/// Refuses a key server whose master key opens none of the stored content
+/// keys: on a cluster that is a node given the wrong key file, and it would
+/// fail every key request it answers. Keys sealed to another master next to
+/// keys sealed to this one are a rotation in progress, which is fine.
+pub async fn check_master_matches(db: &Db, master: &MasterKeyPair) -> Result<(), String> {
+    let ours = master.fingerprint().to_hex();
+    let sealed_to: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT master_fingerprint, COUNT(*) FROM content_keys GROUP BY master_fingerprint",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .map_err(|e| format!("cannot read the content keys: {e}"))?;
+    if sealed_to.is_empty() || sealed_to.iter().any(|(fp, _)| *fp == ours) {
+        return Ok(());
+    }
+    let theirs: Vec<String> = sealed_to
+        .iter()
+        .map(|(fp, n)| format!("{n} to {fp}"))
+        .collect();
+    Err(format!(
+        "this key server's master key (fingerprint {ours}) opens none of the stored content \
+         keys (sealed {}); give every key server the cluster's master key file",
+        theirs.join(", ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

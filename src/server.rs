@@ -103,6 +103,9 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
     // the key route's state and nothing else can reach it.
     let keys = match crypto.master {
         Some(master) if config.roles.keyserver => {
+            crate::keystore::check_master_matches(&db, &master)
+                .await
+                .map_err(StartError::Other)?;
             tracing::info!(fingerprint = %master.fingerprint(), "key server role: key route mounted");
             let delivery = KeyDelivery::new(
                 Arc::new(DbKeyStore::new(db.clone())),
@@ -254,6 +257,11 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
             stop_workers.clone(),
         )
     });
+    // This node's view of the revocation bus, kept current for its whole life.
+    let _bus = app
+        .db
+        .bus
+        .spawn(app.db.clone(), config.database_url.clone());
     tokio::spawn(shutdown_on_signal(
         handle.clone(),
         config.shutdown_grace,

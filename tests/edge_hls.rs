@@ -234,26 +234,7 @@ async fn hls_ffmpeg_plays_the_signed_master_url() {
     assert_eq!(resp.status(), 201);
     let session: serde_json::Value = resp.json().await.unwrap();
     let master_url = session["master_url"].as_str().unwrap().to_string();
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-xerror"])
-        .args([
-            "-headers",
-            &format!("Authorization: Bearer {learner_token}\r\n"),
-        ])
-        .args(["-i", &api.url(&master_url)])
-        .args(["-map", "0", "-f", "framemd5", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ffmpeg: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        app.server().log()
-    );
-    let frames = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .count();
+    let frames = common::media::ffmpeg_play(&api.url(&master_url), &learner_token);
     // 3 s at 25 fps, plus audio frames.
     assert!(frames >= 70, "decoded {frames} frames");
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::api::{login_from, set_cookie};
-use common::{assert_error, Api, TestApp, PASSWORD};
+use common::{assert_error, Api, TestApp, TestServer, PASSWORD};
 use reqwest::header::COOKIE;
 use serde_json::{json, Value};
 
@@ -153,6 +153,38 @@ async fn brute_force_login_is_rate_limited_and_audited() {
         app.server().log().find(PASSWORD).is_none(),
         "no password in logs"
     );
+}
+
+/// Two nodes on one database grant one login budget, not two: attempts
+/// alternate between them and the one over the limit is refused, though
+/// each node saw only half of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_budget_is_shared_by_every_node() {
+    let app = TestApp::init()
+        .flag("--login-attempts-per-email", 4)
+        .app()
+        .await;
+    let other = TestServer::builder()
+        .shared_data(app.data_path())
+        .roles("edge")
+        .flag("--login-attempts-per-email", 4)
+        .start();
+    let nodes = [&app.api, &Api::new(&other)];
+    let victim = app.user("learner").await; // one attempt, on the first node
+    for node in [1, 0, 1] {
+        let r = nodes[node].try_login(&victim.email, "guess-guess").await;
+        assert_error(r, 401, "invalid_credentials").await;
+    }
+    // Each node has seen two attempts; together they have seen four.
+    let r = nodes[1].try_login(&victim.email, PASSWORD).await;
+    assert!(r.headers().contains_key("retry-after"));
+    assert_error(r, 429, "rate_limited").await;
+    assert_error(
+        nodes[0].try_login(&victim.email, PASSWORD).await,
+        429,
+        "rate_limited",
+    )
+    .await;
 }
 
 const EXT_ISS: &str = "https://lms.example.test";

@@ -3,11 +3,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use common::media::{make_video, sha256_hex};
-use common::procfs;
+use common::media::{copies_of, make_video, sha256_hex};
+use common::procfs::{self, sandboxed_job};
 use common::{eventually, TestApp};
 
 fn fast_server() -> common::ServerBuilder {
@@ -17,29 +17,6 @@ fn fast_server() -> common::ServerBuilder {
         .flag("--rotate-every", 2)
         .flag("--x264-preset", "ultrafast")
         .flag("--job-lease-secs", 3)
-}
-
-/// The `transcode-job` child of `server` for `video`, once it has sandboxed
-/// itself (seccomp is in force), with its `--source`.
-fn sandboxed_job(server: u32, video: &str) -> Option<(u32, PathBuf)> {
-    procfs::children(server).into_iter().find_map(|pid| {
-        let args = procfs::cmdline(pid);
-        let is_job = args.iter().any(|a| a == "transcode-job") && args.iter().any(|a| a == video);
-        let sandboxed = procfs::status_field(pid, "Seccomp").as_deref() == Some("2");
-        let source = args
-            .iter()
-            .position(|a| a == "--source")
-            .and_then(|i| args.get(i + 1))?;
-        (is_job && sandboxed).then(|| (pid, PathBuf::from(source)))
-    })
-}
-
-/// Files under `root` with the same bytes as the upload.
-fn copies_of(root: &Path, sha: &str) -> Vec<PathBuf> {
-    procfs::files_under(root)
-        .into_iter()
-        .filter(|f| std::fs::read(f).is_ok_and(|b| sha256_hex(&b) == sha))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

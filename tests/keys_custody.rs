@@ -39,6 +39,38 @@ async fn an_edge_only_process_never_touches_the_master_key() {
     assert_eq!(edge.log().matches("key route mounted").count(), 1);
 }
 
+/// An edge forwarding `/keys/` to a key server it cannot reach answers 503
+/// with `Retry-After` in the one envelope (never a key, never a hang), and stays up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_whose_key_server_is_down_answers_503_with_retry_after() {
+    let first = TestServer::builder().start();
+    let dir = first.crash();
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let edge = TestServer::builder()
+        .data_dir(dir)
+        .roles("edge")
+        .flag("--keyserver-url", format!("http://127.0.0.1:{port}"))
+        .start();
+    let api = Api::new(&edge);
+    let url = "/keys/0123456789abcdef0123456789abcdef/k0?exp=1&sig=x";
+    let resp = api.key(url, None).await;
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let body = assert_error(resp, 503, "unavailable").await;
+    assert!(body["error"]["request_id"]
+        .as_str()
+        .is_some_and(|id| !id.is_empty()));
+    assert!(
+        !edge.log().contains(&format!("{port}/keys")),
+        "no URL with its query in the log"
+    );
+    assert_eq!(api.anonymous_get("/healthz").await.status(), 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotating_master_and_signing_keys_keeps_everything_working() {
     let app = TestApp::init().fast_transcodes().app().await;

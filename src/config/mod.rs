@@ -140,6 +140,9 @@ pub struct Config {
     pub jobs: JobSettings,
     /// Which parts of sealcast this process runs.
     pub roles: Roles,
+    /// Where an edge without the keyserver role forwards `/keys/` requests
+    /// (empty: it does not).
+    pub keyserver_urls: Vec<reqwest::Url>,
     /// Tokens, playback sessions, key pacing and login limits.
     pub identity: IdentitySettings,
     pub uploads: UploadSettings,
@@ -168,6 +171,7 @@ impl Config {
         Ok(Config {
             jobs: layers.extract::<JobArgs>()?.settings()?,
             roles: server.roles()?,
+            keyserver_urls: server.keyserver_urls(server.roles()?)?,
             identity: identity.settings(external.settings()?)?,
             uploads: layers.extract::<UploadArgs>()?.settings()?,
             web_dir: checks::given("web_dir", server.web_dir.clone())?,

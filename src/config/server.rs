@@ -25,6 +25,13 @@ pub struct ServerArgs {
     /// Only a `keyserver` process reads the custody master private key.
     #[arg(long, env = "SEALCAST_ROLES", value_delimiter = ',')]
     pub roles: Option<Vec<String>>,
+    /// On an edge without the `keyserver` role: the key servers `/keys/` requests
+    /// are forwarded to, comma separated (e.g. `http://ks-1:8080,http://ks-2:8080`).
+    /// A session's requests always go to the same one while it is up, so its
+    /// limits and pacing live in one place. Unset: such an edge answers `/keys/`
+    /// with 404, for a load balancer that routes `/keys/` itself.
+    #[arg(long, env = "SEALCAST_KEYSERVER_URL", value_delimiter = ',')]
+    pub keyserver_url: Option<Vec<String>>,
     /// `plain` or `json`.
     #[arg(long, env = "SEALCAST_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -112,6 +119,32 @@ impl ServerArgs {
             return Err(ConfigError::new("roles", "name at least one role"));
         }
         Ok(roles)
+    }
+
+    /// The key servers to forward to: http(s) origins with no path, query or
+    /// credentials, and only for an edge that is not itself a key server.
+    pub(super) fn keyserver_urls(&self, roles: Roles) -> Result<Vec<reqwest::Url>, ConfigError> {
+        let raw = self.keyserver_url.clone().unwrap_or_default();
+        let bad = |reason: &str| ConfigError::new("keyserver_url", reason.to_string());
+        if !raw.is_empty() && (!roles.edge || roles.keyserver) {
+            return Err(bad(
+                "only an edge without the keyserver role forwards key requests",
+            ));
+        }
+        raw.iter()
+            .map(|raw| {
+                let url = reqwest::Url::parse(raw.trim())
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+                    .ok_or_else(|| bad("expected http(s) URLs such as http://keyserver:8080"))?;
+                if url.path() != "/" || url.query().is_some() || !url.username().is_empty() {
+                    return Err(bad(
+                        "give only scheme, host and port (no path, query or user)",
+                    ));
+                }
+                Ok(url)
+            })
+            .collect()
     }
 
     pub(super) fn log_format(&self) -> Result<LogFormat, ConfigError> {

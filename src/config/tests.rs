@@ -192,6 +192,19 @@ fn bad_values_name_their_setting() {
             "key_requests_per_second",
         ),
         (&["--roles", "cdn"], "roles"),
+        (&["--keyserver-url", "http://ks:8080"], "keyserver_url"),
+        (
+            &["--roles", "edge", "--keyserver-url", "ftp://ks"],
+            "keyserver_url",
+        ),
+        (
+            &["--roles", "edge", "--keyserver-url", "http://ks:8080/keys"],
+            "keyserver_url",
+        ),
+        (
+            &["--roles", "edge", "--keyserver-url", "http://u:p@ks:8080"],
+            "keyserver_url",
+        ),
         (&["--roles", ""], "roles"),
         (&["--max-live-sessions", "0"], "max_live_sessions"),
         (&["--external-key-file", "k.pem"], "external_issuer"),
@@ -267,6 +280,28 @@ fn roles_and_identity_settings() {
         Duration::from_secs(300)
     );
     assert_eq!(c.identity.max_live_sessions, 5);
+}
+
+#[test]
+fn an_edge_forwards_keys_to_the_keyserver_url() {
+    let c = Config::load(&serve(&[
+        "--roles",
+        "edge",
+        "--keyserver-url",
+        "http://keyserver:8080",
+    ]))
+    .unwrap();
+    let urls: Vec<String> = c.keyserver_urls.iter().map(|u| u.to_string()).collect();
+    assert_eq!(urls, ["http://keyserver:8080/"]);
+    let c = Config::load(&serve(&[
+        "--roles",
+        "edge",
+        "--keyserver-url",
+        "http://ks-1:8080,https://ks-2",
+    ]))
+    .unwrap();
+    assert_eq!(c.keyserver_urls.len(), 2);
+    assert!(Config::load(&serve(&[])).unwrap().keyserver_urls.is_empty());
 }
 
 #[test]

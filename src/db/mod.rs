@@ -4,7 +4,9 @@
 //! both dialects run: `$1` placeholders, `BIGINT` integers and unix-millisecond
 //! timestamps, `TEXT` ids made by the application. No SQLite-only syntax.
 
+pub mod bus;
 pub mod idempotency;
+pub mod rate_limits;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,11 +24,13 @@ pub enum Dialect {
     Postgres,
 }
 
-/// A connection pool and which dialect it speaks.
+/// A connection pool, which dialect it speaks, and this process's view of
+/// the revocation bus (every write that takes access away announces itself).
 #[derive(Debug, Clone)]
 pub struct Db {
     pub pool: AnyPool,
     pub dialect: Dialect,
+    pub bus: bus::RevocationBus,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +69,17 @@ impl Db {
             });
         let pool = options.connect(&url).await.map_err(DbError::Connect)?;
         MIGRATOR.run(&pool).await.map_err(DbError::Migrate)?;
-        Ok(Db { pool, dialect })
+        Ok(Db {
+            pool,
+            dialect,
+            bus: bus::RevocationBus::default(),
+        })
+    }
+
+    /// Announces on the revocation bus that access was taken away (after the
+    /// write committed); see [`bus`].
+    pub async fn announce_revocation(&self) -> Result<i64, sqlx::Error> {
+        self.bus.announce(self).await
     }
 
     /// Readiness: one round trip.
@@ -74,6 +88,22 @@ impl Db {
             .execute(&self.pool)
             .await
             .map(|_| ())
+    }
+}
+
+/// Whether `err` means the database is away (down, restarting, failing over,
+/// out of connections) rather than that a statement is wrong: the caller
+/// answers 503 with `Retry-After`, and the pool reconnects on its own.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    use sqlx::Error as E;
+    match err {
+        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => true,
+        // SQLSTATE 08xxx connection exceptions, 57P01-57P03 shutdown and
+        // "cannot connect now", 53300 too many connections.
+        E::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P0") || code == "53300"
+        }),
+        _ => false,
     }
 }
 

@@ -10,6 +10,7 @@ mod health;
 pub mod hls;
 mod idempotency;
 pub mod identity;
+mod key_proxy;
 pub mod metrics;
 mod middleware;
 pub mod openapi;
@@ -91,7 +92,14 @@ pub fn router(app: AppState) -> Router {
     };
     // The key router carries its own state (and the master key); it joins
     // after ours is applied so both sit under the same layer stack.
-    let key_router = app.keys.as_ref().map(|keys| keys.router());
+    // An edge without it forwards `/keys/` to `--keyserver-url`, when set.
+    let key_router = match &app.keys {
+        Some(keys) => Some(keys.router()),
+        None if !app.config.keyserver_urls.is_empty() => {
+            Some(key_proxy::routes(app.config.keyserver_urls.clone()))
+        }
+        None => None,
+    };
     let routes: Router = routes.with_state(app.clone());
     let routes = match key_router {
         Some(keys) => routes.merge(keys),

@@ -1,13 +1,19 @@
-//! Login rate limits (governor): a keyed token bucket per client IP and one
-//! per account, so neither a single address nor a botnet aimed at one
-//! account can guess passwords quickly. Node-local on purpose: they slow
-//! guessing, they do not decide who may do what.
+//! Login rate limits: a budget per client IP and one per account, so neither
+//! a single address nor a botnet aimed at one account can guess passwords
+//! quickly. Each is kept twice: in memory (governor), which turns a flood
+//! away without touching the database, and in the database every node
+//! shares ([`crate::db::rate_limits`]), so N edges behind a balancer grant
+//! one budget, not N.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sha2::{Digest, Sha256};
+
+use crate::db::rate_limits::{self, SharedQuota};
+use crate::db::{now_ms, Db};
 
 /// Above this many tracked keys, forget the ones whose buckets are full again.
 const SHRINK_ABOVE: usize = 50_000;
@@ -16,11 +22,20 @@ pub struct LoginLimits {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     per_email: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
+    shared_ip: SharedQuota,
+    shared_email: SharedQuota,
 }
 
 impl std::fmt::Debug for LoginLimits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoginLimits").finish_non_exhaustive()
+    }
+}
+
+fn shared(per_minute: u32) -> SharedQuota {
+    SharedQuota {
+        limit: per_minute.max(1),
+        period: std::time::Duration::from_secs(60),
     }
 }
 
@@ -35,7 +50,42 @@ impl LoginLimits {
             per_ip: RateLimiter::keyed(per_minute(per_ip)),
             per_email: RateLimiter::keyed(per_minute(per_email)),
             clock: DefaultClock::default(),
+            shared_ip: shared(per_ip),
+            shared_email: shared(per_email),
         }
+    }
+
+    /// [`check`](Self::check) here, then the budgets every node shares:
+    /// `Ok(Err(seconds))` to wait if any is empty.
+    pub async fn check_everywhere(
+        &self,
+        db: &Db,
+        ip: Option<IpAddr>,
+        email: &str,
+    ) -> Result<Result<(), u64>, sqlx::Error> {
+        if let Err(wait) = self.check(ip, email) {
+            return Ok(Err(wait));
+        }
+        let now = now_ms();
+        if let Some(ip) = ip {
+            let key = format!("login-ip:{}", ip.to_canonical());
+            if let Some(wait) = rate_limits::take(db, &key, self.shared_ip, now).await? {
+                return Ok(Err(wait));
+            }
+        }
+        // The account's key is a hash: no table but the users' holds emails.
+        let key = format!(
+            "login-email:{}",
+            hex::encode(Sha256::digest(email.as_bytes()))
+        );
+        if let Some(wait) = rate_limits::take(db, &key, self.shared_email, now).await? {
+            return Ok(Err(wait));
+        }
+        // Now and then, forget full buckets (bounded table).
+        if rand::random::<u8>() == 0 {
+            rate_limits::prune(db, now).await?;
+        }
+        Ok(Ok(()))
     }
 
     /// Takes one attempt from both buckets; `Err(seconds)` to wait if either is empty.

@@ -1,6 +1,6 @@
 //! Revocation: an admin takes away a user, a session or a video. Each is one
-//! database write that the key route reads on the next request, so it bites
-//! within one round trip on every node.
+//! database write that the key route reads on the next request, announced on
+//! the revocation bus ([`crate::db::bus`]) so no node keeps a cached answer.
 
 use serde::Serialize;
 
@@ -64,6 +64,8 @@ pub async fn revoke(db: &Db, what: &Revocation) -> Result<u64, IdentityError> {
                 .execute(&db.pool)
                 .await?;
             refresh::revoke_user(db, id).await?;
+            // Announced even without live sessions: nodes may cache the user.
+            db.announce_revocation().await?;
             end_sessions(db, SessionScope::User(id), EndReason::Revoked).await
         }
         Revocation::Session(id) => {

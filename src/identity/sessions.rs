@@ -94,7 +94,7 @@ pub async fn start(
 
 /// Ends one live session; returns 1 if it was live, else 0.
 pub async fn end_session(db: &Db, id: &str, reason: EndReason) -> Result<u64, IdentityError> {
-    Ok(sqlx::query(
+    let ended = sqlx::query(
         "UPDATE playback_sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
     )
     .bind(now_ms())
@@ -102,7 +102,16 @@ pub async fn end_session(db: &Db, id: &str, reason: EndReason) -> Result<u64, Id
     .bind(id)
     .execute(&db.pool)
     .await?
-    .rows_affected())
+    .rows_affected();
+    announce_if(db, ended).await
+}
+
+/// Every node drops what it cached about sessions once any ended.
+async fn announce_if(db: &Db, ended: u64) -> Result<u64, IdentityError> {
+    if ended > 0 {
+        db.announce_revocation().await?;
+    }
+    Ok(ended)
 }
 
 /// Which live sessions [`end_sessions`] ends.
@@ -138,7 +147,8 @@ pub async fn end_sessions(
     for b in binds {
         query = query.bind(b);
     }
-    Ok(query.execute(&db.pool).await?.rows_affected())
+    let ended = query.execute(&db.pool).await?.rows_affected();
+    announce_if(db, ended).await
 }
 
 /// A session as stored, for its owner check and for the edge.

@@ -53,7 +53,7 @@ impl Default for JobSettings {
             workers: 1,
             timeout: Duration::from_secs(3 * 3600),
             memory_limit: 6 * 1024 * 1024 * 1024,
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(15),
             poll: Duration::from_secs(1),
             keep_originals: false,
             rungs: Rung::default_ladder().iter().map(|r| r.height).collect(),

@@ -211,5 +211,7 @@ pub async fn delete_with_dependents(db: &Db, id: &str) -> Result<(), sqlx::Error
     ] {
         sqlx::query(statement).bind(id).execute(&mut *tx).await?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    // Its sessions are gone: no node may keep serving them from a cache.
+    db.announce_revocation().await.map(|_| ())
 }

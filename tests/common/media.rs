@@ -46,6 +46,37 @@ pub fn make_video(dir: &Path, name: &str, seconds: u32, size: &str) -> PathBuf {
     path
 }
 
+/// Files under `root` with the same bytes as `sha` (a copy of an upload).
+pub fn copies_of(root: &Path, sha: &str) -> Vec<PathBuf> {
+    super::procfs::files_under(root)
+        .into_iter()
+        .filter(|f| std::fs::read(f).is_ok_and(|b| sha256_hex(&b) == sha))
+        .collect()
+}
+
+/// The ffmpeg CLI as an independent player: decodes every stream of the
+/// (signed) HLS URL, sending `token` as a Bearer token on every request (keys
+/// included). The number of decoded frames, audio and video; panics with
+/// ffmpeg's errors if it fails.
+pub fn ffmpeg_play(url: &str, token: &str) -> usize {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-xerror"])
+        .args(["-headers", &format!("Authorization: Bearer {token}\r\n")])
+        .args(["-i", url])
+        .args(["-map", "0", "-f", "framemd5", "-"])
+        .output()
+        .expect("the ffmpeg CLI is required by the tests (`make test` installs it)");
+    assert!(
+        out.status.success(),
+        "ffmpeg could not play {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .count()
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 pub struct Postgres {
     pub url: String,
+    port: u16,
     dir: tempfile::TempDir,
     bin: PathBuf,
     as_postgres_user: bool,
@@ -52,6 +53,7 @@ impl Postgres {
         let data = dir.path().join("data");
         let pg = Postgres {
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            port,
             dir,
             bin,
             as_postgres_user,
@@ -68,11 +70,20 @@ impl Postgres {
                 "--no-sync",
             ],
         );
+        pg.start_again();
+        pg
+    }
+
+    /// Starts the server (again, after [`stop`](Self::stop)) on the same
+    /// port and data, and waits until it accepts connections.
+    pub fn start_again(&self) {
+        let port = self.port;
+        let data = self.dir.path().join("data");
         let options = format!(
             "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
-            pg.dir.path().display()
+            self.dir.path().display()
         );
-        pg.run(
+        self.run(
             "pg_ctl",
             &[
                 "-D",
@@ -80,7 +91,7 @@ impl Postgres {
                 "-o",
                 &options,
                 "-l",
-                pg.dir.path().join("pg.log").to_str().unwrap(),
+                self.dir.path().join("pg.log").to_str().unwrap(),
                 "-w",
                 "start",
             ],
@@ -90,11 +101,26 @@ impl Postgres {
             assert!(
                 Instant::now() < deadline,
                 "PostgreSQL did not start: {}",
-                pg.log()
+                self.log()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        pg
+    }
+
+    /// Stops the server at once (`-m immediate`: connections cut, as in a crash).
+    pub fn stop(&self) {
+        let data = self.dir.path().join("data");
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
     }
 
     fn command(&self, tool: &str) -> Command {

@@ -46,14 +46,9 @@ pub fn is_dead(pid: u32) -> bool {
 
 /// The names of `pid`'s environment variables.
 pub fn env_names(pid: u32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .unwrap_or_default()
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| {
-            let a = String::from_utf8_lossy(a);
-            a.split('=').next().unwrap_or_default().to_string()
-        })
+    environ(pid)
+        .iter()
+        .map(|a| a.split('=').next().unwrap_or_default().to_string())
         .collect()
 }
 
@@ -82,4 +77,29 @@ pub fn files_under(root: &Path) -> Vec<PathBuf> {
         }
     }
     found
+}
+
+/// The `transcode-job` child of `server` for `video`, once it has sandboxed
+/// itself (seccomp is in force), with its `--source` (the job's copy of the upload).
+pub fn sandboxed_job(server: u32, video: &str) -> Option<(u32, PathBuf)> {
+    children(server).into_iter().find_map(|pid| {
+        let args = cmdline(pid);
+        let is_job = args.iter().any(|a| a == "transcode-job") && args.iter().any(|a| a == video);
+        let sandboxed = status_field(pid, "Seccomp").as_deref() == Some("2");
+        let source = args
+            .iter()
+            .position(|a| a == "--source")
+            .and_then(|i| args.get(i + 1))?;
+        (is_job && sandboxed).then(|| (pid, PathBuf::from(source)))
+    })
+}
+
+/// The whole environment of `pid`, `NAME=value` entries.
+pub fn environ(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
 }

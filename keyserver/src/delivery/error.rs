@@ -138,7 +138,7 @@ impl KeyErrorCode {
     }
 }
 
-/// A refusal on its way out: the code and, for the two 429s, when to come back.
+/// A refusal on its way out: the code and, for the 429s and 503s, when to come back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Denial {
     pub(super) code: KeyErrorCode,
@@ -154,12 +154,16 @@ impl Denial {
     }
 }
 
+/// Seconds a player is told to wait when the store or the audit log is away
+/// (a database failover or restart): short, the player retries on its own.
+pub(super) const UNAVAILABLE_RETRY_SECS: u64 = 2;
+
 impl From<KeyErrorCode> for Denial {
     fn from(code: KeyErrorCode) -> Self {
-        Self {
-            code,
-            retry_after: None,
-        }
+        // Every 503 is transient, so it says when to come back.
+        let retry_after =
+            (code.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(UNAVAILABLE_RETRY_SECS);
+        Self { code, retry_after }
     }
 }
 

@@ -1,6 +1,9 @@
 //! Is a playback session live? Asked on every playlist and segment request,
-//! so answers are cached for at most one second per session: ending a
-//! session stops its segments within a second on every node.
+//! so answers are cached, each under the revocation epoch it was read in
+//! ([`crate::db::bus`]): ending a session anywhere bumps the epoch, every node
+//! hears it (at once by `NOTIFY`, within a poll otherwise) and stops trusting
+//! what it cached; a node that has not heard the database for a second reads
+//! it on every request (fails closed).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -9,13 +12,16 @@ use std::time::{Duration, Instant};
 use super::AppState;
 use crate::error::{ApiError, ErrorCode};
 
-const TTL: Duration = Duration::from_secs(1);
+/// Belt and braces: even under a steady epoch an answer is re-read this often.
+const TTL: Duration = Duration::from_secs(30);
 /// Beyond this many cached sessions the cache starts over (bounded memory).
 const MAX_ENTRIES: usize = 50_000;
 
 #[derive(Clone)]
 struct Entry {
     fetched: Instant,
+    /// The revocation epoch known before the row was read.
+    epoch: i64,
     /// (video id, expires_at ms, ended)
     row: Option<(String, i64, bool)>,
 }
@@ -32,11 +38,13 @@ pub async fn live_video(app: &AppState, session_id: &str, now_ms: i64) -> Result
         .lock()
         .expect("session cache lock")
         .get(session_id)
-        .filter(|e| e.fetched.elapsed() < TTL)
+        .filter(|e| e.fetched.elapsed() < TTL && app.db.bus.still_valid(e.epoch))
         .cloned();
     let entry = match cached {
         Some(entry) => entry,
         None => {
+            // Before the read: a session ended after it bumps past this epoch.
+            let epoch = app.db.bus.epoch();
             let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
                 "SELECT video_id, expires_at, ended_at FROM playback_sessions WHERE id = $1",
             )
@@ -45,6 +53,7 @@ pub async fn live_video(app: &AppState, session_id: &str, now_ms: i64) -> Result
             .await?;
             let entry = Entry {
                 fetched: Instant::now(),
+                epoch,
                 row: row.map(|(v, exp, ended)| (v, exp, ended.is_some())),
             };
             let mut map = cache().lock().expect("session cache lock");

@@ -120,7 +120,11 @@ pub async fn login(
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let email: String = body.email.trim().to_lowercase().chars().take(254).collect();
-    if let Err(wait) = app.login_limits.check(meta.ip, &email) {
+    if let Err(wait) = app
+        .login_limits
+        .check_everywhere(&app.db, meta.ip, &email)
+        .await?
+    {
         audit_login(&app, meta.ip, &email, "denied", "rate_limited", None).await;
         return Err(ApiError::new(
             ErrorCode::RateLimited,
