@@ -66,7 +66,11 @@ pub async fn start(
     meta: ClientMeta,
     Path(video_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    if let Err(wait) = app.session_limits.check(&caller.id) {
+    if let Err(wait) = app
+        .session_limits
+        .check_everywhere(&app.db, &caller.id)
+        .await?
+    {
         let denied = AuditRecord {
             reason: Some("too_many_sessions"),
             ..start_denied(&caller.id, &video_id, meta.ip)
