@@ -19,230 +19,43 @@
 //!
 //! `SEALCAST_BIN` picks another binary.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+#[path = "../common/mod.rs"]
+mod common;
 
-use base64::Engine;
-use sealcast::db::{new_id, now_ms, Db};
-use sealcast::identity::{create_course, create_user, enroll, Role};
-use sealcast_keyserver::{public_key_from_slice, seal, KeyContext, UrlSigner};
+use std::process::Command;
+
+use common::{arg, b64_file, run_builtin, run_wrk};
+use sealcast::db::{now_ms, Db};
+use sealcast_keyserver::UrlSigner;
 use serde_json::{json, Value};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn b64_file(path: PathBuf) -> Vec<u8> {
-    let text = std::fs::read_to_string(&path).unwrap();
-    base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .unwrap()
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Result_ {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: u64,
-}
-
-/// wrk's "Requests/sec" and the 50%/99% latency lines.
-fn run_wrk(url: &str, token: &str, secs: u64, conns: u64) -> Option<Result_> {
-    let out = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{conns}"),
-            &format!("-d{secs}s"),
-            "--latency",
-        ])
-        .args(["-H", &format!("Authorization: Bearer {token}")])
-        .arg(url)
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let ms = |v: &str| -> f64 {
-        let v = v.trim();
-        if let Some(x) = v.strip_suffix("us") {
-            x.parse::<f64>().unwrap_or(0.0) / 1000.0
-        } else if let Some(x) = v.strip_suffix("ms") {
-            x.parse().unwrap_or(0.0)
-        } else if let Some(x) = v.strip_suffix('s') {
-            x.parse::<f64>().unwrap_or(0.0) * 1000.0
-        } else {
-            0.0
-        }
-    };
-    let find = |prefix: &str| {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(prefix).map(|r| r.trim().to_string()))
-    };
-    let errors = find("Non-2xx or 3xx responses:")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    Some(Result_ {
-        rps: find("Requests/sec:")?.parse().ok()?,
-        p50_ms: ms(&find("50%")?),
-        p99_ms: ms(&find("99%")?),
-        errors,
-    })
-}
-
-/// Closed-loop fallback: `conns` tasks, each one request after another.
-async fn run_builtin(url: &str, token: &str, secs: u64, conns: u64) -> Result_ {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(conns as usize)
-        .build()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let url = Arc::new(url.to_string());
-    let token = Arc::new(format!("Bearer {token}"));
-    let tasks: Vec<_> = (0..conns)
-        .map(|_| {
-            let (client, url, token) = (client.clone(), url.clone(), token.clone());
-            tokio::spawn(async move {
-                let (mut lat, mut errors) = (Vec::new(), 0u64);
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    let ok = match client
-                        .get(url.as_str())
-                        .header("authorization", token.as_str())
-                        .send()
-                        .await
-                    {
-                        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                        Err(_) => false,
-                    };
-                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
-                    errors += u64::from(!ok);
-                }
-                (lat, errors)
-            })
-        })
-        .collect();
-    let (mut all, mut errors) = (Vec::new(), 0);
-    for t in tasks {
-        let (l, e) = t.await.unwrap();
-        all.extend(l);
-        errors += e;
-    }
-    all.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
-    Result_ {
-        rps: all.len() as f64 / secs as f64,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        errors,
-    }
-}
 
 #[tokio::main]
 async fn main() {
     let secs = arg("--seconds", 10);
     let conns = arg("--connections", 16);
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let bin = std::env::var("SEALCAST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target/release/sealcast"));
-    assert!(
-        bin.exists(),
-        "{} missing: cargo build --release --bin sealcast",
-        bin.display()
-    );
+    let bin = common::binary();
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-
-    let mut child = Command::new(&bin)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
+    let data_arg = data.display().to_string();
+    let (_server, base) = common::start(
+        &bin,
+        &[
             "--workers",
             "0",
-            "--log-format",
-            "json",
-        ])
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["--key-requests-per-second", "1000000"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let base = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("sealcast listening on ").map(str::to_string))
-        .expect("server started");
-    let _server = Server(child);
+            "--data-dir",
+            &data_arg,
+            "--key-requests-per-second",
+            "1000000",
+        ],
+        &[],
+    );
 
     // Setup, as `serve --demo` would: library calls on the server's database.
     let db = Db::connect(&format!("sqlite://{}", data.join("sealcast.db").display()))
         .await
         .unwrap();
-    let password = "bench password 1";
-    let creator = create_user(&db, "creator@bench.test", password, Role::Creator)
-        .await
-        .unwrap();
-    let learner = create_user(&db, "learner@bench.test", password, Role::Learner)
-        .await
-        .unwrap();
-    let course = create_course(&db, &creator.id, "Bench").await.unwrap();
-    enroll(&db, &course.id, &learner.id).await.unwrap();
-    let video = new_id();
-    sqlx::query(
-        "INSERT INTO videos (id, course_id, owner_id, title, status, progress, duration_ms, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'Bench', 'ready', 100, 3600000, $4, $4)",
-    )
-    .bind(&video)
-    .bind(&course.id)
-    .bind(&creator.id)
-    .bind(now_ms())
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    let public = public_key_from_slice(&b64_file(data.join("secrets/master.pub"))).unwrap();
-    let key_id = "k0";
-    let sealed = seal(
-        &public,
-        &KeyContext {
-            video_id: &video,
-            key_id,
-        },
-        &[7u8; 16],
-    )
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO content_keys (video_id, key_id, sealed, master_fingerprint, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&video)
-    .bind(key_id)
-    .bind(sealed.to_base64())
-    .bind(sealed.recipient_fingerprint().to_hex())
-    .bind(now_ms())
-    .execute(&db.pool)
-    .await
-    .unwrap();
-
+    let seeded = common::seed(&db, data.join("secrets/master.pub")).await;
+    let (video, key_id, password) = (&seeded.video, seeded.key_id, seeded.password);
     let http = reqwest::Client::new();
     let login: Value = http
         .post(format!("{base}/api/v1/auth/login"))
