@@ -99,6 +99,11 @@ sealcast_reads=(url-signing.key signing.pem master.key master.pub s3-credentials
 if [[ "$(id -u)" -eq 0 ]]; then
   for name in "${sealcast_reads[@]}"; do chown "$owner" "$secrets/$name"; done
   echo "make-secrets: handed ${sealcast_reads[*]} to $owner"
+  # Under sudo, the folder and .env go back to the caller, whose
+  # `docker compose` reads .env and finds the secret files by their path.
+  if [[ -n "${SUDO_UID:-}" ]]; then
+    chown "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$secrets" "$out_dir/.env"
+  fi
 else
   echo "make-secrets: not root, so the files are yours; for compose, whose sealcast containers run as" >&2
   echo "  uid 10001, run: sudo chown $owner ${sealcast_reads[*]/#/$secrets/}" >&2
