@@ -17,7 +17,7 @@ struct Demo {
     accounts: Vec<(String, String, String)>,
 }
 
-async fn start_demo(data_dir: Option<tempfile::TempDir>) -> Demo {
+async fn start_demo(data_dir: Option<common::DataDir>) -> Demo {
     let mut builder = TestServer::builder()
         .arg("--demo")
         .env("SEALCAST_TRANSCODE_RUNGS", "360,240")

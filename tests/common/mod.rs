@@ -32,7 +32,7 @@ pub use app::{Cast, ReadyVideo, TestApp};
 pub use at_rest::AtRest;
 pub use garage::Garage;
 pub use postgres::Postgres;
-pub use server::{sealcast_command, ServerBuilder, TestServer};
+pub use server::{sealcast_command, DataDir, ServerBuilder, TestServer};
 
 /// Polls `probe` until it yields a value, failing after `within` with what
 /// was awaited. The pause between polls only paces them; the outcome is

@@ -19,13 +19,52 @@ pub enum Database {
     Postgres(String),
 }
 
+/// A server's private directory (data dir, log) and, when the suite runs on
+/// PostgreSQL, the database that goes with it: a crashed server hands both
+/// back, so its restart finds its data.
+pub struct DataDir {
+    dir: tempfile::TempDir,
+    pg: Option<Arc<Postgres>>,
+}
+
+impl DataDir {
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl From<tempfile::TempDir> for DataDir {
+    fn from(dir: tempfile::TempDir) -> Self {
+        DataDir { dir, pg: None }
+    }
+}
+
+/// `SEALCAST_TEST_DATABASE=postgres` runs the suite on PostgreSQL: every
+/// server whose test chose no database gets one of its own (a node started
+/// on another's data dir shares that one's). `make test` runs the suite's
+/// database-heavy binaries once more this way.
+fn suite_on_postgres() -> bool {
+    std::env::var("SEALCAST_TEST_DATABASE").is_ok_and(|v| v == "postgres")
+}
+
+/// The PostgreSQL of each server's data dir, while that server (or its
+/// handed-back [`DataDir`]) keeps it alive.
+fn postgres_of_data() -> &'static Mutex<std::collections::HashMap<PathBuf, std::sync::Weak<Postgres>>> {
+    static MAP: std::sync::OnceLock<
+        Mutex<std::collections::HashMap<PathBuf, std::sync::Weak<Postgres>>>,
+    > = std::sync::OnceLock::new();
+    MAP.get_or_init(Default::default)
+}
+
 /// Builder for a server process.
 #[derive(Default)]
 pub struct ServerBuilder {
     args: Vec<String>,
     env: Vec<(String, String)>,
     database: Database,
-    data_dir: Option<tempfile::TempDir>,
+    /// The test chose the database (`.postgres(…)`).
+    database_chosen: bool,
+    data_dir: Option<DataDir>,
     shared_data: Option<PathBuf>,
 }
 
@@ -47,6 +86,7 @@ impl ServerBuilder {
 
     pub fn postgres(mut self, pg: &Postgres) -> Self {
         self.database = Database::Postgres(pg.url.clone());
+        self.database_chosen = true;
         self
     }
 
@@ -84,8 +124,8 @@ impl ServerBuilder {
     }
 
     /// Reuses the data dir of a previous server (a restart).
-    pub fn data_dir(mut self, dir: tempfile::TempDir) -> Self {
-        self.data_dir = Some(dir);
+    pub fn data_dir(mut self, dir: impl Into<DataDir>) -> Self {
+        self.data_dir = Some(dir.into());
         self
     }
 
@@ -95,15 +135,16 @@ impl ServerBuilder {
         self
     }
 
-    pub fn start(self) -> TestServer {
-        let data_dir = match self.data_dir {
+    pub fn start(mut self) -> TestServer {
+        let DataDir { dir: data_dir, pg } = match self.data_dir.take() {
             Some(dir) => dir,
-            None => tempfile::tempdir().unwrap(),
+            None => tempfile::tempdir().unwrap().into(),
         };
         let data_path = self
             .shared_data
             .clone()
             .unwrap_or_else(|| data_dir.path().join("data"));
+        let pg = self.suite_postgres(pg, &data_path);
         let log_path = data_dir.path().join("server.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -157,7 +198,28 @@ impl ServerBuilder {
             log_path,
             printed,
             database: self.database,
+            pg,
         }
+    }
+
+    /// Under `SEALCAST_TEST_DATABASE=postgres`, the PostgreSQL this server
+    /// runs on (its own, its data dir's, or the restarted server's), set as
+    /// its database; `None` otherwise or when the test chose one.
+    fn suite_postgres(
+        &mut self,
+        handed_back: Option<Arc<Postgres>>,
+        data_path: &std::path::Path,
+    ) -> Option<Arc<Postgres>> {
+        if self.database_chosen || !suite_on_postgres() {
+            return None;
+        }
+        let mut map = postgres_of_data().lock().unwrap();
+        let pg = handed_back
+            .or_else(|| map.get(data_path).and_then(std::sync::Weak::upgrade))
+            .unwrap_or_else(|| Arc::new(Postgres::start()));
+        map.insert(data_path.to_path_buf(), Arc::downgrade(&pg));
+        self.database = Database::Postgres(pg.url.clone());
+        Some(pg)
     }
 }
 
@@ -177,6 +239,8 @@ pub struct TestServer {
     log_path: PathBuf,
     printed: Arc<Mutex<Vec<String>>>,
     pub database: Database,
+    /// The suite's PostgreSQL for this server, if any (see [`suite_on_postgres`]).
+    pg: Option<Arc<Postgres>>,
 }
 
 impl TestServer {
@@ -215,11 +279,15 @@ impl TestServer {
             .expect("server exits after SIGTERM")
     }
 
-    /// Kills the process without warning (a crash) and hands back its data dir.
-    pub fn crash(mut self) -> tempfile::TempDir {
+    /// Kills the process without warning (a crash) and hands back its data
+    /// dir (and database).
+    pub fn crash(mut self) -> DataDir {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap())
+        DataDir {
+            dir: std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap()),
+            pg: self.pg.take(),
+        }
     }
 
     /// Runs `sealcast admin …` against this server's data dir and database.
