@@ -188,7 +188,7 @@ pub async fn poster(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let path = format!("/posters/{id}/poster.jpg");
-    super::signed::verify(&app, &path, &id, query.as_deref())?;
+    super::signed::verify(&app, &path, &id, query.as_deref()).await?;
     let key = ObjectKey::new(layout::poster_key(&id))?;
     let body = app.storage.get(&key, None).await?;
     Ok((

@@ -52,7 +52,7 @@ async fn authorize(
     path: &str,
     query: Option<&str>,
 ) -> Result<(String, u64), ApiError> {
-    let exp = signed::verify(app, path, session_id, query)?.exp;
+    let exp = signed::verify(app, path, session_id, query).await?.exp;
     let video_id = session::live_video(app, session_id, now_ms()).await?;
     Ok((video_id, exp))
 }
