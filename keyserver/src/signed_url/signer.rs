@@ -155,21 +155,6 @@ impl UrlSigner {
         self.verify_version(path, session_id, 0, expires, sig, now)
     }
 
-    pub(super) fn verify_version(
-        &self,
-        path: &str,
-        session_id: &str,
-        version: u32,
-        expires: u64,
-        sig: &str,
-        now: u64,
-    ) -> Result<(), SignatureError> {
-        // `check` checks the ids and paths.
-        let needle = format!("/{session_id}/");
-        let end = path.find(&needle).ok_or(SignatureError::Bad)? + needle.len();
-        self.check(version, &path[..end], path, session_id, expires, sig, now)
-    }
-
     /// Verify against an explicit prefix (key version 0): `path` must lie under `prefix`.
     pub fn verify_prefix(
         &self,
@@ -184,7 +169,7 @@ impl UrlSigner {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn check(
+    pub(super) fn check(
         &self,
         version: u32,
         prefix: &str,

@@ -90,6 +90,21 @@ impl UrlSigner {
     ) -> Result<(), SignatureError> {
         self.verify_version(path, session_id, query.kv, query.exp, &query.sig, now)
     }
+
+    pub(super) fn verify_version(
+        &self,
+        path: &str,
+        session_id: &str,
+        version: u32,
+        expires: u64,
+        sig: &str,
+        now: u64,
+    ) -> Result<(), SignatureError> {
+        // `check` checks the ids and paths.
+        let needle = format!("/{session_id}/");
+        let end = path.find(&needle).ok_or(SignatureError::Bad)? + needle.len();
+        self.check(version, &path[..end], path, session_id, expires, sig, now)
+    }
 }
 
 #[cfg(test)]
