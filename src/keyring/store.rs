@@ -142,3 +142,72 @@ pub async fn rotate_url_key(
     tx.commit().await?;
     Ok(next)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn sqlite() -> (tempfile::TempDir, Db) {
+        let tmp = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", tmp.path().join("k.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        (tmp, db)
+    }
+
+    fn lives<Id: Clone>(rows: &[StoredKey<Id>]) -> Vec<(Id, Option<i64>)> {
+        rows.iter()
+            .map(|r| (r.life.id.clone(), r.life.retired_at_ms))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn signing_rotation_retires_the_active_key_and_purges_old_ones() {
+        let (_tmp, db) = sqlite().await;
+        import_signing_key(&db, "a", "sa", 100, false)
+            .await
+            .unwrap();
+        // A restarted node importing the same key again changes nothing.
+        import_signing_key(&db, "a", "other", 150, true)
+            .await
+            .unwrap();
+        rotate_signing_key(&db, "b", "sb", 200, 1_000)
+            .await
+            .unwrap();
+        let mut rows = signing_keys(&db).await.unwrap();
+        rows.sort_by(|x, y| x.life.id.cmp(&y.life.id));
+        assert_eq!(lives(&rows), [("a".into(), Some(200)), ("b".into(), None)]);
+        assert_eq!(rows[0].sealed.as_deref(), Some("sa"));
+        // Retired longer than `keep` ago: gone at the next rotation.
+        rotate_signing_key(&db, "c", "sc", 1_201, 1_000)
+            .await
+            .unwrap();
+        let mut rows = signing_keys(&db).await.unwrap();
+        rows.sort_by(|x, y| x.life.id.cmp(&y.life.id));
+        assert_eq!(
+            lives(&rows),
+            [("b".into(), Some(1_201)), ("c".into(), None)]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_first_url_rotation_records_version_zero_as_retired() {
+        let (_tmp, db) = sqlite().await;
+        assert!(url_keys(&db).await.unwrap().is_empty());
+        let v = rotate_url_key(&db, |v| format!("s{v}"), 100, 1_000)
+            .await
+            .unwrap();
+        assert_eq!(v, 1);
+        let mut rows = url_keys(&db).await.unwrap();
+        rows.sort_by_key(|r| r.life.id);
+        assert_eq!(lives(&rows), [(0, Some(100)), (1, None)]);
+        assert_eq!(rows[0].sealed, None, "version 0 is the secret file");
+        assert_eq!(rows[1].sealed.as_deref(), Some("s1"));
+        let v = rotate_url_key(&db, |v| format!("s{v}"), 2_000, 1_000)
+            .await
+            .unwrap();
+        assert_eq!(v, 2);
+        let mut rows = url_keys(&db).await.unwrap();
+        rows.sort_by_key(|r| r.life.id);
+        assert_eq!(lives(&rows), [(1, Some(2_000)), (2, None)]);
+    }
+}
