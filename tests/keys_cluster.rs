@@ -190,6 +190,17 @@ async fn two_nodes_share_rotated_signing_and_url_keys_without_a_restart() {
     assert_eq!(api_b.anonymous_get(&old_master).await.status(), 200);
     let variant = common::hls::master(&resigned).variants[0].uri.clone();
     assert!(variant.ends_with("&kv=1"), "{variant}");
+    let media = api_a.anonymous_get(&variant).await.text().await.unwrap();
+    let key = common::hls::keyed_segments(&common::hls::media(&media))[0]
+        .key_uri
+        .clone();
+    assert!(key.ends_with("&kv=1"), "{key}");
+    let resp = api_b.key(&key, Some(&fresh)).await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "B's key route checks kv=1 and the new kid"
+    );
     assert_eq!(
         api_b.anonymous_get(&variant).await.status(),
         200,

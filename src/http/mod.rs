@@ -10,6 +10,7 @@ mod health;
 pub mod hls;
 mod idempotency;
 pub mod identity;
+mod key_freshness;
 pub mod metrics;
 mod middleware;
 pub mod openapi;
@@ -91,7 +92,12 @@ pub fn router(app: AppState) -> Router {
     };
     // The key router carries its own state (and the master key); it joins
     // after ours is applied so both sit under the same layer stack.
-    let key_router = app.keys.as_ref().map(|keys| keys.router());
+    let key_router = app.keys.as_ref().map(|keys| {
+        keys.router().layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            key_freshness::reload_for_unknown_keys,
+        ))
+    });
     let routes: Router = routes.with_state(app.clone());
     let routes = match key_router {
         Some(keys) => routes.merge(keys),
