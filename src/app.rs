@@ -22,7 +22,10 @@ pub struct App {
     pub storage: Arc<dyn ObjectStore>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Mints access tokens (login, refresh).
-    pub tokens: TokenIssuer,
+    pub tokens: Arc<TokenIssuer>,
+    /// The signing and URL keys all nodes share; reloads `tokens`, `verifier`
+    /// and `url_signer` after a rotation.
+    pub keyring: Arc<crate::keyring::SharedKeys>,
     /// Verifies access tokens: local EdDSA keys and the optional external issuer.
     pub verifier: Arc<TokenVerifier>,
     /// Signs and verifies playback URLs (`/hls/{session}/…`, `/keys/{session}/…`).

@@ -20,6 +20,7 @@ pub mod external_issuer;
 pub mod http;
 pub mod identity;
 pub mod jobs;
+pub mod keyring;
 pub mod keystore;
 pub mod playback;
 pub mod secrets;

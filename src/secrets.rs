@@ -63,7 +63,9 @@ pub struct ServerSecrets {
     pub master_key: Option<SecretBytes>,
     /// The custody public key (what workers seal new content keys to).
     pub master_public: [u8; 32],
-    /// Token signing keys, oldest first; the last one signs, all verify.
+    /// Token signing keys from the file, or this node's data dir (oldest
+    /// first). With no file, these only seed the database keyring that every
+    /// node shares (`crate::keyring`), which also makes the first key.
     pub signing_keys: Vec<SigningKeyPem>,
 }
 
@@ -98,7 +100,7 @@ pub fn load_or_generate(config: &Config) -> Result<ServerSecrets, SecretError> {
     ensure_private_dir(&dir)?;
     let url_signing = match &config.secrets.url_signing_secret_file {
         Some(path) => read_b64_secret(path, 32)?,
-        None => load_or_create_b64(&dir.join(URL_SIGNING_FILE), 32)?,
+        None => load_or_create_b64(&url_signing_secret_path(config), 32)?,
     };
     let (master_key, master_public) = if config.roles.keyserver {
         let key = match &config.secrets.master_key_file {
@@ -118,11 +120,7 @@ pub fn load_or_generate(config: &Config) -> Result<ServerSecrets, SecretError> {
         None => {
             let keys_dir = dir.join(SIGNING_KEYS_DIR);
             ensure_private_dir(&keys_dir)?;
-            let mut keys = read_signing_keys_dir(&keys_dir)?;
-            if keys.is_empty() {
-                keys.push(add_signing_key(&keys_dir)?);
-            }
-            keys
+            read_signing_keys_dir(&keys_dir)?
         }
     };
     Ok(ServerSecrets {
@@ -131,6 +129,16 @@ pub fn load_or_generate(config: &Config) -> Result<ServerSecrets, SecretError> {
         master_public,
         signing_keys,
     })
+}
+
+/// Where the URL-signing secret lives (operator file or the data dir); it is
+/// also the root the shared keyring is sealed with.
+pub fn url_signing_secret_path(config: &Config) -> PathBuf {
+    config
+        .secrets
+        .url_signing_secret_file
+        .clone()
+        .unwrap_or_else(|| config.secrets_dir().join(URL_SIGNING_FILE))
 }
 
 /// Where the custody private key lives (operator file or the data dir).
@@ -189,8 +197,8 @@ fn read_master_public(path: &Path) -> Result<[u8; 32], SecretError> {
         .map_err(|_| malformed(path, "expected a 32-byte X25519 public key"))
 }
 
-/// Generates a new token signing key next to the existing ones; it becomes the
-/// signer while older keys keep verifying (used by `admin rotate-signing-key`).
+/// Generates a token signing key in the data dir: the first node's first key,
+/// which it also puts in the shared keyring (`crate::keyring`).
 pub fn add_signing_key(keys_dir: &Path) -> Result<SigningKeyPem, SecretError> {
     ensure_private_dir(keys_dir)?;
     let key = SigningKey::generate(&mut OsRng);
@@ -388,8 +396,8 @@ mod tests {
         let e = load_or_generate(&edge).unwrap();
         assert!(e.master_key.is_none());
         assert_eq!(e.master_public, first.master_public);
-        assert_eq!(first.signing_keys.len(), 1);
-        assert_eq!(first.signing_keys[0].kid, second.signing_keys[0].kid);
+        // The first signing key is the shared keyring's to make (crate::keyring).
+        assert!(first.signing_keys.is_empty());
         assert!(!format!("{first:?}").contains(&B64.encode(first.url_signing.expose())));
     }
 
@@ -421,11 +429,12 @@ mod tests {
     fn rotation_adds_a_newer_signing_key() {
         let tmp = tempfile::tempdir().unwrap();
         let cfg = config(tmp.path());
-        let before = load_or_generate(&cfg).unwrap();
+        load_or_generate(&cfg).unwrap();
+        let first = add_signing_key(&signing_keys_dir(&cfg)).unwrap();
         let added = add_signing_key(&signing_keys_dir(&cfg)).unwrap();
         let after = load_or_generate(&cfg).unwrap();
         assert_eq!(after.signing_keys.len(), 2);
-        assert_eq!(after.signing_keys[0].kid, before.signing_keys[0].kid);
+        assert_eq!(after.signing_keys[0].kid, first.kid);
         assert_eq!(after.signing_keys[1].kid, added.kid);
     }
 }

@@ -79,16 +79,28 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
             None => None,
         };
     let crypto = Crypto::from_secrets(&secrets, external)?;
-    drop(secrets);
     if let Some(settings) = &config.identity.external {
         crate::external_issuer::spawn_refresh(settings, crypto.verifier.clone());
     }
-    let tokens = crypto
-        .tokens
-        .with_default_ttl(config.identity.access_token_ttl);
+    let tokens = Arc::new(
+        crypto
+            .tokens
+            .with_default_ttl(config.identity.access_token_ttl),
+    );
     let db = Db::connect(&config.database_url)
         .await
         .map_err(|e| StartError::Other(e.to_string()))?;
+    let keyring = crate::keyring::start(
+        &db,
+        &config,
+        &secrets,
+        tokens.clone(),
+        crypto.verifier.clone(),
+        crypto.url_signer.clone(),
+    )
+    .await
+    .map_err(|e| StartError::Other(format!("cannot load the shared keyring: {e}")))?;
+    drop(secrets);
     let store = storage::open(&config.storage)
         .await
         .map_err(|e| StartError::Other(format!("cannot open storage: {e}")))?;
@@ -136,6 +148,7 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
         storage: store,
         metrics: crate::telemetry::install_metrics(),
         tokens,
+        keyring,
         verifier: crypto.verifier,
         url_signer: crypto.url_signer,
         master_public: crypto.master_public,
@@ -262,6 +275,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
         .db
         .bus
         .spawn(app.db.clone(), config.database_url.clone());
+    let keyring_reload = app.keyring.clone().spawn_reload(stop_workers.clone());
     tokio::spawn(shutdown_on_signal(
         handle.clone(),
         config.shutdown_grace,
@@ -329,6 +343,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
     // Workers kill their job processes and hand the jobs back to the queue.
     stop_workers.cancel();
     let _ = tokio::time::timeout(config.shutdown_grace, futures::future::join_all(workers)).await;
+    keyring_reload.abort();
     for sweeper in [sweeper, work_sweeper].into_iter().flatten() {
         sweeper.abort();
     }

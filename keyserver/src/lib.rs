@@ -7,6 +7,8 @@
 //! * [`custody`]: content keys at rest are sealed to an X25519 master key (RFC 9180 HPKE).
 //! * [`tokens`]: Ed25519 JWT access tokens (+ one external issuer), JWKS.
 //! * [`signed_url`]: HMAC-signed playback URL prefixes (`?exp=&sig=`).
+//! * [`rotation`]: which rotated keys several nodes still share, and sealing them for
+//!   the database.
 //! * [`pacing`]: per user and video, an allowance of media time that grows at twice
 //!   real time; [`clock`]: injectable time.
 //! * [`delivery`]: the axum key route `GET /keys/{session_id}/{key_id}`, with its
@@ -24,6 +26,7 @@ pub mod custody;
 pub mod delivery;
 pub mod keyed_limit;
 pub mod pacing;
+pub mod rotation;
 pub mod signed_url;
 pub mod tokens;
 
@@ -38,7 +41,11 @@ pub use delivery::{
 };
 pub use keyed_limit::KeyedLimit;
 pub use pacing::{Clock, KeyPacer, ManualClock, PacingConfig, PacingDecision, SystemClock};
-pub use signed_url::{SignatureError, SignedQuery, UrlSigner, UrlSignerError};
+pub use rotation::{KeyLife, KeyringSeal, SealError};
+pub use signed_url::{
+    SignatureError, SignedQuery, UrlSigner, UrlSignerError,
+    DEFAULT_MAX_LIFETIME as DEFAULT_URL_LIFETIME,
+};
 pub use tokens::{
     external_user_id, Claims, ExternalAlgorithm, ExternalIssuerConfig, ExternalKeySource, Issuer,
     PublicKeyring, Role, SigningKeyring, TokenError, TokenIssuer, TokenVerifier, VerifiedIdentity,

@@ -113,9 +113,20 @@ proptest! {
     }
 
     #[test]
-    fn signed_queries_round_trip(exp in any::<u64>(), sig in "[A-Za-z0-9_-]{43}", extra in "[a-z]{1,5}=[a-z0-9]{0,5}") {
+    fn signed_queries_round_trip(
+        exp in any::<u64>(),
+        sig in "[A-Za-z0-9_-]{43}",
+        extra in "[a-z]{1,5}=[a-z0-9]{0,5}",
+        kv in 0u32..1_000_000_000,
+    ) {
+        // `kv` is ours (the key version), not an unrelated parameter.
+        prop_assume!(!extra.starts_with("kv="));
         let q = SignedQuery::parse(&format!("{extra}&exp={exp}&sig={sig}")).unwrap();
-        prop_assert_eq!((q.exp, q.sig.as_str()), (exp, sig.as_str()));
+        prop_assert_eq!((q.exp, q.sig.as_str(), q.kv), (exp, sig.as_str(), 0));
+        let versioned = SignedQuery::parse(&format!("exp={exp}&sig={sig}&kv={kv}")).unwrap();
+        prop_assert_eq!(versioned.kv, kv);
+        let twice_kv = format!("exp={exp}&sig={sig}&kv={kv}&kv={kv}");
+        prop_assert!(SignedQuery::parse(&twice_kv).is_none());
         let twice_exp = format!("exp={exp}&sig={sig}&exp={exp}");
         let twice_sig = format!("exp={exp}&sig={sig}&sig={sig}");
         prop_assert!(SignedQuery::parse(&twice_exp).is_none());

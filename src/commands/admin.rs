@@ -2,8 +2,10 @@
 //! and database, before or while servers run.
 //!
 //! * `create-user` (the first admin, typically), password on standard input;
-//! * `rotate-signing-key`: a new token signing key; servers sign with it after
-//!   a restart, and old keys keep verifying until their tokens expire;
+//! * `rotate-signing-key`: a new token signing key in the shared keyring (the
+//!   database, see `crate::keyring`); every node signs with it within seconds,
+//!   no restart, and old keys keep verifying until their tokens expire;
+//! * `rotate-url-key`: the same for the URL-signing key (`kv=` in signed URLs);
 //! * `rotate-master-key`: a new custody key; every stored content key is
 //!   re-sealed to it, then key-server processes must restart to load it.
 
@@ -11,12 +13,13 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use sealcast_keyserver::{MasterKeyPair, SigningKeyring};
+use sealcast_keyserver::{KeyringSeal, MasterKeyPair, DEFAULT_URL_LIFETIME};
 use zeroize::Zeroizing;
 
 use crate::config::{Config, ServeArgs};
 use crate::db::Db;
 use crate::identity::{create_user, IdentityError};
+use crate::keyring::{self, RELOAD_EVERY};
 use crate::keystore::reseal_all;
 use crate::secrets;
 
@@ -30,8 +33,10 @@ pub struct AdminArgs {
 pub enum AdminCommand {
     /// Create an account; prints its id.
     CreateUser(CreateUserArgs),
-    /// Add a token signing key (servers sign with it after a restart).
+    /// Add a token signing key to the shared keyring; every node signs with it within seconds.
     RotateSigningKey(ConfigArgs),
+    /// Add a URL-signing key version; every node signs URLs with it within seconds.
+    RotateUrlKey(ConfigArgs),
     /// Replace the custody master key and re-seal every stored content key.
     RotateMasterKey(ConfigArgs),
 }
@@ -74,6 +79,7 @@ pub fn run(args: AdminArgs) -> ExitCode {
         match args.command {
             AdminCommand::CreateUser(a) => create_user_cmd(a).await,
             AdminCommand::RotateSigningKey(a) => rotate_signing_key(a).await,
+            AdminCommand::RotateUrlKey(a) => rotate_url_key(a).await,
             AdminCommand::RotateMasterKey(a) => rotate_master_key(a).await,
         }
     });
@@ -131,16 +137,42 @@ async fn rotate_signing_key(args: ConfigArgs) -> Result<(), Failure> {
     if config.secrets.signing_key_file.is_some() {
         return Err(Failure(
             2,
-            "the signing key comes from signing_key_file; rotate it by replacing that file".into(),
+            "the signing key comes from signing_key_file (SEALCAST_SIGNING_KEY_FILE), a keyring \
+             of one the database cannot rotate: replace that file on every node and restart \
+             them, or unset it so nodes share the database keyring this command rotates"
+                .into(),
         ));
     }
-    let added = secrets::add_signing_key(&secrets::signing_keys_dir(&config))?;
-    let ring = SigningKeyring::from_pems([added.pem.as_str()])?;
-    println!("{}", ring.active_kid().unwrap_or_default());
+    let (db, seal) = shared_keyring(&config).await?;
+    let kid = keyring::rotate_signing_key(&db, &seal).await?;
+    println!("{kid}");
     eprintln!(
-        "new signing key added; servers sign with it after a restart, older keys keep verifying"
+        "new signing key {kid}: every node signs with it within {} s, no restart; \
+         older keys keep verifying until their tokens expire",
+        RELOAD_EVERY.as_secs()
     );
     Ok(())
+}
+
+async fn rotate_url_key(args: ConfigArgs) -> Result<(), Failure> {
+    let config = load_config(&args.config)?;
+    let (db, seal) = shared_keyring(&config).await?;
+    let version = keyring::rotate_url_key(&db, &seal, DEFAULT_URL_LIFETIME).await?;
+    println!("{version}");
+    eprintln!(
+        "new URL-signing key version {version}: every node signs URLs with it within {} s; \
+         URLs signed before keep working until they expire",
+        RELOAD_EVERY.as_secs()
+    );
+    Ok(())
+}
+
+/// The database and the seal of its keyring: the URL-signing secret must be
+/// the one the servers use (the same file, or the same data dir).
+async fn shared_keyring(config: &Config) -> Result<(Db, KeyringSeal), Failure> {
+    let root = secrets::read_b64_secret(&secrets::url_signing_secret_path(config), 32)?;
+    let db = Db::connect(&config.database_url).await?;
+    Ok((db, KeyringSeal::from_root(root.expose())))
 }
 
 async fn rotate_master_key(args: ConfigArgs) -> Result<(), Failure> {

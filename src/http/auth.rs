@@ -71,7 +71,14 @@ impl FromRequestParts<AppState> for AuthUser {
                 "send Authorization: Bearer <access token>",
             )
         })?;
-        let identity = app.verifier.verify(&token).map_err(token_error)?;
+        let identity = match app.verifier.verify(&token) {
+            // Perhaps signed with a key rotated in since this node's last reload.
+            Err(TokenError::UnknownKid) if app.keyring.reload_for_unknown().await => {
+                app.verifier.verify(&token)
+            }
+            verified => verified,
+        }
+        .map_err(token_error)?;
         let mut row: Option<(String, Option<i64>)> =
             sqlx::query_as("SELECT role, disabled_at FROM users WHERE id = $1")
                 .bind(&identity.user_id)

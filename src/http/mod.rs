@@ -10,6 +10,7 @@ mod health;
 pub mod hls;
 mod idempotency;
 pub mod identity;
+mod key_freshness;
 mod key_proxy;
 pub mod metrics;
 mod middleware;
@@ -94,7 +95,10 @@ pub fn router(app: AppState) -> Router {
     // after ours is applied so both sit under the same layer stack.
     // An edge without it forwards `/keys/` to `--keyserver-url`, when set.
     let key_router = match &app.keys {
-        Some(keys) => Some(keys.router()),
+        Some(keys) => Some(keys.router().layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            key_freshness::reload_for_unknown_keys,
+        ))),
         None if !app.config.keyserver_urls.is_empty() => {
             Some(key_proxy::routes(app.config.keyserver_urls.clone()))
         }

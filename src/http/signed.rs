@@ -1,4 +1,4 @@
-//! The edge's one check of a signed URL (`?exp=&sig=`, HMAC over a path
+//! The edge's one check of a signed URL (`?exp=&sig=[&kv=]`, HMAC over a path
 //! prefix), for playlists, segments and posters. The key route checks its
 //! own in the key server, with the same signer.
 
@@ -8,9 +8,10 @@ use super::AppState;
 use crate::db::now_ms;
 use crate::error::{ApiError, ErrorCode};
 
-/// Parses and checks `exp`/`sig` of `path` for `scope` (a session or video
-/// id); returns the verified query. 403 `bad_signature` or `expired_signature`.
-pub fn verify(
+/// Parses and checks `exp`/`sig`/`kv` of `path` for `scope` (a session or
+/// video id); returns the verified query. 403 `bad_signature` or
+/// `expired_signature`.
+pub async fn verify(
     app: &AppState,
     path: &str,
     scope: &str,
@@ -18,11 +19,12 @@ pub fn verify(
 ) -> Result<SignedQuery, ApiError> {
     let bad = || ApiError::new(ErrorCode::BadSignature, "bad signature");
     let signed = query.and_then(SignedQuery::parse).ok_or_else(bad)?;
+    if !app.url_signer.knows_version(signed.kv) {
+        // Perhaps rotated since this node's last reload.
+        app.keyring.reload_for_unknown().await;
+    }
     let now = (now_ms() / 1000) as u64;
-    match app
-        .url_signer
-        .verify(path, scope, signed.exp, &signed.sig, now)
-    {
+    match app.url_signer.verify_query(path, scope, &signed, now) {
         Ok(()) => Ok(signed),
         Err(SignatureError::Expired) => Err(ApiError::new(
             ErrorCode::ExpiredSignature,

@@ -179,7 +179,7 @@ pub async fn delete(
 
 /// The poster image, behind a short-lived signature (usable in `<img>`).
 #[utoipa::path(get, path = "/posters/{id}/poster.jpg", tag = "videos",
-    params(("id" = String, Path), ("exp" = u64, Query), ("sig" = String, Query)),
+    params(("id" = String, Path), ("exp" = u64, Query), ("sig" = String, Query), ("kv" = Option<u32>, Query)),
     responses((status = 200, description = "JPEG", content_type = "image/jpeg"),
               (status = 403, description = "bad_signature or expired_signature")))]
 pub async fn poster(
@@ -188,7 +188,7 @@ pub async fn poster(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let path = format!("/posters/{id}/poster.jpg");
-    super::signed::verify(&app, &path, &id, query.as_deref())?;
+    super::signed::verify(&app, &path, &id, query.as_deref()).await?;
     let key = ObjectKey::new(layout::poster_key(&id))?;
     let body = app.storage.get(&key, None).await?;
     Ok((

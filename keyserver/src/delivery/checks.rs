@@ -90,7 +90,7 @@ fn verify_signature(inner: &Inner, req: &KeyRequest, now: u64) -> Result<(), Key
     let q = req.signed.as_ref().ok_or(KeyErrorCode::BadSignature)?;
     inner
         .signer
-        .verify(&req.path(), &req.session_id, q.exp, &q.sig, now)
+        .verify_query(&req.path(), &req.session_id, q, now)
         .map_err(|e| match e {
             SignatureError::Bad => KeyErrorCode::BadSignature,
             SignatureError::Expired => KeyErrorCode::ExpiredSignature,

@@ -1,8 +1,9 @@
 //! Signed playback URLs: HMAC-SHA256 over a path *prefix*, a session id and an expiry.
 //!
 //! The edge rewrites every playlist per playback session, and every variant,
-//! segment and key URI it emits carries `?exp=<unix seconds>&sig=<mac>`, where the MAC
-//! covers a prefix such as `/hls/{session_id}/` or `/keys/{session_id}/`. Because the
+//! segment and key URI it emits carries `?exp=<unix seconds>&sig=<mac>` (and
+//! `&kv=<key version>` once the secret has been rotated: module `versions`), where
+//! the MAC covers a prefix such as `/hls/{session_id}/` or `/keys/{session_id}/`. Because the
 //! signature covers a prefix rather than one file, the same `exp`/`sig` pair can be
 //! carried from master → variant → segment → key without a round trip, and the
 //! bearer JWT never has to appear in a URL.
@@ -18,6 +19,7 @@
 mod ids;
 mod query;
 mod signer;
+mod versions;
 
 pub use ids::is_valid_id;
 pub use query::SignedQuery;

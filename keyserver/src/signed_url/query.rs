@@ -1,22 +1,30 @@
-//! Reading `exp` and `sig` out of a request's query string, strictly: a repeated
-//! parameter is refused so no two layers can read different copies.
+//! Reading `exp`, `sig` and `kv` out of a request's query string, strictly: a
+//! repeated parameter is refused so no two layers can read different copies.
 
-/// The `exp`/`sig` pair parsed from a query string.
+/// The longest key version accepted (`kv=` digits): more is never issued.
+const MAX_KV_DIGITS: usize = 9;
+
+/// The `exp`/`sig` pair (and key version) parsed from a query string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedQuery {
     /// Expiry, unix seconds.
     pub exp: u64,
     /// Signature text (URL-safe base64, no padding).
     pub sig: String,
+    /// Which URL-signing key version signed (`kv=`); 0, the secret file's own
+    /// key, when absent, so URLs from before versioning keep their meaning.
+    pub kv: u32,
 }
 
 impl SignedQuery {
-    /// Parse `exp` and `sig` out of a raw query string. Returns `None` when either is
-    /// missing, malformed or **repeated** (parameter pollution: different layers may
-    /// pick different copies). Other parameters are ignored.
+    /// Parse `exp`, `sig` and the optional `kv` out of a raw query string. Returns
+    /// `None` when `exp` or `sig` is missing, any of them is malformed or any is
+    /// **repeated** (parameter pollution: different layers may pick different
+    /// copies). Other parameters are ignored.
     pub fn parse(query: &str) -> Option<Self> {
         let mut exp: Option<u64> = None;
         let mut sig: Option<String> = None;
+        let mut kv: Option<u32> = None;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             match k {
@@ -32,12 +40,23 @@ impl SignedQuery {
                     }
                     sig = Some(v.to_owned());
                 }
+                "kv" => {
+                    if kv.is_some()
+                        || v.is_empty()
+                        || v.len() > MAX_KV_DIGITS
+                        || !v.bytes().all(|b| b.is_ascii_digit())
+                    {
+                        return None;
+                    }
+                    kv = Some(v.parse().ok()?);
+                }
                 _ => {}
             }
         }
         Some(Self {
             exp: exp?,
             sig: sig?,
+            kv: kv.unwrap_or(0),
         })
     }
 }
@@ -75,5 +94,20 @@ mod tests {
         assert!(SignedQuery::parse("exp=-5&sig=a").is_none());
         assert!(SignedQuery::parse("exp=+5&sig=a").is_none());
         assert!(SignedQuery::parse("exp=99999999999999999999999&sig=a").is_none());
+        assert_eq!(p.kv, 0, "no kv: version 0");
+        assert_eq!(SignedQuery::parse("exp=5&sig=a&kv=12").unwrap().kv, 12);
+        for bad in [
+            "kv=",
+            "kv=1&kv=1",
+            "kv=-1",
+            "kv=+1",
+            "kv=1234567890",
+            "kv=x",
+        ] {
+            assert!(
+                SignedQuery::parse(&format!("exp=5&sig=a&{bad}")).is_none(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -2,20 +2,22 @@
 //! verifying a request path against it in constant time.
 
 use super::ids::{is_valid_id, path_is_clean};
-use super::{SignatureError, UrlSignerError, DEFAULT_MAX_LIFETIME, MIN_SECRET_LEN};
+use super::versions::UrlKeys;
+use super::{SignatureError, UrlSignerError, DEFAULT_MAX_LIFETIME};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::sync::{RwLock, RwLockReadGuard};
 use std::time::Duration;
-use zeroize::Zeroizing;
 
 type HmacSha256 = Hmac<Sha256>;
 const DOMAIN: &[u8] = b"sealcast/url/v1";
 
-/// Signs and verifies playback URLs. Cheap to clone-by-`Arc`; holds the secret zeroized on drop.
+/// Signs and verifies playback URLs. Shared by `Arc`; holds its secrets (one per
+/// key version, see [`set_versions`](Self::set_versions)) zeroized on drop.
 pub struct UrlSigner {
-    secret: Zeroizing<Vec<u8>>,
+    pub(super) keys: RwLock<UrlKeys>,
     max_lifetime: Duration,
 }
 
@@ -23,20 +25,30 @@ impl std::fmt::Debug for UrlSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UrlSigner")
             .field("secret", &"<redacted>")
+            .field("versions", &self.versions())
             .field("max_lifetime", &self.max_lifetime)
             .finish()
     }
 }
 
+fn mac(secret: &[u8], prefix: &str, session_id: &str, expires: u64) -> HmacSha256 {
+    // HMAC accepts keys of any length; new_from_slice cannot fail.
+    let mut mac = HmacSha256::new_from_slice(secret).expect("hmac accepts any key");
+    mac.update(DOMAIN);
+    mac.update(&(prefix.len() as u64).to_be_bytes());
+    mac.update(prefix.as_bytes());
+    mac.update(&(session_id.len() as u64).to_be_bytes());
+    mac.update(session_id.as_bytes());
+    mac.update(&expires.to_be_bytes());
+    mac
+}
+
 impl UrlSigner {
-    /// Build a signer. Refuses secrets shorter than 32 bytes: a short HMAC key is
-    /// brute-forceable offline from any one signed URL.
+    /// Build a signer holding `secret` as version 0. Refuses secrets shorter than
+    /// 32 bytes: a short HMAC key is brute-forceable offline from any one signed URL.
     pub fn new(secret: &[u8]) -> Result<Self, UrlSignerError> {
-        if secret.len() < MIN_SECRET_LEN {
-            return Err(UrlSignerError::SecretTooShort(secret.len()));
-        }
         Ok(Self {
-            secret: Zeroizing::new(secret.to_vec()),
+            keys: RwLock::new(UrlKeys::single(secret)?),
             max_lifetime: DEFAULT_MAX_LIFETIME,
         })
     }
@@ -53,20 +65,13 @@ impl UrlSigner {
         self.max_lifetime
     }
 
-    fn mac(&self, prefix: &str, session_id: &str, expires: u64) -> HmacSha256 {
-        // HMAC accepts keys of any length; new_from_slice cannot fail.
-        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("hmac accepts any key");
-        mac.update(DOMAIN);
-        mac.update(&(prefix.len() as u64).to_be_bytes());
-        mac.update(prefix.as_bytes());
-        mac.update(&(session_id.len() as u64).to_be_bytes());
-        mac.update(session_id.as_bytes());
-        mac.update(&expires.to_be_bytes());
-        mac
+    pub(super) fn read(&self) -> RwLockReadGuard<'_, UrlKeys> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sign `prefix` for `session_id` until `expires` (unix seconds). Returns the
-    /// signature as URL-safe base64 without padding.
+    /// Sign `prefix` for `session_id` until `expires` (unix seconds) with the active
+    /// key version. Returns the signature as URL-safe base64 without padding; build
+    /// URLs with [`query`](Self::query), which also names the version.
     ///
     /// The prefix must start and end with `/` and its last segment must be the session
     /// id (e.g. `/hls/{session_id}/`), so [`verify`](Self::verify) can recover it from
@@ -77,6 +82,16 @@ impl UrlSigner {
         session_id: &str,
         expires: u64,
     ) -> Result<String, UrlSignerError> {
+        self.sign_active(prefix, session_id, expires)
+            .map(|(_, sig)| sig)
+    }
+
+    fn sign_active(
+        &self,
+        prefix: &str,
+        session_id: &str,
+        expires: u64,
+    ) -> Result<(u32, String), UrlSignerError> {
         if !is_valid_id(session_id) {
             return Err(UrlSignerError::InvalidInput("session id"));
         }
@@ -91,22 +106,24 @@ impl UrlSigner {
                 "prefix must end with the session id segment",
             ));
         }
-        Ok(URL_SAFE_NO_PAD.encode(
-            self.mac(prefix, session_id, expires)
-                .finalize()
-                .into_bytes(),
-        ))
+        let keys = self.read();
+        let (version, secret) = keys.active();
+        let sig = mac(secret, prefix, session_id, expires).finalize();
+        Ok((version, URL_SAFE_NO_PAD.encode(sig.into_bytes())))
     }
 
-    /// `exp=…&sig=…` for appending to a URI under `prefix`.
+    /// `exp=…&sig=…` (and `&kv=…` past version 0) for appending to a URI under `prefix`.
     pub fn query(
         &self,
         prefix: &str,
         session_id: &str,
         expires: u64,
     ) -> Result<String, UrlSignerError> {
-        let sig = self.sign(prefix, session_id, expires)?;
-        Ok(format!("exp={expires}&sig={sig}"))
+        let (version, sig) = self.sign_active(prefix, session_id, expires)?;
+        Ok(match version {
+            0 => format!("exp={expires}&sig={sig}"),
+            v => format!("exp={expires}&sig={sig}&kv={v}"),
+        })
     }
 
     /// Append the signed query to `uri` (which must lie under `prefix`; relative
@@ -123,8 +140,10 @@ impl UrlSigner {
         Ok(format!("{uri}{sep}{q}"))
     }
 
-    /// Verify a request for `path`, deriving the signed prefix as everything up to and
-    /// including the first `/{session_id}/` segment of the path.
+    /// Verify a request for `path` signed with key version 0 (a URL without `kv=`),
+    /// deriving the signed prefix as everything up to and including the first
+    /// `/{session_id}/` segment of the path. Servers use
+    /// [`verify_query`](Self::verify_query), which honours `kv`.
     pub fn verify(
         &self,
         path: &str,
@@ -133,15 +152,26 @@ impl UrlSigner {
         sig: &str,
         now: u64,
     ) -> Result<(), SignatureError> {
-        // `verify_prefix` checks the ids and paths.
-        let needle = format!("/{session_id}/");
-        let end = path.find(&needle).ok_or(SignatureError::Bad)? + needle.len();
-        self.verify_prefix(&path[..end], path, session_id, expires, sig, now)
+        self.verify_version(path, session_id, 0, expires, sig, now)
     }
 
-    /// Verify against an explicit prefix: `path` must lie under `prefix`.
+    /// Verify against an explicit prefix (key version 0): `path` must lie under `prefix`.
     pub fn verify_prefix(
         &self,
+        prefix: &str,
+        path: &str,
+        session_id: &str,
+        expires: u64,
+        sig: &str,
+        now: u64,
+    ) -> Result<(), SignatureError> {
+        self.check(0, prefix, path, session_id, expires, sig, now)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn check(
+        &self,
+        version: u32,
         prefix: &str,
         path: &str,
         session_id: &str,
@@ -165,7 +195,9 @@ impl UrlSigner {
             .decode(sig)
             .map_err(|_| SignatureError::Bad)?;
         // MAC first, so a forged expiry can't be used to learn anything.
-        self.mac(prefix, session_id, expires)
+        let keys = self.read();
+        let secret = keys.get(version).ok_or(SignatureError::Bad)?;
+        mac(secret, prefix, session_id, expires)
             .verify_slice(&raw)
             .map_err(|_| SignatureError::Bad)?;
         if expires > now.saturating_add(self.max_lifetime.as_secs()) {

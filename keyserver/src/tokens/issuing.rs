@@ -6,12 +6,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, Header};
 use rand::rngs::OsRng;
+use std::sync::{RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 /// Mints local access tokens with the newest key of a [`SigningKeyring`].
+///
+/// The keyring sits behind a lock so a running node can take a rotated keyring
+/// ([`set_keyring`](Self::set_keyring)) without a restart.
 #[derive(Debug)]
 pub struct TokenIssuer {
-    keyring: SigningKeyring,
+    keyring: RwLock<SigningKeyring>,
     issuer: String,
     audience: String,
     default_ttl: Duration,
@@ -25,7 +29,7 @@ impl TokenIssuer {
         audience: impl Into<String>,
     ) -> Self {
         Self {
-            keyring,
+            keyring: RwLock::new(keyring),
             issuer: issuer.into(),
             audience: audience.into(),
             default_ttl: DEFAULT_TOKEN_TTL,
@@ -38,14 +42,20 @@ impl TokenIssuer {
         self
     }
 
-    /// The keyring (e.g. to serve its JWKS).
-    pub fn keyring(&self) -> &SigningKeyring {
-        &self.keyring
+    /// The keyring (e.g. to serve its JWKS). Hold the guard briefly: signing waits on it.
+    pub fn keyring(&self) -> RwLockReadGuard<'_, SigningKeyring> {
+        self.keyring.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Mutable keyring, for rotation.
     pub fn keyring_mut(&mut self) -> &mut SigningKeyring {
-        &mut self.keyring
+        self.keyring.get_mut().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Swap in a new keyring (a rotation another node or the admin command made);
+    /// tokens issued from now on are signed with its newest key.
+    pub fn set_keyring(&self, keyring: SigningKeyring) {
+        *self.keyring.write().unwrap_or_else(|e| e.into_inner()) = keyring;
     }
 
     /// Issue a token for `user_id`. `ttl = None` uses the default (15 min); any TTL is
@@ -67,8 +77,8 @@ impl TokenIssuer {
         ttl: Option<Duration>,
         now: u64,
     ) -> Result<(String, u64), TokenError> {
-        let entry = self
-            .keyring
+        let keyring = self.keyring();
+        let entry = keyring
             .keys
             .last()
             .ok_or_else(|| TokenError::Config("signing keyring is empty".into()))?;
@@ -135,5 +145,25 @@ mod tests {
             .issue_at("u", Role::Admin, Some(Duration::from_secs(10 * 86400)), NOW)
             .unwrap();
         assert_eq!(e, MAX_TOKEN_TTL.as_secs());
+    }
+
+    #[test]
+    fn a_swapped_in_keyring_signs_at_once() {
+        let (issuer, verifier) = setup();
+        let before = issuer.keyring().active_kid().unwrap().to_owned();
+        let mut next = SigningKeyring::from_pems(issuer.keyring().to_pems().unwrap()).unwrap();
+        let new_kid = next.rotate();
+        issuer.set_keyring(next);
+        let (tok, _) = issuer.issue_at("u", Role::Learner, None, NOW).unwrap();
+        let kid = jsonwebtoken::decode_header(&tok).unwrap().kid.unwrap();
+        assert_eq!(kid, new_kid);
+        assert_ne!(kid, before);
+        // A verifier that has not reloaded does not know the new kid yet.
+        assert_eq!(
+            verifier.verify_at(&tok, NOW),
+            Err(super::super::TokenError::UnknownKid)
+        );
+        verifier.set_local_keys(issuer.keyring().public_keys());
+        assert!(verifier.verify_at(&tok, NOW).is_ok());
     }
 }

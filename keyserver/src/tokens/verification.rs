@@ -244,15 +244,15 @@ mod tests {
         let (issuer, verifier) = setup();
         let mut c = claims_json(NOW);
         c["iss"] = json!("https://evil.test");
-        let tok = sign_raw(issuer.keyring(), &c);
+        let tok = sign_raw(&issuer.keyring(), &c);
         assert_eq!(refused(&verifier, &tok), TokenError::WrongIssuer);
         let mut c = claims_json(NOW);
         c["aud"] = json!("other-service");
-        let tok = sign_raw(issuer.keyring(), &c);
+        let tok = sign_raw(&issuer.keyring(), &c);
         assert_eq!(refused(&verifier, &tok), TokenError::WrongAudience);
         let mut c = claims_json(NOW);
         c.as_object_mut().unwrap().remove("aud");
-        let tok = sign_raw(issuer.keyring(), &c);
+        let tok = sign_raw(&issuer.keyring(), &c);
         assert!(verifier.verify_at(&tok, NOW).is_err());
         // A verifier for another audience rejects our tokens.
         let v2 = TokenVerifier::new(
@@ -269,13 +269,13 @@ mod tests {
         for field in ["exp", "nbf", "sub", "role", "iss"] {
             let mut c = claims_json(NOW);
             c.as_object_mut().unwrap().remove(field);
-            let tok = sign_raw(issuer.keyring(), &c);
+            let tok = sign_raw(&issuer.keyring(), &c);
             assert!(verifier.verify_at(&tok, NOW).is_err(), "{field}");
         }
         let mut c = claims_json(NOW);
         c["role"] = json!("superuser");
         assert!(verifier
-            .verify_at(&sign_raw(issuer.keyring(), &c), NOW)
+            .verify_at(&sign_raw(&issuer.keyring(), &c), NOW)
             .is_err());
     }
 
@@ -350,7 +350,8 @@ mod tests {
         let tok = sign_raw(&attacker, &claims_json(NOW));
         assert_eq!(refused(&verifier, &tok), TokenError::UnknownKid);
         // Missing kid.
-        let e = issuer.keyring().keys.last().unwrap();
+        let ring = issuer.keyring();
+        let e = ring.keys.last().unwrap();
         let tok = jsonwebtoken::encode(
             &Header::new(Algorithm::EdDSA),
             &claims_json(NOW),

@@ -52,13 +52,13 @@ async fn authorize(
     path: &str,
     query: Option<&str>,
 ) -> Result<(String, u64), ApiError> {
-    let exp = signed::verify(app, path, session_id, query)?.exp;
+    let exp = signed::verify(app, path, session_id, query).await?.exp;
     let video_id = session::live_video(app, session_id, now_ms()).await?;
     Ok((video_id, exp))
 }
 
 #[utoipa::path(get, path = "/hls/{session_id}/master.m3u8", tag = "playback",
-    params(("session_id" = String, Path), ("exp" = u64, Query), ("sig" = String, Query)),
+    params(("session_id" = String, Path), ("exp" = u64, Query), ("sig" = String, Query), ("kv" = Option<u32>, Query)),
     responses((status = 200, description = "master playlist, every URI signed", content_type = "application/vnd.apple.mpegurl"),
               (status = 403, description = "bad_signature, expired_signature or session_ended")))]
 pub async fn master(
@@ -75,7 +75,7 @@ pub async fn master(
 
 #[utoipa::path(get, path = "/hls/{session_id}/{rung}/{file}", tag = "playback",
     params(("session_id" = String, Path), ("rung" = String, Path), ("file" = String, Path, description = "`index.m3u8` or a `.ts` segment"),
-           ("exp" = u64, Query), ("sig" = String, Query), ("Range" = Option<String>, Header)),
+           ("exp" = u64, Query), ("sig" = String, Query), ("kv" = Option<u32>, Query), ("Range" = Option<String>, Header)),
     responses((status = 200, description = "variant playlist or encrypted segment (video/mp2t)"),
               (status = 206, description = "partial segment"),
               (status = 403, description = "bad_signature, expired_signature or session_ended"),
