@@ -246,10 +246,14 @@ async fn a_cluster_of_edges_workers_and_a_key_server_shares_one_upload_job_and_r
         never_had_the_master_key(server, master_text, &master_path);
     }
 
-    // A second key server given another master key refuses to start,
-    // instead of failing every key it would be asked for.
+    // A second key server given the cluster's secrets but another master key
+    // refuses to start, instead of failing every key it would be asked for.
     let stranger = tempfile::tempdir().unwrap();
     let mut second = common::sealcast_command()
+        .env(
+            "SEALCAST_URL_SIGNING_SECRET_FILE",
+            secrets.path("url-signing.key"),
+        )
         .args(["serve", "--listen", "127.0.0.1:0", "--roles", "keyserver"])
         .arg("--data-dir")
         .arg(stranger.path())

@@ -134,10 +134,10 @@ proptest! {
     }
 
     #[test]
-    fn ids_are_exactly_what_sealcast_mints(s in "\\PC{0,40}") {
+    fn valid_ids_are_safe_path_segments(s in "\\PC{0,40}") {
         if is_valid_id(&s) {
-            prop_assert!(s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{}", s);
-            prop_assert!(!s.is_empty());
+            prop_assert!(s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)), "{}", s);
+            prop_assert!(!s.is_empty() && s != "." && s != "..", "{}", s);
         }
     }
 }
