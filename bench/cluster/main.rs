@@ -26,7 +26,7 @@ mod postgres;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{arg, b64_file, run_builtin, run_wrk, Result_};
+use common::{arg, b64_file, login, measure, new_session, Result_};
 use sealcast::db::{now_ms, Db};
 use sealcast_keyserver::UrlSigner;
 use serde_json::{json, Value};
@@ -45,16 +45,7 @@ async fn load(urls: &[String], token: &str, secs: u64, conns: u64, wrk: bool) ->
     let per = (conns / urls.len() as u64).max(1);
     let runs = urls.iter().map(|url| {
         let (url, token) = (url.clone(), token.to_string());
-        tokio::spawn(async move {
-            if wrk {
-                tokio::task::spawn_blocking(move || run_wrk(&url, &token, secs, per))
-                    .await
-                    .unwrap()
-                    .expect("wrk output")
-            } else {
-                run_builtin(&url, &token, secs, per).await
-            }
-        })
+        tokio::spawn(async move { measure(url, &token, secs, per, wrk).await })
     });
     let mut total = Result_ {
         rps: 0.0,
@@ -72,34 +63,14 @@ async fn load(urls: &[String], token: &str, secs: u64, conns: u64, wrk: bool) ->
     total
 }
 
-async fn login(http: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
-    let login: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    login["access_token"].as_str().unwrap().to_string()
-}
-
-async fn new_session(http: &reqwest::Client, base: &str, token: &str, video: &str) -> String {
-    let session: Value = http
-        .post(format!("{base}/api/v1/videos/{video}/playback"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    session["session_id"].as_str().unwrap().to_string()
-}
-
 /// Uploads `bytes` through tus on `base` into `course`; the video id.
-async fn upload(http: &reqwest::Client, base: &str, token: &str, course: &str, bytes: &[u8]) -> String {
+async fn upload(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    course: &str,
+    bytes: &[u8],
+) -> String {
     use base64::Engine;
     let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
     let created = http
@@ -109,7 +80,12 @@ async fn upload(http: &reqwest::Client, base: &str, token: &str, course: &str, b
         .header("upload-length", bytes.len().to_string())
         .header(
             "upload-metadata",
-            format!("filename {},course_id {},title {}", b64("b.mp4"), b64(course), b64("Bench")),
+            format!(
+                "filename {},course_id {},title {}",
+                b64("b.mp4"),
+                b64(course),
+                b64("Bench")
+            ),
         )
         .send()
         .await
@@ -291,10 +267,32 @@ async fn main() {
     let jobs = arg("--jobs", 4) as usize;
     let clip = tmp.path().join("clip.mp4");
     let status = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
         .arg("testsrc2=size=640x360:rate=25")
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "20"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "20",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
         .args(["-c:a", "aac", "-shortest"])
         .arg(&clip)
         .status()

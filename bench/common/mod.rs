@@ -13,6 +13,7 @@ use base64::Engine;
 use sealcast::db::{new_id, now_ms, Db};
 use sealcast::identity::{create_course, create_user, enroll, Role};
 use sealcast_keyserver::{public_key_from_slice, seal, KeyContext};
+use serde_json::{json, Value};
 
 pub struct Server(Child);
 
@@ -136,7 +137,6 @@ pub async fn run_builtin(url: &str, token: &str, secs: u64, conns: u64) -> Resul
     }
 }
 
-
 /// The release binary (or `SEALCAST_BIN`).
 pub fn binary() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -234,4 +234,45 @@ pub async fn seed(db: &Db, master_pub: PathBuf) -> Seeded {
         key_id,
         password,
     }
+}
+
+/// Loads `url` for `secs` with `conns` connections (wrk if `wrk`, else the built-in client).
+pub async fn measure(url: String, token: &str, secs: u64, conns: u64, wrk: bool) -> Result_ {
+    if wrk {
+        let token = token.to_string();
+        tokio::task::spawn_blocking(move || run_wrk(&url, &token, secs, conns))
+            .await
+            .unwrap()
+            .expect("wrk output")
+    } else {
+        run_builtin(&url, token, secs, conns).await
+    }
+}
+
+/// Logs in through `base`; the access token.
+pub async fn login(http: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
+    let login: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["access_token"].as_str().unwrap().to_string()
+}
+
+/// Starts a playback session through `base`; its id.
+pub async fn new_session(http: &reqwest::Client, base: &str, token: &str, video: &str) -> String {
+    let session: Value = http
+        .post(format!("{base}/api/v1/videos/{video}/playback"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    session["session_id"].as_str().unwrap().to_string()
 }

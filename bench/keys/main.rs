@@ -24,10 +24,9 @@ mod common;
 
 use std::process::Command;
 
-use common::{arg, b64_file, run_builtin, run_wrk};
+use common::{arg, b64_file, login, measure, new_session};
 use sealcast::db::{now_ms, Db};
 use sealcast_keyserver::UrlSigner;
-use serde_json::{json, Value};
 
 #[tokio::main]
 async fn main() {
@@ -57,26 +56,9 @@ async fn main() {
     let seeded = common::seed(&db, data.join("secrets/master.pub")).await;
     let (video, key_id, password) = (&seeded.video, seeded.key_id, seeded.password);
     let http = reqwest::Client::new();
-    let login: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": "learner@bench.test", "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_string();
-    let session: Value = http
-        .post(format!("{base}/api/v1/videos/{video}/playback"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let session = session["session_id"].as_str().unwrap();
+    let token = login(&http, &base, "learner@bench.test", password).await;
+    let session = new_session(&http, &base, &token, video).await;
+    let session = session.as_str();
     let signer = UrlSigner::new(&b64_file(data.join("secrets/url-signing.key"))).unwrap();
     let exp = (now_ms() / 1000) as u64 + 3600;
     let key_url = format!(
@@ -90,19 +72,7 @@ async fn main() {
 
     let use_wrk = Command::new("wrk").arg("--version").output().is_ok();
     let tool = if use_wrk { "wrk" } else { "built-in client" };
-    let measure = |url: String| {
-        let token = token.clone();
-        async move {
-            if use_wrk {
-                tokio::task::spawn_blocking(move || run_wrk(&url, &token, secs, conns))
-                    .await
-                    .unwrap()
-                    .expect("wrk output")
-            } else {
-                run_builtin(&url, &token, secs, conns).await
-            }
-        }
-    };
+    let measure = |url: String| measure(url, &token, secs, conns, use_wrk);
     // Warm up both, then measure each for the same time.
     let _ = measure(trivial_url.clone()).await;
     let _ = measure(key_url.clone()).await;

@@ -62,10 +62,12 @@ impl SessionStartLimits {
         }
         let now_ms = self.clock.unix_seconds() as i64 * 1000;
         let key = format!("playback-start:{user_id}");
-        Ok(match rate_limits::take(db, &key, self.shared, now_ms).await? {
-            Some(wait) => Err(wait),
-            None => Ok(()),
-        })
+        Ok(
+            match rate_limits::take(db, &key, self.shared, now_ms).await? {
+                Some(wait) => Err(wait),
+                None => Ok(()),
+            },
+        )
     }
 }
 

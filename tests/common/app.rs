@@ -30,6 +30,8 @@ pub struct TestApp {
     pub admin: Login,
     data_path: PathBuf,
     _in_process_data: Option<tempfile::TempDir>,
+    /// The suite's PostgreSQL of an in-process app (`SEALCAST_TEST_DATABASE=postgres`).
+    _in_process_pg: Option<super::Postgres>,
     /// Where the kit writes source videos.
     pub scratch: tempfile::TempDir,
 }
@@ -73,6 +75,7 @@ impl TestApp {
             api,
             admin,
             _in_process_data: None,
+            _in_process_pg: None,
             scratch: tempfile::tempdir().unwrap(),
         }
     }
@@ -84,6 +87,16 @@ impl TestApp {
         args.identity.login_attempts_per_email.get_or_insert(1000);
         let dir = tempfile::tempdir().unwrap();
         let data_path = dir.path().join("data");
+        let pg = if args.storage.database_url.is_none() && super::server::suite_on_postgres() {
+            let pg = tokio::task::spawn_blocking(super::Postgres::start)
+                .await
+                .unwrap();
+            args.storage.database_url = Some(pg.url.clone());
+            Some(pg)
+        } else {
+            None
+        };
+        let database_url = args.storage.database_url.clone();
         let state = in_process::build(args, &data_path).await;
         let api = Api::in_process(sealcast::http::router(state.clone()));
         let admin = first_admin(&api, |email| {
@@ -92,6 +105,7 @@ impl TestApp {
                 .arg("--password-stdin")
                 .arg("--data-dir")
                 .arg(&data_path)
+                .args(database_url.iter().flat_map(|url| ["--database-url", url]))
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .spawn()
@@ -107,6 +121,7 @@ impl TestApp {
             admin,
             data_path,
             _in_process_data: Some(dir),
+            _in_process_pg: pg,
             scratch: tempfile::tempdir().unwrap(),
         }
     }
@@ -225,7 +240,10 @@ impl TestApp {
         match &self.process {
             Some(server) => AtRest::of(server).await,
             None => {
-                let url = format!("sqlite://{}", self.data_path.join("sealcast.db").display());
+                let url = match &self._in_process_pg {
+                    Some(pg) => pg.url.clone(),
+                    None => format!("sqlite://{}", self.data_path.join("sealcast.db").display()),
+                };
                 AtRest::open(&self.data_path, &url).await
             }
         }

@@ -43,13 +43,14 @@ impl From<tempfile::TempDir> for DataDir {
 /// server whose test chose no database gets one of its own (a node started
 /// on another's data dir shares that one's). `make test` runs the suite's
 /// database-heavy binaries once more this way.
-fn suite_on_postgres() -> bool {
+pub fn suite_on_postgres() -> bool {
     std::env::var("SEALCAST_TEST_DATABASE").is_ok_and(|v| v == "postgres")
 }
 
 /// The PostgreSQL of each server's data dir, while that server (or its
 /// handed-back [`DataDir`]) keeps it alive.
-fn postgres_of_data() -> &'static Mutex<std::collections::HashMap<PathBuf, std::sync::Weak<Postgres>>> {
+fn postgres_of_data(
+) -> &'static Mutex<std::collections::HashMap<PathBuf, std::sync::Weak<Postgres>>> {
     static MAP: std::sync::OnceLock<
         Mutex<std::collections::HashMap<PathBuf, std::sync::Weak<Postgres>>>,
     > = std::sync::OnceLock::new();
