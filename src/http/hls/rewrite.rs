@@ -77,14 +77,16 @@ pub async fn cached_rewrite(
 
 /// `/hls/{session}/{dir}{uri}?{query}` for a plain relative name.
 fn signed_uri(session_id: &str, dir: &str, uri: &str, query: &str) -> Result<String, ApiError> {
+    // Only names like the transcoder writes (`240p/seg_00001.ts`): ASCII
+    // letters, digits, `._-` and `/`, never a `..` anywhere, so no layer's
+    // normalisation can read a traversal into it.
     let plain = !uri.is_empty()
         && !uri.starts_with('/')
-        && !uri.contains("://")
-        && !uri.contains('?')
-        && !uri.contains('#')
+        && !uri.contains("..")
         && uri
-            .split('/')
-            .all(|s| !s.is_empty() && s != "." && s != "..");
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+        && uri.split('/').all(|s| !s.is_empty() && s != ".");
     if !plain {
         return Err(ApiError::internal(format_args!(
             "stored playlist has a URI that is not a relative name: {uri}"
