@@ -1,5 +1,5 @@
 # The two commands of the README.
-.PHONY: run test build web test-web
+.PHONY: run test build web test-web bench
 
 # Installs what is missing, builds, and starts the server on embedded defaults.
 run:
@@ -8,12 +8,14 @@ run:
 	cargo build --release --bin sealcast
 	./target/release/sealcast serve --demo
 
-# Runs every check CI runs: formatting, lints and the whole test suite.
+# Runs every check CI runs: formatting, lints and the whole test suite, whose
+# whole-system tests run twice: on SQLite, then each server on a PostgreSQL of its own.
 test:
 	scripts/setup.sh --test
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
+	SEALCAST_TEST_DATABASE=postgres cargo test -p sealcast --test '*'
 	$(MAKE) test-web
 
 build:
@@ -30,3 +32,13 @@ web:
 test-web: web
 	cargo build --bin sealcast
 	cd player-demo && npm test
+
+# Every benchmark in bench/, each side by side with its peer in one run,
+# printing both and the ratio (release build; minutes, not seconds; by hand).
+bench: build
+	cargo run --release --example keys_bench
+	cargo run --release --example cluster_bench
+	bench/transcode/ladder.sh
+	bench/transcode/crypto.sh
+	bench/transcode/copy.sh
+	bench/edge/run.sh

@@ -34,7 +34,8 @@ fn open_to_others(dir: &Path, found: &mut Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_data_dir_database_uploads_and_segments_are_private() {
-    let app = TestApp::init().fast_transcodes().app().await;
+    // The SQLite files are part of the subject.
+    let app = TestApp::init().sqlite().fast_transcodes().app().await;
     let (creator, course) = app.creator_with_course().await;
     app.ready_video(&creator, &course).await;
     let data = app.data_path();

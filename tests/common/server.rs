@@ -91,6 +91,14 @@ impl ServerBuilder {
         self
     }
 
+    /// SQLite in the data dir, even when the suite runs on PostgreSQL: for
+    /// tests whose subject is the SQLite files themselves.
+    pub fn sqlite(mut self) -> Self {
+        self.database = Database::Sqlite;
+        self.database_chosen = true;
+        self
+    }
+
     /// Stores objects in a Garage bucket instead of the data dir.
     pub fn garage(self, garage: &Garage) -> Self {
         self.flag("--storage", format!("s3://{}/server-test", garage.bucket))
