@@ -67,17 +67,48 @@ impl Drop for ContentKey {
     }
 }
 
-/// The IV of segment `media_sequence`: the sequence number as a big-endian
-/// 128-bit integer. This is also HLS's implicit IV, so a player that ignores
-/// the explicit `IV=` attribute still decrypts correctly, and it is unique per
-/// segment within a playlist.
-pub fn segment_iv(media_sequence: u64) -> [u8; 16] {
-    u128::from(media_sequence).to_be_bytes()
+/// The CBC IV of one segment on one rung: 16 bytes from the OS CSPRNG,
+/// stated in the playlist as the key tag's explicit `IV=`.
+///
+/// A crypto period's key is shared by every rung (so players switch rungs
+/// without fetching a new key), so an IV derived from the segment number
+/// alone would repeat across rungs, and CBC under a repeated (key, IV) shows
+/// whether two segments start with the same bytes. A random IV is unique
+/// per (rung, segment) without relying on how rungs or segments are
+/// numbered, and unpredictable, as CBC wants (NIST SP 800-38A).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SegmentIv(pub [u8; 16]);
+
+impl SegmentIv {
+    /// A fresh IV from [`rand::rngs::OsRng`].
+    pub fn generate() -> Self {
+        let mut iv = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut iv);
+        SegmentIv(iv)
+    }
+
+    /// Reads an `IV=` attribute value (`0x` + 32 hex digits) as a player does.
+    pub fn from_attribute(value: &str) -> Option<Self> {
+        let digits = value
+            .strip_prefix("0x")
+            .or_else(|| value.strip_prefix("0X"))?;
+        let mut iv = [0u8; 16];
+        hex::decode_to_slice(digits, &mut iv).ok()?;
+        Some(SegmentIv(iv))
+    }
 }
 
-/// `IV=` attribute value for [`segment_iv`]: `0x` + 32 hex digits.
-pub fn iv_attribute(media_sequence: u64) -> String {
-    format!("0x{:032x}", u128::from(media_sequence))
+/// The `IV=` attribute value: `0x` + 32 hex digits.
+impl fmt::Display for SegmentIv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{}", hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for SegmentIv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SegmentIv({self})")
+    }
 }
 
 /// Encrypt a whole segment in place (AES-128-CBC, PKCS#7). Takes the buffer
@@ -111,7 +142,7 @@ mod tests {
         let k = ContentKey::generate();
         for len in [0usize, 1, 15, 16, 17, 188 * 7, 100_000] {
             let plain: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
-            let iv = segment_iv(len as u64);
+            let iv = SegmentIv::generate().0;
             let enc = encrypt_segment(&k.key, &iv, plain.clone());
             assert_eq!(enc.len(), (len / 16 + 1) * 16);
             if len > 0 {
@@ -122,10 +153,28 @@ mod tests {
     }
 
     #[test]
-    fn iv_is_big_endian_sequence() {
-        assert_eq!(segment_iv(1)[15], 1);
-        assert_eq!(segment_iv(256)[14], 1);
-        assert_eq!(iv_attribute(3), "0x00000000000000000000000000000003");
+    fn ivs_are_random_and_read_back_from_their_attribute() {
+        let a = SegmentIv::generate();
+        let b = SegmentIv::generate();
+        assert_ne!(a, b);
+        let attr = a.to_string();
+        assert_eq!(attr.len(), 34);
+        assert!(attr.starts_with("0x"), "{attr}");
+        assert_eq!(SegmentIv::from_attribute(&attr), Some(a));
+        assert_eq!(
+            SegmentIv::from_attribute("0X000102030405060708090A0B0C0D0E0F"),
+            Some(SegmentIv(core::array::from_fn(|i| i as u8)))
+        );
+        for bad in [
+            "",
+            "0x",
+            "0x0001",
+            "000102030405060708090a0b0c0d0e0f",
+            "0x000102030405060708090a0b0c0d0e0f00",
+            "0x000102030405060708090a0b0c0d0e0g",
+        ] {
+            assert_eq!(SegmentIv::from_attribute(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! of the next larger one scales from that rung's picture) → MPEG-TS
 //! segments cut at
 //! keyframes forced at the same source PTS on every rung → each segment
-//! encrypted whole (AES-128-CBC, PKCS#7, IV = media sequence number) →
+//! encrypted whole (AES-128-CBC, PKCS#7, a random IV per rung and segment,
+//! stated in the playlist; keys are shared by all rungs) →
 //! playlists (m3u8-rs) and a poster JPEG. See [`CopyTop`] for the copy path.
 //!
 //! Timestamps: output PTS are the source's (relative to the first video
@@ -39,7 +40,7 @@ mod rung;
 mod sample;
 mod sink;
 
-pub use crypto::{decrypt_segment, encrypt_segment, iv_attribute, segment_iv, ContentKey, KeyId};
+pub use crypto::{decrypt_segment, encrypt_segment, ContentKey, KeyId, SegmentIv};
 pub use error::{ErrorKind, SinkError, TranscodeError};
 pub use ladder::{display_size, plan_ladder, Rendition, Rung};
 pub use options::{CopyTop, TranscodeOptions, X264_PRESETS};

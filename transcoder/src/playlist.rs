@@ -7,7 +7,7 @@ use m3u8_rs::{
     VariantStream,
 };
 
-use crate::crypto::iv_attribute;
+use crate::crypto::SegmentIv;
 
 /// Segment file name inside a rung folder.
 pub(crate) fn segment_name(index: usize) -> String {
@@ -24,21 +24,30 @@ pub(crate) fn media_playlist_path(rung: &str) -> String {
     format!("{rung}/index.m3u8")
 }
 
-/// A VOD media playlist. Every segment gets its own `#EXT-X-KEY` because the
-/// explicit `IV=` of a key tag applies to all following segments: repeating
-/// the tag is the only way to state a per-segment IV explicitly.
-pub(crate) fn media_playlist(durations: &[f64], key_uris: &[String], rotate_every: u32) -> Vec<u8> {
+/// One rung's VOD media playlist: segment `i` has duration `durations[i]`,
+/// key `key_uris[i / rotate_every]` and IV `ivs[i]`. Every segment gets its
+/// own `#EXT-X-KEY` because the explicit `IV=` of a key tag applies to all
+/// following segments: repeating the tag is the only way to state a
+/// per-segment IV explicitly.
+pub(crate) fn media_playlist(
+    durations: &[f64],
+    key_uris: &[String],
+    rotate_every: u32,
+    ivs: &[SegmentIv],
+) -> Vec<u8> {
+    assert_eq!(durations.len(), ivs.len(), "one IV per segment");
     let max = durations.iter().copied().fold(0.0_f64, f64::max);
     let segments = durations
         .iter()
+        .zip(ivs)
         .enumerate()
-        .map(|(i, &d)| MediaSegment {
+        .map(|(i, (&d, iv))| MediaSegment {
             uri: segment_name(i),
             duration: d as f32,
             key: Some(Key {
                 method: KeyMethod::AES128,
                 uri: Some(key_uris[i / rotate_every as usize].clone()),
-                iv: Some(iv_attribute(i as u64)),
+                iv: Some(iv.to_string()),
                 keyformat: None,
                 keyformatversions: None,
             }),
@@ -94,4 +103,29 @@ pub(crate) fn master_playlist(variants: &[Variant]) -> Vec<u8> {
     let mut out = Vec::new();
     pl.write_to(&mut out).expect("writing to a Vec cannot fail");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_segment_states_its_own_iv_under_its_period_key() {
+        let ivs: Vec<SegmentIv> = (0..3).map(|_| SegmentIv::generate()).collect();
+        let keys = ["../keys/a.key".to_string(), "../keys/b.key".to_string()];
+        let bytes = media_playlist(&[2.0, 2.0, 1.0], &keys, 2, &ivs);
+        let m3u8_rs::Playlist::MediaPlaylist(pl) = m3u8_rs::parse_playlist_res(&bytes).unwrap()
+        else {
+            panic!("not a media playlist");
+        };
+        assert_eq!(pl.segments.len(), 3);
+        for (i, seg) in pl.segments.iter().enumerate() {
+            assert_eq!(seg.uri, segment_name(i));
+            let key = seg.key.as_ref().expect("a key tag per segment");
+            assert_eq!(key.method, KeyMethod::AES128);
+            assert_eq!(key.uri.as_deref(), Some(keys[i / 2].as_str()));
+            let iv = key.iv.as_deref().expect("explicit IV");
+            assert_eq!(SegmentIv::from_attribute(iv), Some(ivs[i]));
+        }
+    }
 }

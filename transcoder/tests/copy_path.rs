@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use sealcast_transcoder::{decrypt_segment, segment_iv, CopyTop, TranscodeOptions};
+use sealcast_transcoder::{decrypt_segment, CopyTop, SegmentIv, TranscodeOptions};
 
 fn framemd5(input: &Path) -> Vec<String> {
     let hls: &[&str] = if input.extension().is_some_and(|e| e == "m3u8") {
@@ -49,13 +49,15 @@ fn segment_starts(out: &Path, rung: &str) -> Vec<(String, String)> {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let uri = s.key.as_ref().unwrap().uri.clone().unwrap();
+            let tag = s.key.as_ref().unwrap();
+            let uri = tag.uri.clone().unwrap();
+            let iv = SegmentIv::from_attribute(tag.iv.as_deref().unwrap()).unwrap();
             let key: [u8; 16] = std::fs::read(out.join(rung).join(uri))
                 .unwrap()
                 .try_into()
                 .unwrap();
             let enc = std::fs::read(out.join(rung).join(&s.uri)).unwrap();
-            let plain = decrypt_segment(&key, &segment_iv(i as u64), &enc).unwrap();
+            let plain = decrypt_segment(&key, &iv.0, &enc).unwrap();
             let f = tmp.path().join(format!("{i}.ts"));
             std::fs::write(&f, plain).unwrap();
             let p = ffprobe(
@@ -105,6 +107,8 @@ fn top_rung_is_copied_and_aligned() {
     assert!(r.renditions[0].copied, "{r:?}");
     assert!(!r.renditions[1].copied);
     check_playable(&out, &SMALL_LADDER, 7.0);
+    // The copied rung is sealed like any other: no (key, IV) pair twice.
+    assert_key_iv_pairs_unique(&out);
     // The copied rung carries the source pictures bit for bit.
     let ours = framemd5(&out.join("240p/index.m3u8"));
     assert_eq!(ours.len(), 175);

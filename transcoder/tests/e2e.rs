@@ -8,7 +8,7 @@ use std::path::Path;
 
 use common::*;
 use m3u8_rs::{KeyMethod, MediaPlaylist, MediaPlaylistType, Playlist};
-use sealcast_transcoder::{decrypt_segment, segment_iv, DirSink, OutputSink};
+use sealcast_transcoder::{decrypt_segment, DirSink, OutputSink, SegmentIv};
 
 fn media_playlist(path: &Path) -> MediaPlaylist {
     let bytes = std::fs::read(path).unwrap();
@@ -115,7 +115,7 @@ fn end_to_end_encrypted_ladder() {
             let key = seg.key.as_ref().expect("EXT-X-KEY before every segment");
             assert_eq!(key.method, KeyMethod::AES128);
             let iv = key.iv.as_deref().expect("explicit IV");
-            assert_eq!(iv, format!("0x{:032x}", i));
+            let iv = SegmentIv::from_attribute(iv).unwrap_or_else(|| panic!("IV {iv}"));
             let uri = key.uri.clone().unwrap();
             assert!(
                 uri.starts_with("../keys/") && uri.ends_with(".key"),
@@ -143,7 +143,7 @@ fn end_to_end_encrypted_ladder() {
                     .mode();
                 assert_eq!(mode & 0o777, 0o600);
             }
-            let plain = decrypt_segment(&key_bytes, &segment_iv(i as u64), &enc).expect("decrypts");
+            let plain = decrypt_segment(&key_bytes, &iv.0, &enc).expect("decrypts");
             assert!(looks_like_plain_ts(&plain));
             let seg_file = tmp
                 .path()

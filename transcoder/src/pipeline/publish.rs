@@ -36,10 +36,12 @@ pub(super) fn publish(
     if let Some(jpeg) = &decoded.poster {
         sealer.sink().put("poster.jpg", jpeg)?;
     }
-    // Every rung has the same segments and keys, hence the same playlist.
-    let playlist = media_playlist(&durations, &sealer.key_uris(), rotate_every);
+    // Every rung has the same segments and keys but IVs of its own.
+    let key_uris = sealer.key_uris();
     let mut reports = Vec::new();
     for (i, r) in plan.renditions.iter().enumerate() {
+        let ivs = sealer.segment_ivs(i, n)?;
+        let playlist = media_playlist(&durations, &key_uris, rotate_every, &ivs);
         sealer
             .sink()
             .put(&media_playlist_path(&r.name), &playlist)?;

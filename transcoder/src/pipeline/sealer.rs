@@ -1,9 +1,10 @@
 //! The sink's side while the rungs run, on the calling thread: content
 //! keys (a fresh one every `rotate_every` segments, so one leaked key
-//! exposes little), encryption of each finished segment with its key and
-//! IV, storage, and a tally of what every rung produced.
+//! exposes little, shared by all rungs), encryption of each finished
+//! segment with its key and its own random IV, storage, and a tally of what
+//! every rung produced.
 
-use crate::crypto::{encrypt_segment, segment_iv, ContentKey};
+use crate::crypto::{encrypt_segment, ContentKey, SegmentIv};
 use crate::error::TranscodeError;
 use crate::ladder::Rendition;
 use crate::playlist::segment_path;
@@ -16,8 +17,8 @@ pub(super) struct Sealer<'s> {
     /// Each key with the URI the sink gave it, in order of use.
     keys: Vec<(ContentKey, String)>,
     rotate_every: usize,
-    /// Encrypted size of each segment, per rung.
-    sizes: Vec<Vec<Option<usize>>>,
+    /// Each segment as sealed, per rung.
+    sealed: Vec<Vec<Option<Sealed>>>,
     /// Per rung, once finished: its codec string and segment count.
     done: Vec<Option<(String, usize)>>,
 }
@@ -33,7 +34,7 @@ impl<'s> Sealer<'s> {
             names: renditions.iter().map(|r| r.name.clone()).collect(),
             keys: Vec::new(),
             rotate_every: rotate_every as usize,
-            sizes: vec![Vec::new(); renditions.len()],
+            sealed: vec![Vec::new(); renditions.len()],
             done: vec![None; renditions.len()],
         }
     }
@@ -98,7 +99,34 @@ impl<'s> Sealer<'s> {
 
     /// Encrypted size of each segment of `rung` (0 where one never came).
     pub(super) fn segment_sizes(&self, rung: usize) -> Vec<usize> {
-        self.sizes[rung].iter().map(|s| s.unwrap_or(0)).collect()
+        self.sealed[rung]
+            .iter()
+            .map(|s| s.map_or(0, |s| s.size))
+            .collect()
+    }
+
+    /// The IV of each of the first `count` segments of `rung`, for its
+    /// playlist; a segment that never came is an error, not a guessed IV.
+    pub(super) fn segment_ivs(
+        &self,
+        rung: usize,
+        count: usize,
+    ) -> Result<Vec<SegmentIv>, TranscodeError> {
+        (0..count)
+            .map(|index| {
+                self.sealed[rung]
+                    .get(index)
+                    .copied()
+                    .flatten()
+                    .map(|s| s.iv)
+                    .ok_or_else(|| {
+                        TranscodeError::Encoder(format!(
+                            "rung {} never sealed segment {index}",
+                            self.names[rung]
+                        ))
+                    })
+            })
+            .collect()
     }
 
     /// The rung's RFC 6381 video codec, once it is done.
@@ -114,14 +142,25 @@ impl<'s> Sealer<'s> {
             .keys
             .get(index / self.rotate_every)
             .ok_or_else(|| TranscodeError::Encoder(format!("segment {index} has no key")))?;
-        let enc = encrypt_segment(&key.key, &segment_iv(index as u64), bytes);
+        let iv = SegmentIv::generate();
+        let enc = encrypt_segment(&key.key, &iv.0, bytes);
         self.sink
             .put(&segment_path(&self.names[rung], index), &enc)?;
-        let sizes = &mut self.sizes[rung];
-        if sizes.len() <= index {
-            sizes.resize(index + 1, None);
+        let sealed = &mut self.sealed[rung];
+        if sealed.len() <= index {
+            sealed.resize(index + 1, None);
         }
-        sizes[index] = Some(enc.len());
+        sealed[index] = Some(Sealed {
+            iv,
+            size: enc.len(),
+        });
         Ok(())
     }
+}
+
+/// What the playlist and the report need of one stored segment.
+#[derive(Clone, Copy)]
+struct Sealed {
+    iv: SegmentIv,
+    size: usize,
 }

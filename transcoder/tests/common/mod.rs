@@ -280,3 +280,98 @@ pub fn decoded_video_frames(input: &Path) -> usize {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .count()
 }
+
+/// One segment's `#EXT-X-KEY` as a player reads it from a variant playlist.
+pub struct SegmentKeyTag {
+    /// The variant playlist's URI in the master, e.g. `240p/index.m3u8`.
+    pub variant: String,
+    /// Position of the segment in its playlist.
+    pub index: usize,
+    /// The encrypted segment file.
+    pub segment: PathBuf,
+    pub key_uri: String,
+    /// The key file's bytes (what the URI resolves to).
+    pub key: [u8; 16],
+    /// The explicit `IV=` attribute, as written.
+    pub iv: Option<String>,
+}
+
+impl SegmentKeyTag {
+    /// The explicit IV as bytes; panics when it is missing or malformed.
+    pub fn iv_bytes(&self) -> [u8; 16] {
+        let iv = self
+            .iv
+            .as_deref()
+            .unwrap_or_else(|| panic!("{} segment {}: no explicit IV", self.variant, self.index));
+        let digits = iv
+            .strip_prefix("0x")
+            .or_else(|| iv.strip_prefix("0X"))
+            .filter(|d| d.len() == 32)
+            .unwrap_or_else(|| panic!("IV {iv} is not 0x + 32 hex digits"));
+        let mut out = [0u8; 16];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&digits[2 * i..2 * i + 2], 16)
+                .unwrap_or_else(|_| panic!("IV {iv} is not hex"));
+        }
+        out
+    }
+}
+
+/// Every segment's key tag of every variant in OUT/master.m3u8, parsed with
+/// m3u8-rs; panics on a segment without a key tag or with another method.
+pub fn segment_key_tags(out: &Path) -> Vec<SegmentKeyTag> {
+    let master = std::fs::read(out.join("master.m3u8")).unwrap();
+    let m3u8_rs::Playlist::MasterPlaylist(m) = m3u8_rs::parse_playlist_res(&master).unwrap() else {
+        panic!("master.m3u8 is not a master playlist");
+    };
+    let mut tags = Vec::new();
+    for v in &m.variants {
+        let path = out.join(&v.uri);
+        let dir = path.parent().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let m3u8_rs::Playlist::MediaPlaylist(pl) = m3u8_rs::parse_playlist_res(&bytes).unwrap()
+        else {
+            panic!("{} is not a media playlist", v.uri);
+        };
+        for (index, seg) in pl.segments.iter().enumerate() {
+            let key = seg
+                .key
+                .as_ref()
+                .unwrap_or_else(|| panic!("{} segment {index}: no EXT-X-KEY", v.uri));
+            assert_eq!(key.method, m3u8_rs::KeyMethod::AES128, "{}", v.uri);
+            let key_uri = key.uri.clone().expect("key URI");
+            tags.push(SegmentKeyTag {
+                variant: v.uri.clone(),
+                index,
+                segment: dir.join(&seg.uri),
+                key: std::fs::read(dir.join(&key_uri))
+                    .unwrap()
+                    .try_into()
+                    .expect("a 16-byte key"),
+                key_uri,
+                iv: key.iv.clone(),
+            });
+        }
+    }
+    tags
+}
+
+/// No two segments of the ladder, on any rung, are encrypted under the same
+/// (key, IV) pair, and every segment states its IV explicitly.
+pub fn assert_key_iv_pairs_unique(out: &Path) {
+    let tags = segment_key_tags(out);
+    assert!(!tags.is_empty());
+    let mut seen = std::collections::HashMap::new();
+    for t in &tags {
+        let pair = (t.key, t.iv_bytes());
+        if let Some((variant, index)) = seen.insert(pair, (&t.variant, t.index)) {
+            panic!(
+                "{} segment {} reuses the key {} and IV {} of {variant} segment {index}",
+                t.variant,
+                t.index,
+                t.key_uri,
+                t.iv.as_deref().unwrap()
+            );
+        }
+    }
+}
