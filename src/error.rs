@@ -323,7 +323,7 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-/// Seconds a client is told to wait while the database is away.
+/// Seconds a client is told to wait while the database or the object store is away.
 pub const DATABASE_RETRY_SECS: u64 = 2;
 
 impl From<crate::storage::StorageError> for ApiError {
@@ -339,6 +339,7 @@ impl From<crate::storage::StorageError> for ApiError {
             E::Unavailable(reason) => {
                 tracing::warn!(request_id = %current_request_id(), %reason, "storage unavailable");
                 ApiError::new(ErrorCode::Unavailable, "storage temporarily unavailable")
+                    .with_retry_after(DATABASE_RETRY_SECS)
             }
             other => ApiError::internal(format_args!("storage: {other}")),
         }

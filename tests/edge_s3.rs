@@ -317,3 +317,47 @@ async fn s3_expired_upload_is_swept_with_its_multipart_upload() {
         .unwrap()
         .is_empty());
 }
+
+/// Garage down in the middle of an upload: the PATCH that cannot reach it is
+/// answered 503 with `Retry-After` (never a 500, never a lost byte), the
+/// offset stays where storage last acknowledged it, and once Garage is back
+/// the client resumes from that offset and the video becomes ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_garage_outage_mid_upload_is_a_503_and_the_upload_resumes_after_it() {
+    let mut garage = tokio::task::spawn_blocking(Garage::start).await.unwrap();
+    let app = TestApp::init()
+        .garage(&garage)
+        .fast_transcodes()
+        .flag("--s3-part-size-mib", 5)
+        .app()
+        .await;
+    let api = &app.api;
+    let (creator, course) = app.creator_with_course().await;
+    let token = creator.token.clone();
+    let video = video_bytes(app.scratch.path(), 3, 7 * MIB);
+    let path = api.new_upload(&token, &course, video.len() as u64).await;
+    let first = 6 * MIB;
+    let resp = api.patch(&path, &token, 0, video[..first].to_vec()).await;
+    assert_eq!(resp.status(), 204);
+
+    garage.stop();
+    let resp = api
+        .patch(&path, &token, first as u64, video[first..].to_vec())
+        .await;
+    assert_eq!(resp.status(), 503, "{:?}", resp.text().await);
+    assert_eq!(resp.headers()["retry-after"], "2");
+    assert_eq!(error_code(resp).await, "unavailable");
+    // What storage acknowledged is what the upload holds.
+    let offset = api.offset(&path, &token).await;
+    assert!(offset <= first as u64, "{offset}");
+    assert!(!app.server().log().contains(&garage.secret_key));
+
+    tokio::task::block_in_place(|| garage.start_again());
+    let offset = api.offset(&path, &token).await;
+    let resp = api
+        .patch(&path, &token, offset, video[offset as usize..].to_vec())
+        .await;
+    assert_eq!(resp.status(), 204, "{:?}", resp.text().await);
+    let settled = app.settled(&upload_id(&path), &token).await;
+    assert_eq!(settled["status"], "ready", "{settled}");
+}

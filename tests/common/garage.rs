@@ -26,6 +26,25 @@ pub struct Garage {
     pub secret_key: String,
     child: Child,
     _dir: tempfile::TempDir,
+    bin: PathBuf,
+    config_path: PathBuf,
+}
+
+/// `garage server` on `config`, its log appended to `dir/garage.log`.
+fn spawn_server(bin: &Path, config: &Path, dir: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("garage.log"))
+        .unwrap();
+    Command::new(bin)
+        .arg("-c")
+        .arg(config)
+        .arg("server")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start Garage at {}: {e}", bin.display()))
 }
 
 pub fn garage_binary() -> PathBuf {
@@ -100,15 +119,7 @@ root_domain = ".s3.garage.localhost"
         );
         let config_path = dir.path().join("garage.toml");
         std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("garage.log")).unwrap();
-        let child = Command::new(&bin)
-            .arg("-c")
-            .arg(&config_path)
-            .arg("server")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start Garage at {}: {e}", bin.display()));
+        let child = spawn_server(&bin, &config_path, dir.path());
         let mut garage = Garage {
             endpoint: format!("http://127.0.0.1:{s3_port}"),
             bucket: "sealcast-test".into(),
@@ -116,9 +127,30 @@ root_domain = ".s3.garage.localhost"
             secret_key: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into(),
             child,
             _dir: dir,
+            bin,
+            config_path,
         };
-        garage.setup(&bin, &config_path);
+        let (bin, config) = (garage.bin.clone(), garage.config_path.clone());
+        garage.setup(&bin, &config);
         garage
+    }
+
+    /// Kills the server (an outage); its data stays for [`start_again`](Self::start_again).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the stopped server on the same data and ports, and waits until
+    /// its bucket answers again.
+    pub fn start_again(&mut self) {
+        self.child = spawn_server(&self.bin, &self.config_path, self._dir.path());
+        let (bin, config, bucket) = (
+            self.bin.clone(),
+            self.config_path.clone(),
+            self.bucket.clone(),
+        );
+        self.cli(&bin, &config, &["bucket", "info", &bucket]);
     }
 
     /// Runs a Garage admin command. Garage answers `node id` before its RPC
