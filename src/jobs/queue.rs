@@ -1,6 +1,7 @@
 //! The job queue's database operations. Portable SQL; a claim is one
-//! conditional UPDATE, so two workers (on one node or many) never run the
-//! same job, and an expired lease makes a job claimable again.
+//! conditional UPDATE (its head row taken `FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL), so two workers (on one node or many) never run the same job,
+//! and an expired lease makes a job claimable again.
 
 use std::time::Duration;
 
@@ -43,21 +44,30 @@ pub async fn claim(
     lease: Duration,
 ) -> Result<Option<ClaimedJob>, sqlx::Error> {
     let now = now_ms();
-    let row: Option<(String, String, i64, i64)> = sqlx::query_as(
+    // On PostgreSQL, workers racing for the queue's head skip the row another
+    // is claiming (`FOR UPDATE SKIP LOCKED`) and take the next one instead of
+    // coming back empty; SQLite has one writer at a time and no row locks.
+    // Either way the outer WHERE re-checks the row, so a job is claimed once.
+    let lock = match db.dialect {
+        crate::db::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        crate::db::Dialect::Sqlite => "",
+    };
+    let sql = format!(
         "UPDATE transcode_jobs \
          SET status = 'processing', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3 \
          WHERE id = (SELECT id FROM transcode_jobs \
                      WHERE (status = 'queued' AND run_after <= $3) \
                         OR (status = 'processing' AND lease_expires_at < $3) \
-                     ORDER BY run_after, created_at LIMIT 1) \
+                     ORDER BY run_after, created_at LIMIT 1{lock}) \
            AND ((status = 'queued' AND run_after <= $3) OR (status = 'processing' AND lease_expires_at < $3)) \
-         RETURNING id, video_id, attempts, max_attempts",
-    )
-    .bind(owner)
-    .bind(now + lease.as_millis() as i64)
-    .bind(now)
-    .fetch_optional(&db.pool)
-    .await?;
+         RETURNING id, video_id, attempts, max_attempts"
+    );
+    let row: Option<(String, String, i64, i64)> = sqlx::query_as(&sql)
+        .bind(owner)
+        .bind(now + lease.as_millis() as i64)
+        .bind(now)
+        .fetch_optional(&db.pool)
+        .await?;
     let Some((id, video_id, attempts, max_attempts)) = row else {
         return Ok(None);
     };

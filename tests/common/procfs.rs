@@ -22,7 +22,12 @@ pub fn children(pid: u32) -> Vec<u32> {
 
 /// The arguments of `pid`.
 pub fn cmdline(pid: u32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
+    nul_separated(&format!("/proc/{pid}/cmdline"))
+}
+
+/// A `/proc` file of NUL-separated strings (`cmdline`, `environ`); empty if gone.
+fn nul_separated(path: &str) -> Vec<String> {
+    std::fs::read(path)
         .unwrap_or_default()
         .split(|b| *b == 0)
         .filter(|a| !a.is_empty())
@@ -96,10 +101,5 @@ pub fn sandboxed_job(server: u32, video: &str) -> Option<(u32, PathBuf)> {
 
 /// The whole environment of `pid`, `NAME=value` entries.
 pub fn environ(pid: u32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .unwrap_or_default()
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect()
+    nul_separated(&format!("/proc/{pid}/environ"))
 }
