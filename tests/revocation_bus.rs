@@ -25,6 +25,45 @@ async fn first_segment(api: &Api, master_url: &str) -> String {
         .clone()
 }
 
+/// A node that only listens (no poll behind it) hears another node's
+/// announcement: the notification path works on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notify_reaches_a_listening_node_without_any_poll() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let a = sealcast::db::Db::connect(&pg.url).await.unwrap();
+    let b = sealcast::db::Db::connect(&pg.url).await.unwrap();
+    let mut changes = b.bus.subscribe();
+    let listener = b.bus.spawn_listener(pg.url.clone());
+    // LISTEN is in force once the listener has connected: announce until
+    // one arrives (those sent before that are not delivered, by design).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (sent, heard) = loop {
+        let sent = a.announce_revocation().await.unwrap();
+        if let Ok(Ok(heard)) =
+            tokio::time::timeout(Duration::from_millis(300), changes.recv()).await
+        {
+            break (sent, heard);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no NOTIFY reached b in 20 s"
+        );
+    };
+    assert!(heard > 0 && heard <= sent, "{heard} of {sent}");
+    // Every later announcement arrives too, so b ends at the newest epoch.
+    eventually(
+        Duration::from_secs(10),
+        "b hears the newest epoch",
+        || async { (b.bus.epoch() == sent).then_some(()) },
+    )
+    .await;
+    assert!(
+        b.bus.is_fresh(),
+        "a notification counts as hearing the database"
+    );
+    listener.abort();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_on_one_node_stops_segments_on_another_once_it_hears() {
     let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();

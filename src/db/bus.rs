@@ -138,9 +138,15 @@ impl RevocationBus {
     pub fn spawn(&self, db: Db, database_url: String) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = vec![tokio::spawn(poll_forever(self.clone(), db.clone()))];
         if db.dialect == Dialect::Postgres {
-            tasks.push(tokio::spawn(listen_forever(self.clone(), database_url)));
+            tasks.push(self.spawn_listener(database_url));
         }
         tasks
+    }
+
+    /// Only the PostgreSQL `LISTEN` half of [`spawn`](Self::spawn) (tests
+    /// use it to see notifications arrive with no poll behind them).
+    pub fn spawn_listener(&self, database_url: String) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(listen_forever(self.clone(), database_url))
     }
 }
 
