@@ -46,6 +46,7 @@ pub enum ErrorCode {
     Internal,
     Unavailable,
     GatewayTimeout,
+    InsufficientStorage,
     MissingToken,
     InvalidToken,
     TokenExpired,
@@ -100,6 +101,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::GatewayTimeout => "gateway_timeout",
+            ErrorCode::InsufficientStorage => "insufficient_storage",
             ErrorCode::MissingToken => "missing_token",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::TokenExpired => "token_expired",
@@ -154,6 +156,7 @@ impl ErrorCode {
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorCode::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             ErrorCode::MissingToken => StatusCode::UNAUTHORIZED,
             ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
             ErrorCode::TokenExpired => StatusCode::UNAUTHORIZED,
@@ -207,6 +210,7 @@ impl ErrorCode {
             429 => ErrorCode::RateLimited,
             503 => ErrorCode::Unavailable,
             504 => ErrorCode::GatewayTimeout,
+            507 => ErrorCode::InsufficientStorage,
             s if s < 500 => ErrorCode::BadRequest,
             _ => ErrorCode::Internal,
         }
@@ -245,6 +249,16 @@ impl ApiError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(request_id = %current_request_id(), error = %cause, "internal error");
         Self::new(ErrorCode::Internal, "internal server error")
+    }
+
+    /// A disk (the object store's or the database's) with no room left:
+    /// nothing of the request was kept past what the answer says, and
+    /// retrying only helps once space is freed, so no `Retry-After`.
+    pub fn insufficient_storage() -> Self {
+        Self::new(
+            ErrorCode::InsufficientStorage,
+            "the server is out of storage space; this request was not completed",
+        )
     }
 
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
@@ -312,8 +326,13 @@ impl IntoResponse for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     /// A database that is away (restarting, failing over, out of connections)
-    /// is a 503 with `Retry-After`, which clients retry; anything else is a 500.
+    /// is a 503 with `Retry-After`, which clients retry; one whose disk is
+    /// full is a 507 like a full object store; anything else is a 500.
     fn from(err: sqlx::Error) -> Self {
+        if crate::db::is_full(&err) {
+            tracing::error!(request_id = %current_request_id(), error = %err, "database disk full");
+            return ApiError::insufficient_storage();
+        }
         if crate::db::is_unavailable(&err) {
             tracing::warn!(request_id = %current_request_id(), error = %err, "database unavailable");
             return ApiError::new(ErrorCode::Unavailable, "database temporarily unavailable")
@@ -341,7 +360,50 @@ impl From<crate::storage::StorageError> for ApiError {
                 ApiError::new(ErrorCode::Unavailable, "storage temporarily unavailable")
                     .with_retry_after(DATABASE_RETRY_SECS)
             }
+            E::Full(err) => {
+                tracing::error!(request_id = %current_request_id(), error = %err, "storage full");
+                ApiError::insufficient_storage()
+            }
             other => ApiError::internal(format_args!("storage: {other}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+    use crate::storage::StorageError;
+
+    #[test]
+    fn a_full_device_is_507_insufficient_storage_without_its_cause() {
+        for err in [
+            io::Error::from_raw_os_error(28),  // ENOSPC
+            io::Error::from_raw_os_error(122), // EDQUOT
+            io::Error::from(io::ErrorKind::StorageFull),
+        ] {
+            let storage = StorageError::from(err);
+            assert!(matches!(storage, StorageError::Full(_)), "{storage:?}");
+            let api = ApiError::from(storage);
+            assert_eq!(api.status, StatusCode::INSUFFICIENT_STORAGE);
+            assert_eq!(api.code.as_str(), "insufficient_storage");
+            assert!(api.retry_after.is_none());
+            assert!(!api.message.contains("os error"), "{}", api.message);
+        }
+        assert_eq!(
+            ErrorCode::for_status(StatusCode::INSUFFICIENT_STORAGE),
+            ErrorCode::InsufficientStorage
+        );
+    }
+
+    #[test]
+    fn other_io_errors_stay_internal() {
+        let storage = StorageError::from(io::Error::from(io::ErrorKind::PermissionDenied));
+        assert!(matches!(storage, StorageError::Io(_)), "{storage:?}");
+        assert_eq!(
+            ApiError::from(storage).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

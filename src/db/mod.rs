@@ -107,6 +107,23 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether `err` means the database's disk is full: SQLite's `SQLITE_FULL`
+/// ("database or disk is full", primary code 13, a number of at most four
+/// digits) or PostgreSQL's SQLSTATE 53100 `disk_full` (always five
+/// characters). The caller answers 507 like a full object store; the
+/// statement was rolled back and the next one succeeds once space is freed.
+pub fn is_full(err: &sqlx::Error) -> bool {
+    const SQLITE_FULL: i32 = 13;
+    let sqlite_full =
+        |code: &str| code.len() < 5 && code.parse::<i32>().is_ok_and(|c| c & 0xff == SQLITE_FULL);
+    match err {
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code == "53100" || sqlite_full(&code)),
+        _ => false,
+    }
+}
+
 /// Creates the SQLite file and switches it to WAL once (the mode is stored in
 /// the file, so every later connection, including the Any pool's, uses it).
 async fn prepare_sqlite(url: &str) -> Result<String, DbError> {
@@ -185,5 +202,36 @@ mod tests {
         // Migrations are idempotent across restarts.
         drop(db);
         Db::connect(&url).await.unwrap();
+    }
+
+    /// A database that cannot grow (here capped by `max_page_count`, on a
+    /// full disk by the device) fails with `SQLITE_FULL`: told apart from an
+    /// outage and answered 507, and the next write succeeds once there is room.
+    #[tokio::test]
+    async fn a_full_sqlite_database_is_told_apart() {
+        let tmp = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", tmp.path().join("t.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        let mut conn = db.pool.acquire().await.unwrap();
+        conn.execute("CREATE TABLE filler (b BLOB)").await.unwrap();
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        conn.execute(format!("PRAGMA max_page_count = {pages}").as_str())
+            .await
+            .unwrap();
+        let insert = "INSERT INTO filler (b) VALUES (zeroblob(1000000))";
+        let err = conn.execute(insert).await.unwrap_err();
+        assert!(is_full(&err), "{err:?}");
+        assert!(!is_unavailable(&err));
+        let api = crate::error::ApiError::from(err);
+        assert_eq!(api.code.as_str(), "insufficient_storage");
+        assert_eq!(api.status.as_u16(), 507);
+        assert!(!api.message.contains("database or disk"), "{}", api.message);
+        conn.execute(format!("PRAGMA max_page_count = {}", pages + 1000).as_str())
+            .await
+            .unwrap();
+        conn.execute(insert).await.unwrap();
     }
 }

@@ -41,21 +41,47 @@ pub enum StorageError {
     Unavailable(String),
     #[error("body stream failed: {0}")]
     Body(io::Error),
+    /// The device (or the user's disk quota) has no room left: told apart
+    /// from other I/O errors so the client hears `507` instead of `500`.
+    #[error("storage is full: {0}")]
+    Full(io::Error),
     #[error("i/o error: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     #[error("storage backend error: {0}")]
     Backend(String),
 }
 
 impl StorageError {
-    /// Whether a retry with backoff is worth it (used by the job queue).
+    /// Whether a retry with backoff is worth it (used by the job queue). A
+    /// full disk is: deletions and the upload sweeper free space, and the
+    /// queue gives up after its bounded attempts with the reason recorded.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            StorageError::Unavailable(_) | StorageError::Backend(_)
+            StorageError::Unavailable(_) | StorageError::Backend(_) | StorageError::Full(_)
         )
     }
 }
+
+impl From<io::Error> for StorageError {
+    /// Every `?` on local I/O lands here, so `ENOSPC` and `EDQUOT` become
+    /// [`StorageError::Full`] wherever they happen (a put, an append, a fsync).
+    fn from(err: io::Error) -> Self {
+        let full = matches!(
+            err.kind(),
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+        ) || matches!(err.raw_os_error(), Some(ENOSPC | EDQUOT));
+        if full {
+            StorageError::Full(err)
+        } else {
+            StorageError::Io(err)
+        }
+    }
+}
+
+/// Linux's "no space left on device" and "disk quota exceeded".
+const ENOSPC: i32 = 28;
+const EDQUOT: i32 = 122;
 
 /// A byte range: `start` and an optional inclusive `end`, as in HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

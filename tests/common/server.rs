@@ -67,6 +67,8 @@ pub struct ServerBuilder {
     database_chosen: bool,
     data_dir: Option<DataDir>,
     shared_data: Option<PathBuf>,
+    /// `small_disk`: where in the data dir, and how many MiB.
+    small_disk: Option<(String, u32)>,
 }
 
 impl ServerBuilder {
@@ -138,6 +140,17 @@ impl ServerBuilder {
         self
     }
 
+    /// Puts `part` of the data dir (`""` for all of it, `"objects"` for the
+    /// local object store) on a disk of `mib` MiB: a tmpfs mounted in a user
+    /// and mount namespace of the server's own, so no root is needed and the
+    /// disk really fills. The network is not namespaced. The disk goes with
+    /// the process; the test sees it through `/proc/<pid>/root`
+    /// ([`TestServer::data_path`]).
+    pub fn small_disk(mut self, part: &str, mib: u32) -> Self {
+        self.small_disk = Some((part.to_string(), mib));
+        self
+    }
+
     /// Uses another server's data dir (a second node on the same secrets and database).
     pub fn shared_data(mut self, path: PathBuf) -> Self {
         self.shared_data = Some(path);
@@ -160,7 +173,10 @@ impl ServerBuilder {
             .append(true)
             .open(&log_path)
             .unwrap();
-        let mut cmd = sealcast_command();
+        let mut cmd = match &self.small_disk {
+            Some((part, mib)) => on_small_disk(&data_path.join(part), *mib),
+            None => sealcast_command(),
+        };
         cmd.arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data_path)
@@ -170,6 +186,13 @@ impl ServerBuilder {
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
         let mut child = cmd.spawn().expect("spawn sealcast");
+        // The namespace's mounts, as this process can see them.
+        let namespace = self.small_disk.as_ref().map(|_| child.id());
+        let seen_data_path = match namespace {
+            Some(pid) => PathBuf::from(format!("/proc/{pid}/root"))
+                .join(data_path.strip_prefix("/").unwrap_or(&data_path)),
+            None => data_path.clone(),
+        };
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let printed = Arc::new(Mutex::new(Vec::new()));
@@ -203,7 +226,9 @@ impl ServerBuilder {
             base_url,
             child,
             data_dir,
-            data_path,
+            data_path: seen_data_path,
+            served_data_path: data_path,
+            namespace,
             log_path,
             printed,
             database: self.database,
@@ -244,7 +269,12 @@ pub struct TestServer {
     pub base_url: String,
     pub child: Child,
     data_dir: tempfile::TempDir,
+    /// The `--data-dir`, as this process sees it (see `small_disk`).
     data_path: PathBuf,
+    /// The `--data-dir` as the server names it.
+    served_data_path: PathBuf,
+    /// The pid whose user and mount namespace hold a `small_disk`.
+    namespace: Option<u32>,
     log_path: PathBuf,
     printed: Arc<Mutex<Vec<String>>>,
     pub database: Database,
@@ -275,7 +305,7 @@ impl TestServer {
         self.printed.lock().unwrap().clone()
     }
 
-    /// The server's `--data-dir`.
+    /// The server's `--data-dir` (on a `small_disk`, seen through `/proc`).
     pub fn data_path(&self) -> PathBuf {
         self.data_path.clone()
     }
@@ -299,13 +329,26 @@ impl TestServer {
         }
     }
 
-    /// Runs `sealcast admin …` against this server's data dir and database.
+    /// Runs `sealcast admin …` against this server's data dir and database
+    /// (in the server's namespaces when its data dir is on a `small_disk`:
+    /// given the `/proc/<pid>/root` path, the CLI ended up on a database of
+    /// its own).
     pub fn admin_command(&self, args: &[&str]) -> Command {
-        let mut cmd = sealcast_command();
+        let mut cmd = match self.namespace {
+            Some(pid) => {
+                let mut cmd = Command::new("nsenter");
+                cmd.args(["--target", &pid.to_string(), "--user", "--mount"])
+                    .args(["--preserve-credentials", "--"])
+                    .arg(env!("CARGO_BIN_EXE_sealcast"));
+                clean_env(&mut cmd);
+                cmd
+            }
+            None => sealcast_command(),
+        };
         cmd.arg("admin")
             .args(args)
             .arg("--data-dir")
-            .arg(&self.data_path)
+            .arg(&self.served_data_path)
             .args(database_args(&self.database));
         cmd
     }
@@ -346,14 +389,35 @@ impl Drop for TestServer {
 
 pub fn sealcast_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealcast"));
-    // The tests decide every setting; nothing leaks in from the caller's shell.
+    clean_env(&mut cmd);
+    cmd
+}
+
+/// `sealcast` started as root of a new user and mount namespace that first
+/// mounts a tmpfs of `mib` MiB on `mount` (`unshare -Urm`; unprivileged).
+/// `exec` keeps the pid, so killing the child kills the server.
+fn on_small_disk(mount: &std::path::Path, mib: u32) -> Command {
+    std::fs::create_dir_all(mount).unwrap();
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--user", "--map-root-user", "--mount", "sh", "-c"])
+        .arg(format!(
+            r#"mount -t tmpfs -o size={mib}m,mode=0700 sealcast-test "$1" && shift && exec "$@""#
+        ))
+        .arg("sh")
+        .arg(mount)
+        .arg(env!("CARGO_BIN_EXE_sealcast"));
+    clean_env(&mut cmd);
+    cmd
+}
+
+/// The tests decide every setting; nothing leaks in from the caller's shell.
+fn clean_env(cmd: &mut Command) {
     for (key, _) in std::env::vars() {
         if key.starts_with("SEALCAST_") || key.starts_with("AWS_") {
             cmd.env_remove(key);
         }
     }
     cmd.env("RUST_LOG", "info");
-    cmd
 }
 
 /// Polls a child's exit status until `timeout`.
