@@ -177,3 +177,70 @@ async fn a_crash_mid_patch_leaves_no_lease_behind() {
         .await;
     assert_eq!(sha256_hex(&stored), sha256_hex(&video));
 }
+
+/// A server killed in the middle of one long PATCH keeps what had reached
+/// storage: the PATCH records its offset every few bytes (4 KiB here, MiB
+/// by default), so the upload resumes from the last checkpoint instead of
+/// starting that request over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_long_patch_keeps_the_checkpointed_bytes() {
+    const EVERY: u64 = 4096;
+    let checkpointing = || {
+        TestApp::init()
+            .no_workers()
+            .flag("--upload-checkpoint-bytes", EVERY)
+    };
+    let app = checkpointing().app().await;
+    let api = &app.api;
+    let (creator, course) = app.creator_with_course().await;
+    let token = creator.token.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let video = video_bytes(tmp.path(), 2, 400_000);
+    let path = api.new_upload(&token, &course, video.len() as u64).await;
+    let id = upload_id(&path);
+    // One PATCH for the whole file that sends three quarters and then hangs.
+    let sent = video.len() * 3 / 4;
+    let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
+    for chunk in video[..sent].chunks(1000) {
+        tx.unbounded_send(Ok(chunk.to_vec())).unwrap();
+    }
+    let hanging = api
+        .tus(Method::PATCH, &path, &token)
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", "0")
+        .body(reqwest::Body::wrap_stream(rx))
+        .send();
+    let hanging = tokio::spawn(hanging);
+    // While it runs, the recorded offset climbs to the last checkpoint.
+    let last_checkpoint = sent as u64 - EVERY;
+    let seen = eventually(
+        Duration::from_secs(30),
+        "the PATCH records its progress",
+        || async {
+            let offset = api.offset(&path, &token).await;
+            (offset >= last_checkpoint).then_some(offset)
+        },
+    )
+    .await;
+
+    let dir = app.into_server().crash();
+    drop(tx);
+    let _ = hanging.await;
+    let app = checkpointing().data_dir(dir).start();
+    let api = common::Api::new(&app);
+    let kept = api.offset(&path, &token).await;
+    assert!(
+        (seen..=sent as u64).contains(&kept),
+        "kept {kept}, had seen {seen} of {sent} sent"
+    );
+    let resp = api
+        .patch(&path, &token, kept, video[kept as usize..].to_vec())
+        .await;
+    assert_eq!(resp.status(), 204, "{:?}", resp.text().await);
+    assert_eq!(api.video(&id, &token).await["status"], "queued");
+    let stored = common::AtRest::of(&app)
+        .await
+        .object(&format!("uploads/{id}/source"))
+        .await;
+    assert_eq!(sha256_hex(&stored), sha256_hex(&video));
+}

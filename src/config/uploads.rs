@@ -21,6 +21,10 @@ pub struct UploadArgs {
     /// How often the sweeper looks for expired uploads, in seconds.
     #[arg(long, env = "SEALCAST_UPLOAD_SWEEP_SECS")]
     pub upload_sweep_secs: Option<u64>,
+    /// A long PATCH records its progress every this many bytes on local disk
+    /// (S3: every part), so a crash loses at most that much (≥ 4096).
+    #[arg(long, env = "SEALCAST_UPLOAD_CHECKPOINT_BYTES")]
+    pub upload_checkpoint_bytes: Option<u64>,
 }
 
 impl UploadArgs {
@@ -31,6 +35,7 @@ impl UploadArgs {
             creator_quota_bytes: Some(d.creator_quota),
             upload_expiry_secs: Some(d.expiry.as_secs()),
             upload_sweep_secs: Some(d.sweep_interval.as_secs()),
+            upload_checkpoint_bytes: Some(d.checkpoint_bytes),
         }
     }
 
@@ -44,6 +49,11 @@ impl UploadArgs {
                 1..=30 * 86400,
             )?,
             sweep_interval: seconds("upload_sweep_secs", self.upload_sweep_secs, 1..=86400)?,
+            checkpoint_bytes: at_least(
+                "upload_checkpoint_bytes",
+                self.upload_checkpoint_bytes,
+                4096,
+            )?,
         })
     }
 }

@@ -274,6 +274,10 @@ struct TusBodyCheck {
 }
 
 impl BodyCheck for TusBodyCheck {
+    fn judged_whole(&self) -> bool {
+        self.checksum.is_some()
+    }
+
     fn verdict(self, ended_early: bool) -> Result<(), UploadError> {
         if self.report.overflowed() {
             return Err(workflow::too_long(self.room));

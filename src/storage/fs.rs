@@ -18,8 +18,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
 use super::{
-    private_dir, Appended, ByteRange, ByteStream, ObjectBody, ObjectKey, ObjectMeta, ObjectPrefix,
-    ObjectStore, StorageError, UploadProgress,
+    private_dir, Appended, ByteRange, ByteStream, Checkpoints, ObjectBody, ObjectKey, ObjectMeta,
+    ObjectPrefix, ObjectStore, StorageError, UploadProgress,
 };
 
 /// Bytes per read when streaming an object out. Each read is a trip to
@@ -95,8 +95,35 @@ fn not_found_as<T>(err: io::Error, value: T) -> Result<T, StorageError> {
     if err.kind() == io::ErrorKind::NotFound {
         Ok(value)
     } else {
-        Err(StorageError::Io(err))
+        Err(err.into())
     }
+}
+
+/// Writes an append's chunks from `start = durable.offset` on, syncing and
+/// reporting `durable` at each checkpoint; returns the bytes written.
+fn write_chunks(
+    file: &mut std::fs::File,
+    rx: &mut tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    checkpoints: &Checkpoints,
+    durable: &mut UploadProgress,
+) -> io::Result<u64> {
+    use std::io::Write;
+    let start = durable.offset;
+    let mut written = 0u64;
+    let mut unsynced = 0u64;
+    while let Some(chunk) = rx.blocking_recv() {
+        file.write_all(&chunk)?;
+        written += chunk.len() as u64;
+        unsynced += chunk.len() as u64;
+        if checkpoints.spacing().is_some_and(|every| unsynced >= every) {
+            file.sync_data()?;
+            unsynced = 0;
+            durable.offset = start + written;
+            checkpoints.report(durable);
+        }
+    }
+    file.sync_data()?;
+    Ok(written)
 }
 
 #[async_trait::async_trait]
@@ -256,11 +283,12 @@ impl ObjectStore for FsStore {
         Ok(UploadProgress::new(length))
     }
 
-    async fn append_upload(
+    async fn append_checkpointed(
         &self,
         key: &ObjectKey,
         at: &UploadProgress,
         mut body: ByteStream,
+        checkpoints: Checkpoints,
     ) -> Result<Appended, StorageError> {
         let path = self.partial_of(key);
         let file = match std::fs::OpenOptions::new().write(true).open(&path) {
@@ -274,8 +302,9 @@ impl ObjectStore for FsStore {
         // a trip to the blocking pool per chunk would cost more than the write.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(APPEND_QUEUE);
         let start = at.offset;
+        let at_start = at.clone();
         let writer = tokio::task::spawn_blocking(move || -> Result<u64, StorageError> {
-            use std::io::{Seek, Write};
+            use std::io::Seek;
             let mut file = file;
             let on_disk = file.metadata()?.len();
             if on_disk < start {
@@ -288,13 +317,18 @@ impl ObjectStore for FsStore {
                 file.set_len(start)?;
             }
             file.seek(SeekFrom::Start(start))?;
-            let mut written = 0u64;
-            while let Some(chunk) = rx.blocking_recv() {
-                file.write_all(&chunk)?;
-                written += chunk.len() as u64;
+            let mut durable = at_start;
+            match write_chunks(&mut file, &mut rx, &checkpoints, &mut durable) {
+                Ok(written) => Ok(written),
+                // A failed write (a full disk) keeps what was checkpointed and
+                // drops the tail nobody acknowledged, which would otherwise keep
+                // the disk full for everyone (the database included).
+                Err(err) => {
+                    let _ = file.set_len(durable.offset);
+                    let _ = file.sync_data();
+                    Err(err.into())
+                }
             }
-            file.sync_data()?;
-            Ok(written)
         });
         let mut body_error = None;
         while let Some(chunk) = body.next().await {

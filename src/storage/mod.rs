@@ -21,7 +21,7 @@ use futures::Stream;
 pub use self::config::{InvalidStorageSetting, S3Options, StorageConfig};
 pub use self::fs::FsStore;
 pub use self::key::{ObjectKey, ObjectPrefix};
-pub use self::resumable::{Appended, UploadProgress, UploadedPart};
+pub use self::resumable::{Appended, Checkpoints, UploadProgress, UploadedPart};
 pub use self::s3::{S3Settings, S3Store};
 pub use aws_sdk_s3::config::Credentials as S3Credentials;
 
@@ -172,6 +172,20 @@ pub trait ObjectStore: Send + Sync + 'static {
         key: &ObjectKey,
         at: &UploadProgress,
         body: ByteStream,
+    ) -> Result<Appended, StorageError> {
+        self.append_checkpointed(key, at, body, Checkpoints::off())
+            .await
+    }
+    /// [`append_upload`](Self::append_upload) that also reports progress
+    /// made durable along the way, so a caller can record it before the
+    /// request ends; a later rollback goes back no further than the last
+    /// progress the caller recorded.
+    async fn append_checkpointed(
+        &self,
+        key: &ObjectKey,
+        at: &UploadProgress,
+        body: ByteStream,
+        checkpoints: Checkpoints,
     ) -> Result<Appended, StorageError>;
     /// The caller stored `new`: drop what only `old` needed.
     async fn commit_append(&self, key: &ObjectKey, old: &UploadProgress, new: &UploadProgress);

@@ -74,3 +74,46 @@ pub struct Appended {
     pub progress: UploadProgress,
     pub body_error: Option<std::io::Error>,
 }
+
+/// Where an append reports intermediate progress that is already durable,
+/// so that a crash in the middle of a long request (a browser's one-PATCH
+/// 1 GB upload) loses at most the bytes since the last checkpoint instead
+/// of the whole request: tusd keeps what it wrote the same way.
+///
+/// The local disk checkpoints every [`every`](Self::every) bytes after an
+/// `fsync`; S3 after each part it uploads. The receiver records each value
+/// (the `uploads` row); only the latest matters, hence a `watch` channel.
+/// Off when the request's bytes must be judged whole first (a tus checksum).
+#[derive(Debug, Default)]
+pub struct Checkpoints {
+    every: u64,
+    to: Option<tokio::sync::watch::Sender<UploadProgress>>,
+}
+
+impl Checkpoints {
+    /// No intermediate progress: the append counts whole or not at all.
+    pub fn off() -> Self {
+        Self::default()
+    }
+
+    /// Reports durable progress at least every `every` bytes into `to`.
+    pub fn every(every: u64, to: tokio::sync::watch::Sender<UploadProgress>) -> Self {
+        Self {
+            every: every.max(1),
+            to: Some(to),
+        }
+    }
+
+    /// Bytes between two checkpoints on a backend that picks the spacing;
+    /// `None` when off.
+    pub fn spacing(&self) -> Option<u64> {
+        self.to.as_ref().map(|_| self.every)
+    }
+
+    /// `progress` is durable: tell the receiver (if it still listens).
+    pub fn report(&self, progress: &UploadProgress) {
+        if let Some(to) = &self.to {
+            to.send_replace(progress.clone());
+        }
+    }
+}

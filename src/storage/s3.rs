@@ -21,8 +21,8 @@ use futures::{StreamExt, TryStreamExt};
 use tokio_util::io::ReaderStream;
 
 use super::{
-    Appended, ByteRange, ByteStream, ObjectBody, ObjectKey, ObjectMeta, ObjectPrefix, ObjectStore,
-    StorageError, UploadProgress,
+    Appended, ByteRange, ByteStream, Checkpoints, ObjectBody, ObjectKey, ObjectMeta, ObjectPrefix,
+    ObjectStore, StorageError, UploadProgress,
 };
 
 mod errors;
@@ -338,13 +338,14 @@ impl ObjectStore for S3Store {
         self.begin_upload_s3(key, length).await
     }
 
-    async fn append_upload(
+    async fn append_checkpointed(
         &self,
         key: &ObjectKey,
         at: &UploadProgress,
         body: ByteStream,
+        checkpoints: Checkpoints,
     ) -> Result<Appended, StorageError> {
-        self.append_upload_s3(key, at, body).await
+        self.append_upload_s3(key, at, body, checkpoints).await
     }
 
     async fn commit_append(&self, key: &ObjectKey, old: &UploadProgress, new: &UploadProgress) {

@@ -7,6 +7,7 @@
 //! the last byte, then handed to the transcode queue (`queued`). An upload
 //! never becomes readable by anyone: no route serves `uploads/…`.
 
+mod checkpoint;
 mod error;
 pub mod lease;
 pub mod metadata;
@@ -31,6 +32,10 @@ pub struct UploadSettings {
     pub expiry: Duration,
     /// How often the sweeper runs.
     pub sweep_interval: Duration,
+    /// A long request records its progress every this many bytes, so a
+    /// crash loses at most that much of it (each checkpoint is an fsync and
+    /// a row update; S3 checkpoints at each part instead).
+    pub checkpoint_bytes: u64,
 }
 
 impl Default for UploadSettings {
@@ -40,6 +45,7 @@ impl Default for UploadSettings {
             creator_quota: 0,
             expiry: Duration::from_secs(24 * 3600),
             sweep_interval: Duration::from_secs(300),
+            checkpoint_bytes: 8 * 1024 * 1024,
         }
     }
 }

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use super::checkpoint::Recorder;
 use super::lease::Lease;
 use super::probe::{probe_object, ProbeError};
 use super::state::{self, NewUpload, UploadRecord};
@@ -16,7 +17,7 @@ use super::{metadata, UploadError};
 use crate::app::App;
 use crate::db::{new_id, now_ms};
 use crate::identity::courses::get_course;
-use crate::storage::{ByteStream, ObjectKey, ObjectPrefix, UploadProgress};
+use crate::storage::{Appended, ByteStream, Checkpoints, ObjectKey, ObjectPrefix, UploadProgress};
 use crate::videos::access::{self, Access, Viewer};
 use crate::videos::{self, layout, model, StatusChange};
 
@@ -41,6 +42,9 @@ pub trait BodyCheck: Send {
     /// `Err` when the bytes must be discarded; `ended_early` says the stream
     /// stopped with an error before the client finished.
     fn verdict(self, ended_early: bool) -> Result<(), UploadError>;
+    /// Whether the bytes can only be judged once all of them are in (a
+    /// checksum): then nothing counts before the end, so no checkpoints.
+    fn judged_whole(&self) -> bool;
 }
 
 /// Where an upload stands after a write.
@@ -197,19 +201,39 @@ async fn write_locked<C: BodyCheck>(
     let mut new = old.clone();
     if record.completed_at.is_none() && !old.is_complete() {
         let (stream, check) = body(room);
-        let appended = app.storage.append_upload(&key, &old, stream).await?;
-        new = appended.progress;
-        if let Err(err) = check.verdict(appended.body_error.is_some()) {
-            app.storage.rollback_append(&key, &old, &new).await;
+        let (recorder, checkpoints) = if check.judged_whole() {
+            (None, Checkpoints::off())
+        } else {
+            let every = app.config.uploads.checkpoint_bytes;
+            let (recorder, checkpoints) =
+                Recorder::start(&app.db, video_id, holder, &old, expires_at, every);
+            (Some(recorder), checkpoints)
+        };
+        let appended = app
+            .storage
+            .append_checkpointed(&key, &old, stream, checkpoints)
+            .await;
+        // What the row holds now: a rollback goes back to it, no further.
+        let recorded = match recorder {
+            Some(recorder) => recorder.finish(&old).await,
+            None => old.clone(),
+        };
+        let Appended {
+            progress,
+            body_error,
+        } = appended?;
+        new = progress;
+        if let Err(err) = check.verdict(body_error.is_some()) {
+            app.storage.rollback_append(&key, &recorded, &new).await;
             return Err(err);
         }
         if !state::save_progress(&app.db, video_id, holder, &new, expires_at).await? {
-            app.storage.rollback_append(&key, &old, &new).await;
+            app.storage.rollback_append(&key, &recorded, &new).await;
             return Err(UploadError::Locked);
         }
         app.storage.commit_append(&key, &old, &new).await;
         metrics::counter!("sealcast_upload_bytes_total").increment(new.offset - old.offset);
-        if let Some(err) = &appended.body_error {
+        if let Some(err) = &body_error {
             tracing::info!(video_id, offset = new.offset, error = %err, "upload body ended early; resumable");
         }
     }

@@ -19,8 +19,8 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::{map_sdk_err, S3Store};
 use crate::storage::{
-    Appended, ByteStream, ObjectKey, ObjectPrefix, ObjectStore, StorageError, UploadProgress,
-    UploadedPart,
+    Appended, ByteStream, Checkpoints, ObjectKey, ObjectPrefix, ObjectStore, StorageError,
+    UploadProgress, UploadedPart,
 };
 
 /// The side object holding the bytes of `at` that are not in a part yet.
@@ -54,6 +54,7 @@ impl S3Store {
         key: &ObjectKey,
         at: &UploadProgress,
         mut body: ByteStream,
+        checkpoints: Checkpoints,
     ) -> Result<Appended, StorageError> {
         let full = self.full_key(key.as_str());
         let upload_id = at
@@ -99,6 +100,8 @@ impl S3Store {
                             .upload_part_file(&full, &upload_id, &progress, spool.path())
                             .await?;
                         progress.parts.push(part);
+                        // Every byte so far is in a part: durable as it stands.
+                        checkpoints.report(&progress);
                         file.set_len(0).await?;
                         file.seek(SeekFrom::Start(0)).await?;
                         buffered = 0;
