@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use axum_server::accept::Accept;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
@@ -45,16 +46,15 @@ impl ConnectionGuard {
     }
 }
 
-impl<I, S> Accept<I, S> for ConnectionGuard
+impl<S> Accept<TcpStream, S> for ConnectionGuard
 where
-    I: Send + 'static,
     S: Send + 'static,
 {
-    type Stream = IdleLimited<I>;
+    type Stream = IdleLimited<TcpStream>;
     type Service = CountInFlight<S>;
     type Future = std::future::Ready<io::Result<(Self::Stream, Self::Service)>>;
 
-    fn accept(&self, stream: I, service: S) -> Self::Future {
+    fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
         // Over the cap the socket is dropped (closed) at once: waiting would let
         // an attacker pile up sockets the cap is there to bound.
         let Ok(slot) = self.slots.clone().try_acquire_owned() else {
@@ -62,6 +62,13 @@ where
             tracing::debug!("connection refused: at the connection cap");
             return std::future::ready(Err(io::Error::other("connection cap reached")));
         };
+        // Responses are written whole and then wait for the next request:
+        // with Nagle's algorithm on, a response's last small packet waits for
+        // the client's delayed ACK (~40 ms on Linux), which showed as 3.5%
+        // of segment responses stalling 44 ms under a viewer load test.
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(error = %err, "setting TCP_NODELAY failed");
+        }
         let in_flight = Arc::new(AtomicUsize::new(0));
         let stream = IdleLimited {
             inner: stream,
@@ -197,5 +204,43 @@ where
             drop(guard);
             response
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1,
+        }
+    }
+
+    async fn accepted(listener: &tokio::net::TcpListener) -> TcpStream {
+        let addr = listener.local_addr().unwrap();
+        let (_client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        server.unwrap().0
+    }
+
+    #[tokio::test]
+    async fn accepted_connections_have_nagle_off_and_the_cap_holds() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let guard = ConnectionGuard::new(&limits());
+        let first = accepted(&listener).await;
+        assert!(
+            !first.nodelay().unwrap(),
+            "the kernel's default is Nagle on"
+        );
+        let (stream, _service) = guard.accept(first, ()).await.unwrap();
+        assert!(stream.inner.nodelay().unwrap());
+        // The cap is 1 and the first connection still holds its slot.
+        let second = accepted(&listener).await;
+        assert!(guard.accept(second, ()).await.is_err());
+        drop(stream);
+        let third = accepted(&listener).await;
+        assert!(guard.accept(third, ()).await.is_ok());
     }
 }

@@ -22,6 +22,7 @@ pub mod identity;
 pub mod jobs;
 pub mod keyring;
 pub mod keystore;
+pub mod memory;
 pub mod playback;
 pub mod secrets;
 pub mod server;

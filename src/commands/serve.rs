@@ -6,6 +6,7 @@ use crate::config::{Config, ServeArgs};
 use crate::{server, telemetry};
 
 pub fn run(args: ServeArgs) -> ExitCode {
+    crate::memory::return_large_blocks();
     let config = match Config::load(&args) {
         Ok(config) => config,
         Err(err) => {

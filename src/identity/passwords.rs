@@ -3,8 +3,17 @@
 //! Hashing is deliberately slow, so it runs on the blocking pool. A login for
 //! an unknown email still verifies against a fixed dummy hash so response
 //! time does not tell which emails exist.
+//!
+//! Each hash takes 19 MiB, so at most one hash per core runs at a time
+//! ([`HASHING`]): a crowd logging in at a lecture's start queues for the
+//! cores it would wait for anyway instead of holding one 19 MiB block each
+//! (48 logins at once took a debug server from 120 MiB to 2.7 GiB). With
+//! glibc's large blocks mapped and unmapped ([`crate::memory`]) the memory
+//! goes back once the crowd has passed.
 
 use std::sync::OnceLock;
+
+use tokio::sync::Semaphore;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -64,9 +73,22 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-/// Hashes on the blocking pool.
+/// One permit per core: the hashes allowed to run (and hold memory) at once.
+fn hashing() -> &'static Semaphore {
+    static HASHING: OnceLock<Semaphore> = OnceLock::new();
+    HASHING.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Semaphore::new(cores.clamp(1, 8))
+    })
+}
+
+/// Hashes on the blocking pool, one hash per core at a time.
 pub async fn hash_password(password: &str) -> Result<String, IdentityError> {
     let password = Zeroizing::new(password.to_string());
+    let _permit = hashing()
+        .acquire()
+        .await
+        .map_err(|e| IdentityError::Hash(e.to_string()))?;
     tokio::task::spawn_blocking(move || hash_password_blocking(&password))
         .await
         .map_err(|e| IdentityError::Hash(e.to_string()))?
@@ -76,6 +98,9 @@ pub async fn hash_password(password: &str) -> Result<String, IdentityError> {
 /// the same time against a dummy hash and answers false.
 pub async fn verify_password(password: &str, phc: Option<String>) -> bool {
     let password = Zeroizing::new(password.to_string());
+    let Ok(_permit) = hashing().acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || match phc {
         Some(phc) => verify_password_blocking(&password, &phc),
         None => {
