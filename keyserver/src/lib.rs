@@ -21,6 +21,7 @@
 //! [`KeyDelivery`] with a [`MasterKeyPair`]; workers and edges only ever see the
 //! public key ([`x25519_dalek::PublicKey`], used by [`seal`]).
 
+pub mod cache;
 pub mod clock;
 pub mod custody;
 pub mod delivery;

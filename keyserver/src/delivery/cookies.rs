@@ -44,7 +44,7 @@ pub fn session_cookie_header(session_id: &str, value: &str, max_age_secs: u64) -
 
 /// Values of every cookie named `name` in the request's `Cookie` headers (at most
 /// four: a browser may hold one per matching path, an attacker may send hundreds).
-pub(super) fn cookie_values(headers: &axum::http::HeaderMap, name: &str) -> Vec<String> {
+pub fn cookie_values(headers: &axum::http::HeaderMap, name: &str) -> Vec<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()

@@ -28,6 +28,10 @@
 //! (in module `audit`, the one place); a grant whose audit write fails is turned into a
 //! `503` (fail closed: no unrecorded key handouts).
 //!
+//! Two things are remembered, neither of them access state: tokens that verified
+//! (by SHA-256, until their own expiry) and content keys this process opened (the
+//! X25519 open), each in a byte-budgeted [`crate::cache::BudgetCache`] with metrics.
+//!
 //! This module must never: cache session or entitlement state; return a key before all
 //! checks pass; add CORS headers (the key route is not for cross-origin scripts beyond
 //! what the root crate deliberately configures); log or echo key bytes, tokens or
@@ -46,7 +50,7 @@ mod store;
 mod tests;
 
 pub use audit::{AuditOutcome, KeyAuditEvent};
-pub use cookies::{cookie_name, new_session_cookie, session_cookie_header};
+pub use cookies::{cookie_name, cookie_values, new_session_cookie, session_cookie_header};
 pub use error::KeyErrorCode;
 pub use request::ClientIp;
 pub use store::{Entitlement, KeyLookup, KeyStore, SessionRecord, StoreError};
@@ -97,6 +101,10 @@ struct Inner {
     pacer: KeyPacer,
     limits: SessionRequestLimit,
     clock: Arc<dyn Clock>,
+    /// Tokens already verified, until they expire (step 3).
+    verified_tokens: identity::VerifiedTokens,
+    /// Content keys already opened (step 7).
+    opened_keys: checks::OpenedKeys,
 }
 
 /// The key-server role's state. Owns the [`MasterKeyPair`]; nothing hands it out.
@@ -135,6 +143,14 @@ impl KeyDelivery {
                 pacer: KeyPacer::new(config.pacing, clock.clone()),
                 limits: SessionRequestLimit::new(config.requests_per_second, clock.clone()),
                 clock,
+                verified_tokens: crate::cache::BudgetCache::new(
+                    "verified_tokens",
+                    identity::VERIFIED_TOKENS_BUDGET,
+                ),
+                opened_keys: crate::cache::BudgetCache::new(
+                    "opened_keys",
+                    checks::OPENED_KEYS_BUDGET,
+                ),
             }),
         }
     }

@@ -144,17 +144,31 @@ impl TokenVerifier {
 
     /// Verify a token as of `now` (unix seconds).
     pub fn verify_at(&self, token: &str, now: u64) -> Result<VerifiedIdentity, TokenError> {
+        self.verify_until(token, now).map(|(identity, _)| identity)
+    }
+
+    /// [`verify_at`](Self::verify_at), also returning the token's own expiry
+    /// (unix seconds; every accepted token has one): until then a cache may
+    /// remember the answer.
+    pub fn verify_until(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<(VerifiedIdentity, u64), TokenError> {
         let (h, p, _) = split_token(token)?;
         let header: RawHeader = peek_segment(h)?;
         let payload: Value = peek_segment(p)?;
         // Route by the (unverified) iss; the chosen path then verifies iss itself.
         let iss = payload.get("iss").and_then(Value::as_str);
-        match (&self.external, iss) {
+        let identity = match (&self.external, iss) {
             (Some(ext), Some(i)) if i == ext.cfg.issuer => {
                 self.verify_external(ext, token, &header, now)
             }
             _ => self.verify_local(token, &header, now),
-        }
+        }?;
+        // Verified above: this `exp` is the signed one.
+        let exp = payload.get("exp").and_then(Value::as_u64).unwrap_or(now);
+        Ok((identity, exp))
     }
 
     fn verify_local(

@@ -228,3 +228,28 @@ fn error_codes_are_stable_and_distinct() {
     assert_eq!(C::RateLimited.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(all.iter().all(|c| !c.message().is_empty()));
 }
+
+#[tokio::test]
+async fn a_remembered_token_is_refused_once_it_expires() {
+    let f = fixture();
+    let auth = format!("Bearer {}", f.token("alice"));
+    let r = f.get(&f.url("sess1", "k0"), Some(&auth), None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The same token again is answered from memory...
+    let r = f.get(&f.url("sess1", "k0"), Some(&auth), None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // ...but never past its own expiry.
+    f.clock.advance(Duration::from_secs(900 + 31));
+    let q = f.signer.query("/keys/sess1/", "sess1", NOW + 3000).unwrap();
+    let r = f
+        .get(&format!("/keys/sess1/k0?{q}"), Some(&auth), None)
+        .await;
+    assert_denied(&f, r, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    // And a remembered token still names only its own user.
+    let f = fixture();
+    let mallory = format!("Bearer {}", f.token("mallory"));
+    let r = f.get(&f.url("sess1", "k0"), Some(&mallory), None).await;
+    assert_denied(&f, r, StatusCode::FORBIDDEN, "wrong_user").await;
+    let r = f.get(&f.url("sess1", "k0"), Some(&mallory), None).await;
+    assert_denied(&f, r, StatusCode::FORBIDDEN, "wrong_user").await;
+}
