@@ -5,17 +5,18 @@
 //! what it cached; a node that has not heard the database for a second reads
 //! it on every request (fails closed).
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use sealcast_keyserver::cache::BudgetCache;
 
 use super::AppState;
 use crate::error::{ApiError, ErrorCode};
 
 /// Belt and braces: even under a steady epoch an answer is re-read this often.
 const TTL: Duration = Duration::from_secs(30);
-/// Beyond this many cached sessions the cache starts over (bounded memory).
-const MAX_ENTRIES: usize = 50_000;
+/// Bytes of cached session answers (about 100,000 sessions).
+const BUDGET: usize = 16 << 20;
 
 #[derive(Clone)]
 struct Entry {
@@ -27,19 +28,17 @@ struct Entry {
 }
 
 /// Process-wide: sessions are shared by every request of this process.
-fn cache() -> &'static Mutex<HashMap<String, Entry>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Entry>>> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+fn cache() -> &'static BudgetCache<String, Entry> {
+    static CACHE: OnceLock<BudgetCache<String, Entry>> = OnceLock::new();
+    CACHE.get_or_init(|| BudgetCache::new("live_sessions", BUDGET))
 }
 
 /// The session's video if the session is live; 403 `session_ended` if not.
 pub async fn live_video(app: &AppState, session_id: &str, now_ms: i64) -> Result<String, ApiError> {
-    let cached = cache()
-        .lock()
-        .expect("session cache lock")
-        .get(session_id)
-        .filter(|e| e.fetched.elapsed() < TTL && app.db.bus.still_valid(e.epoch))
-        .cloned();
+    let key = session_id.to_string();
+    let cached = cache().get(&key, |e| {
+        e.fetched.elapsed() < TTL && app.db.bus.still_valid(e.epoch)
+    });
     let entry = match cached {
         Some(entry) => entry,
         None => {
@@ -56,11 +55,8 @@ pub async fn live_video(app: &AppState, session_id: &str, now_ms: i64) -> Result
                 epoch,
                 row: row.map(|(v, exp, ended)| (v, exp, ended.is_some())),
             };
-            let mut map = cache().lock().expect("session cache lock");
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
-            }
-            map.insert(session_id.to_string(), entry.clone());
+            let size = key.len() + entry.row.as_ref().map_or(0, |r| r.0.len() + 16) + 24;
+            cache().insert(key, entry.clone(), size);
             entry
         }
     };
