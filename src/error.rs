@@ -80,6 +80,7 @@ pub enum ErrorCode {
     UnsupportedChecksumAlgorithm,
     UnsupportedVersion,
     NotAVideo,
+    WebhookUrlRefused,
 }
 
 impl ErrorCode {
@@ -135,6 +136,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedChecksumAlgorithm => "unsupported_checksum_algorithm",
             ErrorCode::UnsupportedVersion => "unsupported_version",
             ErrorCode::NotAVideo => "not_a_video",
+            ErrorCode::WebhookUrlRefused => "webhook_url_refused",
         }
     }
 
@@ -190,6 +192,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedChecksumAlgorithm => StatusCode::BAD_REQUEST,
             ErrorCode::UnsupportedVersion => StatusCode::PRECONDITION_FAILED,
             ErrorCode::NotAVideo => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::WebhookUrlRefused => StatusCode::BAD_REQUEST,
         }
     }
 

@@ -30,6 +30,7 @@ pub mod storage;
 pub mod telemetry;
 pub mod uploads;
 pub mod videos;
+pub mod webhooks;
 
 pub use app::{App, AppState};
 pub use error::{ApiError, ErrorCode};

@@ -270,6 +270,8 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
             stop_workers.clone(),
         )
     });
+    // Webhook deliveries: any node with the database may send them.
+    let webhooks = crate::webhooks::dispatcher::spawn(app.clone(), stop_workers.clone());
     // This node's view of the revocation bus, kept current for its whole life.
     let _bus = app
         .db
@@ -344,6 +346,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
     stop_workers.cancel();
     let _ = tokio::time::timeout(config.shutdown_grace, futures::future::join_all(workers)).await;
     keyring_reload.abort();
+    webhooks.abort();
     for sweeper in [sweeper, work_sweeper].into_iter().flatten() {
         sweeper.abort();
     }

@@ -16,6 +16,7 @@ mod secrets;
 mod server;
 mod storage;
 mod uploads;
+mod webhooks;
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ pub use self::secrets::SecretSources;
 pub use self::server::{LogFormat, ServerArgs, TlsConfig};
 pub use self::storage::StorageArgs;
 pub use self::uploads::UploadArgs;
+pub use self::webhooks::WebhookArgs;
 pub use crate::storage::StorageConfig;
 
 /// Flags of `sealcast serve`; every one also reads a `SEALCAST_*` variable.
@@ -76,6 +78,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     #[serde(flatten)]
     pub uploads: UploadArgs,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub webhooks: WebhookArgs,
 }
 
 impl ServeArgs {
@@ -89,6 +94,7 @@ impl ServeArgs {
             identity: IdentityArgs::defaults(),
             external: ExternalIssuerArgs::defaults(),
             uploads: UploadArgs::defaults(),
+            webhooks: WebhookArgs::defaults(),
             ..Self::default()
         }
     }
@@ -146,6 +152,8 @@ pub struct Config {
     /// Tokens, playback sessions, key pacing and login limits.
     pub identity: IdentitySettings,
     pub uploads: UploadSettings,
+    /// Where webhooks may go and how they are retried.
+    pub webhooks: crate::webhooks::WebhookSettings,
     /// The built web app; a missing folder gets a page saying how to build it.
     pub web_dir: PathBuf,
 }
@@ -174,6 +182,7 @@ impl Config {
             keyserver_urls: server.keyserver_urls(server.roles()?)?,
             identity: identity.settings(external.settings()?)?,
             uploads: layers.extract::<UploadArgs>()?.settings()?,
+            webhooks: layers.extract::<WebhookArgs>()?.settings()?,
             web_dir: checks::given("web_dir", server.web_dir.clone())?,
             database_url: storage.database_url(&data_dir)?,
             storage: storage.location(&data_dir)?,

@@ -9,7 +9,10 @@
 //! (the token's subject), kept 24 h in the database and so shared by every
 //! node. Server errors and `429`s are not kept: a retry runs again. The
 //! login and refresh routes are left out on purpose: their answers are
-//! credentials, which must never be stored.
+//! credentials, which must never be stored. An answer that carries a secret
+//! shown once (a webhook's signing secret) is marked [`SealAnswer`] and kept
+//! sealed under the keyring's key, so a replay can still show it but the
+//! database alone cannot.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -47,8 +50,26 @@ fn request_hash(method: &Method, path: &str, body: &[u8]) -> String {
     hex::encode(h.finalize())
 }
 
-fn replay(answer: StoredAnswer) -> Response {
-    let mut resp = Response::new(Body::from(answer.body));
+/// A response extension: keep this answer sealed, it holds a secret.
+#[derive(Debug, Clone, Copy)]
+pub struct SealAnswer;
+
+/// Marks a sealed body in the `body` column.
+const SEALED: &str = "sealed:";
+
+fn seal_label(scope: &str, key: &str) -> String {
+    format!("idempotent-answer:{scope}:{key}")
+}
+
+fn replay(app: &AppState, scope: &str, key: &str, answer: StoredAnswer) -> Response {
+    let body = match answer.body.strip_prefix(SEALED) {
+        None => answer.body,
+        Some(sealed) => match app.keyring.seal().open(&seal_label(scope, key), sealed) {
+            Ok(raw) => String::from_utf8_lossy(&raw).into_owned(),
+            Err(_) => return ApiError::internal("a kept answer cannot be opened").into_response(),
+        },
+    };
+    let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let headers = resp.headers_mut();
     for (name, value) in [
@@ -95,7 +116,7 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
     let hash = request_hash(&parts.method, parts.uri.path(), &body);
     match idempotency::claim(&app.db, &scope, &key, &hash).await {
         Err(err) => return ApiError::from(err).into_response(),
-        Ok(Claim::Replay(answer)) => return replay(answer),
+        Ok(Claim::Replay(answer)) => return replay(&app, &scope, &key, answer),
         Ok(Claim::Mismatch) => {
             return ApiError::new(
                 ErrorCode::IdempotencyKeyReused,
@@ -128,6 +149,7 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
             .map(str::to_string)
     };
     let (content_type, location) = (header(header::CONTENT_TYPE), header(header::LOCATION));
+    let sealed = parts.extensions.get::<SealAnswer>().is_some();
     let kept = match to_bytes(body, ANSWER_LIMIT).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -139,7 +161,12 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
         status: status.as_u16(),
         content_type,
         location,
-        body: String::from_utf8_lossy(&kept).into_owned(),
+        body: if sealed {
+            let label = seal_label(&scope, &key);
+            format!("{SEALED}{}", app.keyring.seal().seal(&label, &kept))
+        } else {
+            String::from_utf8_lossy(&kept).into_owned()
+        },
     };
     if let Err(err) = idempotency::complete(&app.db, &scope, &key, &answer).await {
         tracing::warn!(error = %err, "idempotency answer not kept");

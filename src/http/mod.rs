@@ -20,6 +20,7 @@ pub mod tus;
 pub mod uploads;
 pub mod video_events;
 pub mod videos;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -65,12 +66,9 @@ pub fn router(app: AppState) -> Router {
     // edge role; a key-server-only node answers health and keys.
     let routes = if app.config.roles.edge {
         routes
-            .merge(
-                identity::routes().route_layer(axum::middleware::from_fn_with_state(
-                    app.clone(),
-                    idempotency::layer,
-                )),
-            )
+            .merge(identity::routes().merge(webhooks::routes()).route_layer(
+                axum::middleware::from_fn_with_state(app.clone(), idempotency::layer),
+            ))
             .merge(videos::routes())
             .merge(video_events::routes())
             .merge(hls::routes())

@@ -66,6 +66,7 @@ pub struct EdgeApi;
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = EdgeApi::openapi();
     doc.merge(super::identity::IdentityApi::openapi());
+    doc.merge(super::webhooks::openapi());
     doc
 }
 

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::sessions::{end_session, end_sessions, EndReason, SessionScope};
+use super::sessions::{announce_if, end_session_on, end_sessions_on, EndReason, SessionScope};
 use super::{refresh, IdentityError};
 use crate::db::{now_ms, Db};
 
@@ -50,35 +50,40 @@ async fn exists(db: &Db, table: &'static str, id: &str) -> Result<bool, Identity
     Ok(n > 0)
 }
 
-/// Applies a revocation; returns how many live sessions it ended.
+/// Applies a revocation; returns how many live sessions it ended. The last
+/// write (ending the sessions) commits with its `access.revoked` webhook.
 pub async fn revoke(db: &Db, what: &Revocation) -> Result<u64, IdentityError> {
-    match what {
-        Revocation::User(id) => {
-            if !exists(db, "users", id).await? {
-                return Err(IdentityError::NotFound("user"));
-            }
-            // Disable first: from here on AuthUser and the key route refuse the user.
-            sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
-                .bind(now_ms())
-                .bind(id)
-                .execute(&db.pool)
-                .await?;
-            refresh::revoke_user(db, id).await?;
-            // Announced even without live sessions: nodes may cache the user.
-            db.announce_revocation().await?;
-            end_sessions(db, SessionScope::User(id), EndReason::Revoked).await
-        }
-        Revocation::Session(id) => {
-            if !exists(db, "playback_sessions", id).await? {
-                return Err(IdentityError::NotFound("session"));
-            }
-            end_session(db, id, EndReason::Revoked).await
-        }
-        Revocation::Video(id) => {
-            if !exists(db, "videos", id).await? {
-                return Err(IdentityError::NotFound("video"));
-            }
-            end_sessions(db, SessionScope::Video(id), EndReason::Revoked).await
-        }
+    let table = match what {
+        Revocation::User(_) => "users",
+        Revocation::Session(_) => "playback_sessions",
+        Revocation::Video(_) => "videos",
+    };
+    if !exists(db, table, what.id()).await? {
+        return Err(IdentityError::NotFound(what.kind()));
     }
+    if let Revocation::User(id) = what {
+        // Disable first: from here on AuthUser and the key route refuse the user.
+        sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&db.pool)
+            .await?;
+        refresh::revoke_user(db, id).await?;
+        // Announced even without live sessions: nodes may cache the user.
+        db.announce_revocation().await?;
+    }
+    let mut tx = db.pool.begin().await?;
+    let ended = match what {
+        Revocation::User(id) => {
+            end_sessions_on(&mut *tx, SessionScope::User(id), EndReason::Revoked).await?
+        }
+        Revocation::Session(id) => end_session_on(&mut *tx, id, EndReason::Revoked).await?,
+        Revocation::Video(id) => {
+            end_sessions_on(&mut *tx, SessionScope::Video(id), EndReason::Revoked).await?
+        }
+    };
+    let data = serde_json::json!({ "kind": what.kind(), "id": what.id(), "sessions_ended": ended });
+    crate::webhooks::enqueue(&mut tx, crate::webhooks::Event::AccessRevoked, data).await?;
+    tx.commit().await?;
+    announce_if(db, ended).await
 }

@@ -94,20 +94,29 @@ pub async fn start(
 
 /// Ends one live session; returns 1 if it was live, else 0.
 pub async fn end_session(db: &Db, id: &str, reason: EndReason) -> Result<u64, IdentityError> {
-    let ended = sqlx::query(
+    let ended = end_session_on(&db.pool, id, reason).await?;
+    announce_if(db, ended).await
+}
+
+/// [`end_session`] on the caller's transaction; they announce after commit.
+pub async fn end_session_on<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    ex: E,
+    id: &str,
+    reason: EndReason,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
         "UPDATE playback_sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
     )
     .bind(now_ms())
     .bind(reason.as_str())
     .bind(id)
-    .execute(&db.pool)
+    .execute(ex)
     .await?
-    .rows_affected();
-    announce_if(db, ended).await
+    .rows_affected())
 }
 
 /// Every node drops what it cached about sessions once any ended.
-async fn announce_if(db: &Db, ended: u64) -> Result<u64, IdentityError> {
+pub(super) async fn announce_if(db: &Db, ended: u64) -> Result<u64, IdentityError> {
     if ended > 0 {
         db.announce_revocation().await?;
     }
@@ -131,6 +140,16 @@ pub async fn end_sessions(
     scope: SessionScope<'_>,
     reason: EndReason,
 ) -> Result<u64, IdentityError> {
+    let ended = end_sessions_on(&db.pool, scope, reason).await?;
+    announce_if(db, ended).await
+}
+
+/// [`end_sessions`] on the caller's transaction; they announce after commit.
+pub async fn end_sessions_on<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    ex: E,
+    scope: SessionScope<'_>,
+    reason: EndReason,
+) -> Result<u64, sqlx::Error> {
     let base =
         "UPDATE playback_sessions SET ended_at = $1, end_reason = $2 WHERE ended_at IS NULL AND ";
     let (sql, binds) = match scope {
@@ -147,8 +166,7 @@ pub async fn end_sessions(
     for b in binds {
         query = query.bind(b);
     }
-    let ended = query.execute(&db.pool).await?.rows_affected();
-    announce_if(db, ended).await
+    Ok(query.execute(ex).await?.rows_affected())
 }
 
 /// A session as stored, for its owner check and for the edge.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::db::{new_id, now_ms, Db};
 use crate::videos::{model, Rendition, StatusChange};
+use crate::webhooks::{self, Event};
 
 /// A job a worker has claimed.
 #[derive(Debug, Clone)]
@@ -124,6 +125,12 @@ pub async fn finish_ready(
         renditions,
     };
     model::record(&mut *tx, &job.video_id, ready).await?;
+    let data = serde_json::json!({
+        "video_id": job.video_id,
+        "duration_seconds": duration_seconds,
+        "renditions": renditions,
+    });
+    webhooks::enqueue(&mut tx, Event::VideoReady, data).await?;
     tx.commit().await
 }
 
@@ -161,6 +168,8 @@ pub async fn fail(db: &Db, job: &ClaimedJob, reason: &str) -> Result<(), sqlx::E
         .execute(&mut *tx)
         .await?;
     model::record(&mut *tx, &job.video_id, StatusChange::Failed { reason }).await?;
+    let data = serde_json::json!({ "video_id": job.video_id, "reason": reason });
+    webhooks::enqueue(&mut tx, Event::VideoFailed, data).await?;
     tx.commit().await
 }
 

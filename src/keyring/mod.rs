@@ -94,6 +94,11 @@ impl std::fmt::Debug for SharedKeys {
 impl SharedKeys {
     /// Re-reads both keyrings; the issuer, verifier and URL signer change only
     /// if the set of keys did.
+    /// The key that seals secrets kept in the database (webhook secrets too).
+    pub fn seal(&self) -> &KeyringSeal {
+        &self.seal
+    }
+
     pub async fn reload(&self) -> Result<(), KeyringError> {
         if !self.signing_from_file {
             self.reload_signing().await?;

@@ -225,14 +225,23 @@ pub async fn save_progress(
     Ok(done.rows_affected() == 1)
 }
 
+/// The last byte is in; `upload.completed` is queued in the same transaction.
 pub async fn mark_complete(db: &Db, video_id: &str) -> Result<(), sqlx::Error> {
     let now = now_ms();
+    let mut tx = db.pool.begin().await?;
     sqlx::query("UPDATE uploads SET completed_at = $1, updated_at = $1 WHERE video_id = $2")
         .bind(now)
         .bind(video_id)
-        .execute(&db.pool)
-        .await
-        .map(|_| ())
+        .execute(&mut *tx)
+        .await?;
+    let course_id: Option<String> =
+        sqlx::query_scalar("SELECT course_id FROM videos WHERE id = $1")
+            .bind(video_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let data = serde_json::json!({ "video_id": video_id, "course_id": course_id });
+    crate::webhooks::enqueue(&mut tx, crate::webhooks::Event::UploadCompleted, data).await?;
+    tx.commit().await
 }
 
 /// Unfinished uploads whose expiry has passed and that nobody is writing.

@@ -274,12 +274,16 @@ async fn complete(
             }
             let err = UploadError::NotAVideo(reason);
             let message = err.to_string();
+            let mut tx = app.db.pool.begin().await?;
             model::record(
-                &app.db.pool,
+                &mut *tx,
                 video_id,
                 StatusChange::Failed { reason: &message },
             )
             .await?;
+            let data = serde_json::json!({ "video_id": video_id, "reason": message });
+            crate::webhooks::enqueue(&mut tx, crate::webhooks::Event::VideoFailed, data).await?;
+            tx.commit().await?;
             metrics::counter!("sealcast_uploads_completed_total", "outcome" => "not_a_video")
                 .increment(1);
             return Err(err);

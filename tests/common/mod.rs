@@ -23,6 +23,7 @@ pub mod media;
 pub mod postgres;
 pub mod procfs;
 pub mod server;
+pub mod webhooks;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
