@@ -180,8 +180,10 @@ async fn failures_are_retried_then_dead_lettered_and_retried_by_hand() {
         register(api, admin, &receiver.url("flaky"), &["access.revoked"]).await;
     let (down, down_secret) =
         register(api, admin, &receiver.url("down"), &["access.revoked"]).await;
+    let (moved, _) = register(api, admin, &receiver.url("moved"), &["access.revoked"]).await;
     receiver.fail("flaky", 1);
     receiver.fail("down", u32::MAX);
+    receiver.redirect("moved", "sink");
 
     let learner = app.user("learner").await;
     api.revoke(admin, json!({ "user_id": learner.user_id }))
@@ -210,6 +212,15 @@ async fn failures_are_retried_then_dead_lettered_and_retried_by_hand() {
     assert_eq!(dead["last_status_code"], 500);
     assert!(dead["next_attempt_at"].is_null());
     let attempts_before = receiver.received("down").len();
+
+    // A redirect is a failed attempt, never followed.
+    let redirected = delivery_in(api, admin, &moved, "access.revoked", "failed").await;
+    assert_eq!(redirected["last_status_code"], 307, "{redirected}");
+    assert!(!receiver.received("moved").is_empty());
+    assert!(
+        receiver.received("sink").is_empty(),
+        "the redirect was followed"
+    );
 
     // Retried by hand once the receiver is back: delivered.
     receiver.fail("down", 0);

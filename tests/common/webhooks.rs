@@ -44,10 +44,12 @@ struct Inner {
     received: Vec<Received>,
     /// Requests to answer 500 per endpoint before answering 200.
     failures: HashMap<String, u32>,
+    /// Endpoints that answer `307 Temporary Redirect` to another path.
+    redirects: HashMap<String, String>,
 }
 
 /// A local HTTP receiver: `POST /{endpoint}` answers 200, or 500 while the
-/// endpoint has failures left.
+/// endpoint has failures left, or a redirect.
 #[derive(Clone)]
 pub struct Receiver {
     pub addr: SocketAddr,
@@ -79,6 +81,15 @@ impl Receiver {
             .insert(endpoint.to_string(), n);
     }
 
+    /// `endpoint` answers every request with a 307 to `/{to}`.
+    pub fn redirect(&self, endpoint: &str, to: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .redirects
+            .insert(endpoint.to_string(), format!("/{to}"));
+    }
+
     pub fn received(&self, endpoint: &str) -> Vec<Received> {
         let inner = self.inner.lock().unwrap();
         inner
@@ -95,7 +106,8 @@ async fn receive(
     Path(endpoint): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let mut inner = inner.lock().unwrap();
     inner.received.push(Received {
         endpoint: endpoint.clone(),
@@ -105,12 +117,15 @@ async fn receive(
             .collect(),
         body: body.to_vec(),
     });
+    if let Some(to) = inner.redirects.get(&endpoint) {
+        return axum::response::Redirect::temporary(to).into_response();
+    }
     match inner.failures.get_mut(&endpoint) {
         Some(n) if *n > 0 => {
             *n -= 1;
-            StatusCode::INTERNAL_SERVER_ERROR
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
-        _ => StatusCode::OK,
+        _ => StatusCode::OK.into_response(),
     }
 }
 
