@@ -21,8 +21,9 @@ if (( want_test )); then
   # ffmpeg: the ffmpeg/ffprobe CLIs (test media, checks of the output);
   # postgresql: initdb and pg_ctl for the PostgreSQL tests; procps: kill, pgrep, ps;
   # util-linux: runuser (PostgreSQL refuses to run as root); chromium: browser tests;
-  # openssl: the certificate of the TLS tests.
-  packages+=(ffmpeg postgresql procps util-linux chromium openssl)
+  # openssl: the certificate of the TLS tests; python3-venv: a venv for the PyPI
+  # `standardwebhooks` package that verifies webhook signatures independently.
+  packages+=(ffmpeg postgresql procps util-linux chromium openssl python3-venv)
 fi
 # The web app is built with the machine's Node.js: Debian 12's own (18.20) is enough.
 command -v node >/dev/null || packages+=(nodejs)
