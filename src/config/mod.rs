@@ -111,10 +111,28 @@ pub struct ConfigError {
 impl ConfigError {
     fn new(setting: impl Into<Cow<'static, str>>, reason: impl Into<String>) -> Self {
         Self {
-            setting: setting.into(),
-            reason: reason.into(),
+            setting: one_line(setting.into()),
+            reason: one_line(reason.into().into()).into_owned(),
         }
     }
+}
+
+/// A reason quotes the value it refuses, and a value may hold a newline: control
+/// characters are escaped so the message stays the one line the binary prints.
+fn one_line(text: Cow<'static, str>) -> Cow<'static, str> {
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 impl From<crate::storage::InvalidStorageSetting> for ConfigError {

@@ -333,3 +333,16 @@ fn an_external_issuer_gets_its_defaults() {
         "external_admin_subjects"
     );
 }
+
+/// Found by `fuzz/` (target `config`): a refused value holding a newline
+/// made the error two lines.
+#[test]
+fn refusals_quoting_a_newline_stay_on_one_line() {
+    let err = Config::load(&serve(&["--log-format=a\nb"])).unwrap_err();
+    assert_eq!(err.setting, "log_format");
+    assert!(!err.to_string().contains('\n'), "{err}");
+    assert!(err.to_string().contains("a\\nb"), "{err}");
+    let err = from_file("\"x\\ny\" = 1").unwrap_err();
+    assert_eq!(err.setting, "config");
+    assert!(!err.to_string().contains('\n'), "{err}");
+}
