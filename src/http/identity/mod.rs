@@ -17,7 +17,7 @@ use utoipa::OpenApi;
 
 use crate::http::auth::BearerScheme;
 
-pub use extract::{ApiJson, ClientMeta};
+pub use extract::{cookie, ApiJson, ClientMeta};
 
 use super::AppState;
 use crate::error::{ApiError, ErrorCode};
