@@ -95,11 +95,73 @@ fn signed_uri(session_id: &str, dir: &str, uri: &str, query: &str) -> Result<Str
     Ok(format!("{}{dir}{uri}?{query}", hls_prefix(session_id)))
 }
 
+/// m3u8-rs writes back verbatim what it could not read: unknown tags (a
+/// malformed `#EXT-X-KEY` with its placeholder among them) and attributes
+/// (`DEFAULT,URI="…"` read as one odd name), URIs unrewritten. The transcoder
+/// writes none, nor date ranges (whose `X-ASSET-URI` players fetch), so a
+/// stored playlist holding any is refused.
+fn refuse_unread(tags: &[m3u8_rs::ExtTag], attributes: &[usize]) -> Result<(), ApiError> {
+    if let Some(tag) = tags.first() {
+        return Err(ApiError::internal(format_args!(
+            "stored playlist has a tag that is not passed on: #{}",
+            tag.tag
+        )));
+    }
+    if attributes.iter().any(|&n| n > 0) {
+        return Err(ApiError::internal(
+            "stored playlist has attributes that are not passed on",
+        ));
+    }
+    Ok(())
+}
+
+/// The written text as a player reads it: every URI line and every `URI="`
+/// value is ours (signed, under this session) and nothing names another
+/// host. A quoted value holding a line break, which m3u8-rs reads and writes
+/// back, would otherwise start a line of its own.
+fn check_written(bytes: &[u8], session_id: &str) -> Result<(), ApiError> {
+    let refuse = || ApiError::internal("stored playlist writes lines that are not ours");
+    let text = std::str::from_utf8(bytes).map_err(|_| refuse())?;
+    let (hls, keys) = (hls_prefix(session_id), keys_prefix(session_id));
+    let ours = |uri: &str| (uri.starts_with(&hls) || uri.starts_with(&keys)) && uri.contains('?');
+    if text.contains("://") || text.contains('\r') {
+        return Err(refuse());
+    }
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        if !line.starts_with('#') && !ours(line) {
+            return Err(refuse());
+        }
+        for (at, _) in line.match_indices("URI=\"") {
+            if !ours(&line[at + 5..]) {
+                return Err(refuse());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn count<K, V>(map: Option<&std::collections::HashMap<K, V>>) -> usize {
+    map.map_or(0, std::collections::HashMap::len)
+}
+
 pub fn rewrite_master(
     master: &MasterPlaylist,
     session_id: &str,
     hls_query: &str,
 ) -> Result<Vec<u8>, ApiError> {
+    let mut attributes: Vec<usize> = master
+        .variants
+        .iter()
+        .map(|v| count(v.other_attributes.as_ref()))
+        .collect();
+    attributes.extend(
+        master
+            .alternatives
+            .iter()
+            .map(|m| count(m.other_attributes.as_ref())),
+    );
+    attributes.extend(master.start.iter().map(|s| s.other_attributes.len()));
+    refuse_unread(&master.unknown_tags, &attributes)?;
     let mut out = master.clone();
     for variant in &mut out.variants {
         variant.uri = signed_uri(session_id, "", &variant.uri, hls_query)?;
@@ -110,9 +172,12 @@ pub fn rewrite_master(
         }
     }
     // Session keys would put one key URI in the master; ours live in variants.
+    // Session data may name a URI too, and the transcoder writes none.
     out.session_key.clear();
+    out.session_data.clear();
     let mut bytes = Vec::new();
     out.write_to(&mut bytes).map_err(ApiError::internal)?;
+    check_written(&bytes, session_id)?;
     Ok(bytes)
 }
 
@@ -123,8 +188,13 @@ pub fn rewrite_media(
     hls_query: &str,
     keys_query: &str,
 ) -> Result<Vec<u8>, ApiError> {
+    let start = media.start.as_ref().map_or(0, |s| s.other_attributes.len());
+    refuse_unread(&media.unknown_tags, &[start])?;
     let mut out = media.clone();
     for segment in &mut out.segments {
+        let map = segment.map.as_ref().map_or(0, |m| m.other_attributes.len());
+        let dates = usize::from(segment.daterange.is_some());
+        refuse_unread(&segment.unknown_tags, &[map, dates])?;
         segment.uri = signed_uri(session_id, dir, &segment.uri, hls_query)?;
         if let Some(key) = &mut segment.key {
             if let Some(uri) = &key.uri {
@@ -145,6 +215,7 @@ pub fn rewrite_media(
     }
     let mut bytes = Vec::with_capacity(out.segments.len() * 200 + 256);
     out.write_to(&mut bytes).map_err(ApiError::internal)?;
+    check_written(&bytes, session_id)?;
     Ok(bytes)
 }
 
@@ -190,6 +261,40 @@ mod tests {
             "x.ts?y=1",
         ] {
             assert!(signed_uri(SID, "", bad, "q").is_err(), "{bad}");
+        }
+    }
+
+    /// Found by `fuzz/` (target `playlist_rewrite`): a tag m3u8-rs could not
+    /// read, here a key tag with an unterminated quote, was written back with
+    /// its `sealcast-key://` placeholder and no signature.
+    #[test]
+    fn tags_the_parser_could_not_read_are_refused() {
+        let stored = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n\
+#EXT-X-KEY:METHOD=AES-128,URI=\"sealcast-key://k1\n#EXTINF:2,\nseg_00000.ts\n#EXT-X-ENDLIST\n";
+        let Playlist::MediaPlaylist(media) = m3u8_rs::parse_playlist_res(stored).unwrap() else {
+            panic!("media playlist expected")
+        };
+        assert!(rewrite_media(&media, SID, "240p/", "q", "k").is_err());
+        let master = b"#EXTM3U\n#EXT-X-SOMETHING:URI=\"https://elsewhere/\"\n\
+#EXT-X-STREAM-INF:BANDWIDTH=1\n240p/index.m3u8\n";
+        let Playlist::MasterPlaylist(master) = m3u8_rs::parse_playlist_res(master).unwrap() else {
+            panic!("master playlist expected")
+        };
+        assert!(rewrite_master(&master, SID, "q").is_err());
+        // An attribute without `=` makes the next one an unknown attribute.
+        let master = b"#EXTM3U\n\
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",DEFAULT,URI=\"audio.m3u8\"\n\
+#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO=\"a\"\n240p/index.m3u8\n";
+        let Playlist::MasterPlaylist(master) = m3u8_rs::parse_playlist_res(master).unwrap() else {
+            panic!("master playlist expected")
+        };
+        assert!(rewrite_master(&master, SID, "q").is_err());
+        // A quoted value over two lines would be written back as two lines.
+        let master = b"#EXTM3U\n\
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"x\nhttps://elsewhere/a.m3u8\"\n\
+#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO=\"a\"\n240p/index.m3u8\n";
+        if let Ok(Playlist::MasterPlaylist(master)) = m3u8_rs::parse_playlist_res(master) {
+            assert!(rewrite_master(&master, SID, "q").is_err());
         }
     }
 
