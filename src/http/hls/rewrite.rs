@@ -6,10 +6,10 @@
 //! signed over `/keys/{session}/`. A URI in a stored playlist that is neither
 //! a plain relative name nor a key placeholder is refused, never passed on.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use m3u8_rs::{MasterPlaylist, MediaPlaylist, Playlist};
+use sealcast_keyserver::cache::BudgetCache;
 
 use super::AppState;
 use crate::error::ApiError;
@@ -18,32 +18,26 @@ use crate::storage::{collect, ObjectKey};
 
 /// Stored playlists are small; anything larger is not ours.
 const MAX_PLAYLIST: usize = 16 * 1024 * 1024;
-/// Parsed playlists kept per process (they never change once a video is ready).
-const MAX_CACHED: usize = 512;
+/// Bytes of parsed playlists kept per process (they never change once a
+/// video is ready); a parsed playlist is charged four times its text.
+const CACHE_BUDGET: usize = 64 << 20;
 
-fn parsed_cache() -> &'static Mutex<HashMap<String, Arc<Playlist>>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Playlist>>>> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+fn parsed_cache() -> &'static BudgetCache<String, Arc<Playlist>> {
+    static CACHE: OnceLock<BudgetCache<String, Arc<Playlist>>> = OnceLock::new();
+    CACHE.get_or_init(|| BudgetCache::new("parsed_playlists", CACHE_BUDGET))
 }
 
 async fn load(app: &AppState, key: &ObjectKey) -> Result<Arc<Playlist>, ApiError> {
-    if let Some(hit) = parsed_cache()
-        .lock()
-        .expect("playlist cache lock")
-        .get(key.as_str())
-    {
-        return Ok(hit.clone());
+    let name = key.as_str().to_string();
+    if let Some(hit) = parsed_cache().get(&name, |_| true) {
+        return Ok(hit);
     }
     let body = app.storage.get(key, None).await?;
     let bytes = collect(body.stream, MAX_PLAYLIST).await?;
     let playlist = m3u8_rs::parse_playlist_res(&bytes)
         .map_err(|e| ApiError::internal(format_args!("stored playlist {key:?} unreadable: {e}")))?;
     let playlist = Arc::new(playlist);
-    let mut cache = parsed_cache().lock().expect("playlist cache lock");
-    if cache.len() >= MAX_CACHED {
-        cache.clear();
-    }
-    cache.insert(key.as_str().to_string(), playlist.clone());
+    parsed_cache().insert(name, playlist.clone(), 4 * bytes.len());
     Ok(playlist)
 }
 
