@@ -1,5 +1,5 @@
 # The two commands of the README.
-.PHONY: run test build web test-web bench
+.PHONY: run test build web test-web bench fuzz
 
 # Installs what is missing, builds, and starts the server on embedded defaults.
 run:
@@ -42,3 +42,10 @@ bench: build
 	bench/transcode/crypto.sh
 	bench/transcode/copy.sh
 	bench/edge/run.sh
+
+# Every fuzz target in fuzz/ in turn, FUZZ_SECONDS each (by hand, not in `test`;
+# stable toolchain with RUSTC_BOOTSTRAP=1, see fuzz/README.md).
+FUZZ_SECONDS ?= 600
+fuzz:
+	cargo install cargo-fuzz --locked --version 0.13.2 --quiet
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
