@@ -111,6 +111,33 @@ async fn tus_upload_resumes_after_a_server_crash() {
     assert_eq!(sha256_hex(&stored), sha256_hex(&video));
 }
 
+type BodyChunks = futures::channel::mpsc::UnboundedSender<Result<Vec<u8>, std::io::Error>>;
+
+/// A PATCH at `offset` that sends `bytes` (in 1000-byte chunks) and then
+/// waits for more, until the returned sender is dropped.
+fn hanging_patch(
+    api: &common::Api,
+    path: &str,
+    token: &str,
+    offset: usize,
+    bytes: &[u8],
+) -> (
+    BodyChunks,
+    tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+) {
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    for chunk in bytes.chunks(1000) {
+        tx.unbounded_send(Ok(chunk.to_vec())).unwrap();
+    }
+    let request = api
+        .tus(Method::PATCH, path, token)
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", offset.to_string())
+        .body(reqwest::Body::wrap_stream(rx))
+        .send();
+    (tx, tokio::spawn(request))
+}
+
 /// A server killed in the middle of a PATCH: after the restart, the node
 /// takes back the lease of its earlier life at once (no `423` while it runs
 /// out), and the upload resumes from what had been stored.
@@ -133,17 +160,7 @@ async fn a_crash_mid_patch_leaves_no_lease_behind() {
     );
 
     // A second PATCH that sends a little and then hangs, holding the lease.
-    let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
-    tx.unbounded_send(Ok(video[half..half + 1000].to_vec()))
-        .unwrap();
-    let body = reqwest::Body::wrap_stream(rx);
-    let hanging = api
-        .tus(Method::PATCH, &path, &token)
-        .header("content-type", "application/offset+octet-stream")
-        .header("upload-offset", half.to_string())
-        .body(body)
-        .send();
-    let hanging = tokio::spawn(hanging);
+    let (tx, hanging) = hanging_patch(api, &path, &token, half, &video[half..half + 1000]);
     let at_rest = common::AtRest::of(app.server()).await;
     eventually(
         Duration::from_secs(30),
@@ -200,17 +217,7 @@ async fn a_crash_mid_long_patch_keeps_the_checkpointed_bytes() {
     let id = upload_id(&path);
     // One PATCH for the whole file that sends three quarters and then hangs.
     let sent = video.len() * 3 / 4;
-    let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
-    for chunk in video[..sent].chunks(1000) {
-        tx.unbounded_send(Ok(chunk.to_vec())).unwrap();
-    }
-    let hanging = api
-        .tus(Method::PATCH, &path, &token)
-        .header("content-type", "application/offset+octet-stream")
-        .header("upload-offset", "0")
-        .body(reqwest::Body::wrap_stream(rx))
-        .send();
-    let hanging = tokio::spawn(hanging);
+    let (tx, hanging) = hanging_patch(api, &path, &token, 0, &video[..sent]);
     // While it runs, the recorded offset climbs to the last checkpoint.
     let last_checkpoint = sent as u64 - EVERY;
     let seen = eventually(
