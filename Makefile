@@ -33,15 +33,20 @@ test-web: web
 	cargo build --bin sealcast
 	cd player-demo && npm test
 
-# Every benchmark in bench/, each side by side with its peer in one run,
-# printing both and the ratio (release build; minutes, not seconds; by hand).
+# Every benchmark in bench/, each side by side with its peer in one run
+# (alternating rounds, medians), printing both and the ratio; then
+# bench/RESULTS.md and bench/charts/ratios.png from what they recorded
+# (release build; about an hour; by hand, not in `test`).
+BENCH_RESULTS := $(CURDIR)/target/bench/results.jsonl
 bench: build
-	cargo run --release --example keys_bench
-	cargo run --release --example cluster_bench
-	bench/transcode/ladder.sh
-	bench/transcode/crypto.sh
+	rm -f $(BENCH_RESULTS)
+	SEALCAST_BENCH_RESULTS=$(BENCH_RESULTS) cargo run --release --example keys_bench
+	SEALCAST_BENCH_RESULTS=$(BENCH_RESULTS) cargo run --release --example cluster_bench
+	SEALCAST_BENCH_RESULTS=$(BENCH_RESULTS) bench/transcode/ladder.sh
+	SEALCAST_BENCH_RESULTS=$(BENCH_RESULTS) bench/transcode/crypto.sh
 	bench/transcode/copy.sh
-	bench/edge/run.sh
+	SEALCAST_BENCH_RESULTS=$(BENCH_RESULTS) bench/edge/run.sh
+	cargo run --release --manifest-path bench/report/Cargo.toml -- $(BENCH_RESULTS) bench
 
 # Every fuzz target in fuzz/ in turn, FUZZ_SECONDS each (by hand, not in `test`;
 # stable toolchain with RUSTC_BOOTSTRAP=1, see fuzz/README.md).

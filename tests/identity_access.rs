@@ -348,3 +348,68 @@ async fn audit_log_pages_newest_first() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn playback_speed_is_remembered_per_user_and_checked() {
+    let app = app().await;
+    let api = &app.api;
+    let learner = app.user("learner").await;
+    let other = app.user("learner").await;
+    let put = |token: &str, body: Value| {
+        api.send(
+            api.http
+                .put(api.url("/api/v1/me/preferences"))
+                .header(reqwest::header::AUTHORIZATION, format!("Bearer {token}"))
+                .json(&body),
+        )
+    };
+
+    // The default until the user chooses.
+    let prefs = api.get_json("/api/v1/me/preferences", &learner.token).await;
+    assert_eq!(prefs, json!({"playback_rate": 1.0}));
+
+    let r = put(&learner.token, json!({"playback_rate": 1.75})).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"playback_rate": 1.75})
+    );
+    let prefs = api.get_json("/api/v1/me/preferences", &learner.token).await;
+    assert_eq!(prefs["playback_rate"], 1.75);
+    // Someone else's choice is their own.
+    let prefs = api.get_json("/api/v1/me/preferences", &other.token).await;
+    assert_eq!(prefs["playback_rate"], 1.0);
+
+    // Refused values store nothing: the last good choice stays.
+    for body in [
+        json!({"playback_rate": 2.5}),
+        json!({"playback_rate": 0.25}),
+        json!({"playback_rate": 1.234}),
+        json!({"playback_rate": -1}),
+    ] {
+        assert_error(
+            put(&learner.token, body).await,
+            400,
+            "invalid_playback_rate",
+        )
+        .await;
+    }
+    for body in [
+        json!({"playback_rate": "fast"}),
+        json!({}),
+        json!({"playback_rate": 1.5, "volume": 3}),
+    ] {
+        assert_error(put(&learner.token, body).await, 400, "invalid_json").await;
+    }
+    let prefs = api.get_json("/api/v1/me/preferences", &learner.token).await;
+    assert_eq!(prefs["playback_rate"], 1.75);
+
+    let r = api
+        .send(
+            api.http
+                .put(api.url("/api/v1/me/preferences"))
+                .json(&json!({"playback_rate": 1})),
+        )
+        .await;
+    assert_error(r, 401, "missing_token").await;
+}

@@ -369,3 +369,42 @@ async fn an_idempotency_key_replays_the_creation_with_its_secret() {
         "SELECT COUNT(*) FROM idempotency_keys WHERE idem_key = $1 AND body LIKE 'sealed:%'";
     assert_eq!(at_rest.count(sealed, "wh-1").await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unenrollment_is_announced_as_access_revoked() {
+    install_verifier().await;
+    let receiver = Receiver::start().await;
+    let app = app_for_webhooks(86400).await;
+    let (api, admin) = (&app.api, &app.admin.token);
+    let (endpoint, secret) =
+        register(api, admin, &receiver.url("unenrolled"), &["access.revoked"]).await;
+
+    let cast = app.cast().await;
+    let video = app.ready_video(&cast.creator, &cast.course).await;
+    app.playback(&cast.learner, &video.id).await;
+    let gone = api
+        .unenroll(&cast.creator.token, &cast.course, &cast.learner.user_id)
+        .await;
+    assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+    // Removing an enrollment that is not there announces nothing.
+    let again = api
+        .unenroll(&cast.creator.token, &cast.course, &cast.learner.user_id)
+        .await;
+    assert_error(again, 404, "not_found").await;
+
+    delivery_in(api, admin, &endpoint, "access.revoked", "delivered").await;
+    let got = receiver.received("unenrolled");
+    assert_eq!(got.len(), 1, "one announcement");
+    let payload = verified(&secret, &got[0]).await;
+    assert_eq!(payload["type"], "access.revoked");
+    assert_eq!(
+        payload["data"],
+        json!({
+            "kind": "enrollment",
+            "id": cast.course,
+            "user_id": cast.learner.user_id,
+            "sessions_ended": 1,
+        })
+    );
+    assert_eq!(deliveries(api, admin, &endpoint).await.len(), 1);
+}

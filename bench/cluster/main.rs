@@ -26,15 +26,10 @@ mod postgres;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{arg, b64_file, login, measure, new_session, Result_};
+use common::{arg, b64_file, login, measure, median, new_session, record, Better, Result_};
 use sealcast::db::{now_ms, Db};
 use sealcast_keyserver::UrlSigner;
 use serde_json::{json, Value};
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
@@ -262,6 +257,15 @@ async fn main() {
     println!("key requests, one edge : {one_rps:>8.0} req/s (median)");
     println!("key requests, two edges: {two_rps:>8.0} req/s (median)");
     println!("ratio two/one: {:.2}   errors: {errors}", two_rps / one_rps);
+    record(
+        "cluster",
+        "key requests, two edges (one machine)",
+        "req/s",
+        two_rps,
+        ("one edge", one_rps),
+        Better::Higher,
+        None,
+    );
 
     // 2. Transcode jobs per minute: one worker vs two, same batch of uploads.
     let jobs = arg("--jobs", 4) as usize;
@@ -337,6 +341,15 @@ async fn main() {
     );
     println!("transcode, two workers: {two_rate:>6.2} jobs/min (median)");
     println!("ratio two/one: {:.2}", two_rate / one_rate);
+    record(
+        "cluster",
+        "transcode jobs, two workers (one machine)",
+        "jobs/min",
+        two_rate,
+        ("one worker", one_rate),
+        Better::Higher,
+        None,
+    );
 
     // 3. Revocation through A, denial through B.
     let (mut to_denial, mut to_heard) = (Vec::new(), Vec::new());

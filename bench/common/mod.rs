@@ -276,3 +276,52 @@ pub async fn new_session(http: &reqwest::Client, base: &str, token: &str, video:
         .unwrap();
     session["session_id"].as_str().unwrap().to_string()
 }
+
+/// The middle value (upper middle of an even count).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Which way a ratio ours/peer is better, for the report's verdict.
+#[derive(Clone, Copy)]
+pub enum Better {
+    Higher,
+    Lower,
+}
+
+/// One measured comparison, appended as a JSON line to the results file
+/// `make bench` turns into bench/RESULTS.md and its charts (bench/report),
+/// the same line bench/results.sh writes for the shell benchmarks. `goal` is
+/// the ratio to reach, if there is one.
+pub fn record(
+    bench: &str,
+    measure: &str,
+    unit: &str,
+    ours: f64,
+    (peer, peer_value): (&str, f64),
+    better: Better,
+    goal: Option<f64>,
+) {
+    use std::io::Write;
+    let path = std::env::var_os("SEALCAST_BENCH_RESULTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench/results.jsonl")
+        });
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let line = json!({
+        "bench": bench, "measure": measure, "unit": unit, "ours": ours,
+        "peer": peer, "peer_value": peer_value,
+        "better": match better { Better::Higher => "higher", Better::Lower => "lower" },
+        "goal": goal,
+    });
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    writeln!(file, "{line}").unwrap();
+}

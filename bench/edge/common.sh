@@ -5,6 +5,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BIN=${SEALCAST_BIN:-$ROOT/target/release/sealcast}
 WORK=${WORK:-/tmp/sealcast-bench-edge}
 mkdir -p "$WORK"
+source "$HERE/../results.sh"
 
 need() { command -v "$1" >/dev/null || { echo "bench needs $1 on PATH ($2)" >&2; exit 1; }; }
 need curl "apt-get install curl"

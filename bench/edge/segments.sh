@@ -53,3 +53,4 @@ printf '  %-22s %10s req/s  p99 %s\n' "sealcast (signed)" "$s_med" "${s_p99[*]}"
 printf '  %-22s %10s req/s  p99 %s\n' "nginx (static)" "$n_med" "${n_p99[*]}"
 echo "  ratio sealcast/nginx: $(ratio "$s_med" "$n_med")x  (target >= 0.8)"
 echo "  sealcast peak RSS: $(peak_rss_mb "$SEALCAST_PID") MB"
+record segments "signed 1 MiB segment, 64 connections" "req/s" "$s_med" "nginx sendfile" "$n_med" higher 0.8

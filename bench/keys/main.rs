@@ -12,10 +12,12 @@
 //!   audit write that must land before the key leaves.
 //!
 //! Load comes from `wrk` when it is on PATH (apt install wrk), else from a
-//! built-in closed-loop client. Prints requests/s, p50/p99 and the ratio.
+//! built-in closed-loop client. The two routes alternate over the rounds;
+//! prints the medians of requests/s, p50/p99 and the ratios, and records them
+//! for bench/RESULTS.md.
 //!
 //!     cargo build --release --bin sealcast
-//!     cargo run --release --example keys_bench -- [--seconds 10] [--connections 16]
+//!     cargo run --release --example keys_bench -- [--seconds 10] [--connections 16] [--rounds 3]
 //!
 //! `SEALCAST_BIN` picks another binary.
 
@@ -24,7 +26,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{arg, b64_file, login, measure, new_session};
+use common::{arg, b64_file, login, measure, median, new_session, record, Better, Result_};
 use sealcast::db::{now_ms, Db};
 use sealcast_keyserver::UrlSigner;
 
@@ -32,6 +34,7 @@ use sealcast_keyserver::UrlSigner;
 async fn main() {
     let secs = arg("--seconds", 10);
     let conns = arg("--connections", 16);
+    let rounds = arg("--rounds", 3);
     let bin = common::binary();
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -73,36 +76,69 @@ async fn main() {
     let use_wrk = Command::new("wrk").arg("--version").output().is_ok();
     let tool = if use_wrk { "wrk" } else { "built-in client" };
     let measure = |url: String| measure(url, &token, secs, conns, use_wrk);
-    // Warm up both, then measure each for the same time.
+    // Warm up both, then alternate which goes first over the rounds.
     let _ = measure(trivial_url.clone()).await;
     let _ = measure(key_url.clone()).await;
-    let trivial = measure(trivial_url).await;
-    let keys = measure(key_url).await;
+    let (mut trivial, mut keys) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            trivial.push(measure(trivial_url.clone()).await);
+            keys.push(measure(key_url.clone()).await);
+        } else {
+            keys.push(measure(key_url.clone()).await);
+            trivial.push(measure(trivial_url.clone()).await);
+        }
+    }
     let audited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'key'")
         .fetch_one(&db.pool)
         .await
         .unwrap();
 
     println!(
-        "load: {tool}, {conns} connections, {secs} s each, binary {}",
+        "load: {tool}, {conns} connections, {secs} s x {rounds} alternating rounds each, binary {}",
         bin.display()
     );
     println!(
-        "{:<28} {:>10} {:>9} {:>9} {:>7}",
+        "{:<28} {:>10} {:>9} {:>9} {:>7}   (medians)",
         "route", "req/s", "p50 ms", "p99 ms", "errors"
     );
-    for (name, r) in [
+    let summary = |runs: &[Result_]| {
+        (
+            median(runs.iter().map(|r| r.rps).collect()),
+            median(runs.iter().map(|r| r.p50_ms).collect()),
+            median(runs.iter().map(|r| r.p99_ms).collect()),
+            runs.iter().map(|r| r.errors).sum::<u64>(),
+        )
+    };
+    let (trivial, keys) = (summary(&trivial), summary(&keys));
+    for (name, (rps, p50, p99, errors)) in [
         ("GET /healthz (trivial)", trivial),
         ("GET /keys/{sid}/{kid} grant", keys),
     ] {
-        println!(
-            "{name:<28} {:>10.0} {:>9.2} {:>9.2} {:>7}",
-            r.rps, r.p50_ms, r.p99_ms, r.errors
-        );
+        println!("{name:<28} {rps:>10.0} {p50:>9.2} {p99:>9.2} {errors:>7}");
     }
     println!(
-        "ratio keys/trivial: {:.2} (target >= 0.5)",
-        keys.rps / trivial.rps
+        "ratio keys/trivial: {:.2} (target >= 0.5); p99 keys/trivial: {:.1} (target <= 3)",
+        keys.0 / trivial.0,
+        keys.2 / trivial.2
+    );
+    record(
+        "keys",
+        "key request, every check on",
+        "req/s",
+        keys.0,
+        ("same server's trivial route", trivial.0),
+        Better::Higher,
+        Some(0.5),
+    );
+    record(
+        "keys",
+        "key request p99 latency",
+        "ms",
+        keys.2,
+        ("trivial route p99", trivial.2),
+        Better::Lower,
+        Some(3.0),
     );
     println!("audit rows written for key requests: {audited}");
 }

@@ -5,6 +5,7 @@ cd "$ROOT"
 BIN=${SEALCAST_BIN:-target/release/sealcast}
 WORK=${WORK:-/tmp/sealcast-bench}
 mkdir -p "$WORK"
+source "$ROOT/bench/results.sh"
 
 need() { command -v "$1" >/dev/null || { echo "bench needs $1 on PATH" >&2; exit 1; }; }
 need ffmpeg
@@ -46,3 +47,6 @@ timed() {
     printf -v "${name}_wall" '%s' "$w"
     printf -v "${name}_cpu" '%s' "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')"
 }
+
+# median N...: the middle value (the mean of the two middle ones).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -8,6 +8,7 @@
 //! and `sealcast_cache_entries` are gauges, `sealcast_cache_requests_total
 //! {cache, result="hit"|"miss"}` counts lookups.
 
+use std::borrow::Borrow;
 use std::hash::Hash;
 use std::sync::Mutex;
 
@@ -42,8 +43,13 @@ impl<K: Hash + Eq, V: Clone> BudgetCache<K, V> {
     }
 
     /// The entry for `key`, if one is cached and `valid` accepts it; an entry
-    /// `valid` refuses is dropped.
-    pub fn get(&self, key: &K, valid: impl FnOnce(&V) -> bool) -> Option<V> {
+    /// `valid` refuses is dropped. `key` may be a borrowed form (`&str` for a
+    /// `String` key), so a lookup allocates nothing; a hit changes no gauge.
+    pub fn get<Q>(&self, key: &Q, valid: impl FnOnce(&V) -> bool) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let mut inner = self.inner.lock().expect("cache lock");
         let found = match inner.map.get(key) {
             Some((value, _)) if valid(value) => Some(value.clone()),
@@ -51,6 +57,7 @@ impl<K: Hash + Eq, V: Clone> BudgetCache<K, V> {
                 if let Some((_, size)) = inner.map.pop(key) {
                     inner.bytes -= size;
                 }
+                self.report(&inner);
                 None
             }
             None => None,
@@ -58,7 +65,6 @@ impl<K: Hash + Eq, V: Clone> BudgetCache<K, V> {
         let result = if found.is_some() { "hit" } else { "miss" };
         metrics::counter!("sealcast_cache_requests_total", "cache" => self.name, "result" => result)
             .increment(1);
-        self.report(&inner);
         found
     }
 

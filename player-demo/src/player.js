@@ -1,7 +1,8 @@
 // The player: hls.js on a playback session, the viewer's watermark over the
-// picture, a quality menu, and a visible message for every way playback can
-// be refused or fail. Nothing stalls silently: each hls.js error ends in a
-// retry the viewer is told about, a recovery, or a message that says why.
+// picture, quality and speed menus, and a visible message for every way
+// playback can be refused or fail. Nothing stalls silently: each hls.js error
+// ends in a retry the viewer is told about, a recovery, or a message that
+// says why.
 
 import Hls from 'hls.js';
 import hlsWorkerUrl from 'hls.js/dist/hls.worker.js?url';
@@ -9,6 +10,7 @@ import { api, describe } from './api.js';
 import { h } from './dom.js';
 import { clock } from './format.js';
 import { freshToken, refresh, token } from './session.js';
+import { speedControl } from './speed.js';
 
 /** Messages for the key server's and the edge's stable refusal codes. */
 const REFUSALS = {
@@ -77,7 +79,15 @@ export function mountPlayer(video, viewer) {
     'section',
     { class: 'player', 'data-testid': 'player', 'data-state': 'loading', 'data-hls-fatal': '0', 'aria-label': 'Video player' },
     stage,
-    h('div', { class: 'player-controls' }, h('label', { for: 'quality' }, 'Quality'), quality, levelInfo, fullscreen),
+    h(
+      'div',
+      { class: 'player-controls' },
+      h('label', { for: 'quality' }, 'Quality'),
+      quality,
+      levelInfo,
+      speedControl(el),
+      fullscreen,
+    ),
   );
 
   let hls = null;

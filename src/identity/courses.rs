@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::sessions::{end_sessions, EndReason, SessionScope};
+use super::sessions::{announce_if, end_sessions_on, EndReason, SessionScope};
 use super::{taken_or_db, IdentityError, Invalid, Role};
 use crate::db::{new_id, now_ms, Db};
 use crate::videos::access::{self as rule, Access, Viewer};
@@ -165,19 +165,31 @@ pub async fn list_enrollments(db: &Db, course_id: &str) -> Result<Vec<Enrollment
 /// Removes an enrollment and ends that user's live sessions on the course's
 /// videos. Returns how many sessions ended.
 pub async fn unenroll(db: &Db, course_id: &str, user_id: &str) -> Result<u64, IdentityError> {
+    // One transaction: the enrollment goes, its live sessions end and the
+    // `access.revoked` webhook is written, or none of them happens.
+    let mut tx = db.pool.begin().await?;
     let removed = sqlx::query("DELETE FROM enrollments WHERE course_id = $1 AND user_id = $2")
         .bind(course_id)
         .bind(user_id)
-        .execute(&db.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
     if removed == 0 {
         return Err(IdentityError::NotFound("enrollment"));
     }
-    end_sessions(
-        db,
+    let ended = end_sessions_on(
+        &mut *tx,
         SessionScope::UserInCourse { user_id, course_id },
         EndReason::Unenrolled,
     )
-    .await
+    .await?;
+    let data = serde_json::json!({
+        "kind": "enrollment",
+        "id": course_id,
+        "user_id": user_id,
+        "sessions_ended": ended,
+    });
+    crate::webhooks::enqueue(&mut tx, crate::webhooks::Event::AccessRevoked, data).await?;
+    tx.commit().await?;
+    announce_if(db, ended).await
 }

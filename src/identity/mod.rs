@@ -13,6 +13,7 @@ pub mod courses;
 pub mod external;
 mod login_limits;
 pub mod passwords;
+pub mod preferences;
 pub mod refresh;
 pub mod revocation;
 mod session_limits;
@@ -141,6 +142,8 @@ pub enum Invalid {
     Email,
     Role,
     Title,
+    /// A playback speed outside 0.5–2 or finer than hundredths.
+    PlaybackRate,
     Password,
     /// An external identity token whose claims cannot be used.
     Token,

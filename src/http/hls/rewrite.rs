@@ -28,8 +28,7 @@ fn parsed_cache() -> &'static BudgetCache<String, Arc<Playlist>> {
 }
 
 async fn load(app: &AppState, key: &ObjectKey) -> Result<Arc<Playlist>, ApiError> {
-    let name = key.as_str().to_string();
-    if let Some(hit) = parsed_cache().get(&name, |_| true) {
+    if let Some(hit) = parsed_cache().get(key.as_str(), |_| true) {
         return Ok(hit);
     }
     let body = app.storage.get(key, None).await?;
@@ -37,7 +36,7 @@ async fn load(app: &AppState, key: &ObjectKey) -> Result<Arc<Playlist>, ApiError
     let playlist = m3u8_rs::parse_playlist_res(&bytes)
         .map_err(|e| ApiError::internal(format_args!("stored playlist {key:?} unreadable: {e}")))?;
     let playlist = Arc::new(playlist);
-    parsed_cache().insert(name, playlist.clone(), 4 * bytes.len());
+    parsed_cache().insert(key.as_str().to_string(), playlist.clone(), 4 * bytes.len());
     Ok(playlist)
 }
 

@@ -35,8 +35,7 @@ fn cache() -> &'static BudgetCache<String, Entry> {
 
 /// The session's video if the session is live; 403 `session_ended` if not.
 pub async fn live_video(app: &AppState, session_id: &str, now_ms: i64) -> Result<String, ApiError> {
-    let key = session_id.to_string();
-    let cached = cache().get(&key, |e| {
+    let cached = cache().get(session_id, |e| {
         e.fetched.elapsed() < TTL && app.db.bus.still_valid(e.epoch)
     });
     let entry = match cached {
@@ -55,8 +54,8 @@ pub async fn live_video(app: &AppState, session_id: &str, now_ms: i64) -> Result
                 epoch,
                 row: row.map(|(v, exp, ended)| (v, exp, ended.is_some())),
             };
-            let size = key.len() + entry.row.as_ref().map_or(0, |r| r.0.len() + 16) + 24;
-            cache().insert(key, entry.clone(), size);
+            let size = session_id.len() + entry.row.as_ref().map_or(0, |r| r.0.len() + 16) + 24;
+            cache().insert(session_id.to_string(), entry.clone(), size);
             entry
         }
     };

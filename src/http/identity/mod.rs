@@ -1,4 +1,4 @@
-//! HTTP handlers for identity: login and tokens, users, courses and
+//! HTTP handlers for identity: login and tokens, the caller's preferences, users, courses and
 //! enrollments, playback sessions, and admin revocation and audit. The
 //! database logic lives in [`crate::identity`]; these only check who may
 //! call, translate JSON and set cookies.
@@ -8,6 +8,7 @@ mod auth_routes;
 mod courses;
 mod extract;
 mod playback;
+mod preferences;
 mod users;
 
 use axum::extract::DefaultBodyLimit;
@@ -33,6 +34,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/refresh", post(auth_routes::refresh))
         .route("/api/v1/auth/logout", post(auth_routes::logout))
         .route("/api/v1/me", get(auth_routes::me))
+        .route(
+            "/api/v1/me/preferences",
+            get(preferences::get).put(preferences::put),
+        )
         .route("/.well-known/jwks.json", get(auth_routes::jwks))
         .route("/api/v1/users", post(users::create).get(users::list))
         .route("/api/v1/courses", post(courses::create).get(courses::list))
@@ -61,6 +66,8 @@ pub fn routes() -> Router<AppState> {
         auth_routes::refresh,
         auth_routes::logout,
         auth_routes::me,
+        preferences::get,
+        preferences::put,
         auth_routes::jwks,
         users::create,
         users::list,
@@ -108,6 +115,7 @@ impl From<IdentityError> for ApiError {
                     Invalid::Email => ErrorCode::InvalidEmail,
                     Invalid::Role => ErrorCode::InvalidRole,
                     Invalid::Title => ErrorCode::InvalidTitle,
+                    Invalid::PlaybackRate => ErrorCode::InvalidPlaybackRate,
                     Invalid::Password => ErrorCode::WeakPassword,
                     Invalid::Token => ErrorCode::InvalidToken,
                 };
