@@ -86,7 +86,6 @@ fn run(
     while decoder::receive_frame(&mut dec, &mut f, "video decoding failed")? {
         offer(&f, &mut *sink)?;
     }
-    drop(offer);
     board.finish(last + step, sink)?.ok_or_else(|| {
         TranscodeError::ZeroDuration("the video stream contains no decodable frames".into())
     })
