@@ -2,7 +2,7 @@
 //! the playback response signs it under the session, every cue's sprite
 //! fetches a JPEG its tiles fit exactly (read back with ffprobe), nothing is
 //! served without the session's signature, and the backfill command
-//! recreates a storyboard that is gone.
+//! recreates a storyboard that is gone (and keeps nothing when it cannot).
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::process::Output;
 
 use common::{assert_error, Cast, TestApp};
-use sealcast::storage::{ObjectPrefix, ObjectStore};
+use sealcast::storage::{bytes_stream, ObjectKey, ObjectPrefix, ObjectStore};
 use serde_json::{json, Value};
 
 /// One cue: start and end in seconds, the sprite URL, and x, y, w, h.
@@ -231,6 +231,31 @@ async fn the_backfill_recreates_a_missing_storyboard_and_is_idempotent() {
         all.extend_from_slice(args);
         app.server().admin_command(&all).output().unwrap()
     };
+    // A segment that does not decrypt: a clear failure, and nothing kept.
+    let segment = segments_before
+        .iter()
+        .find(|k| k.ends_with(".ts"))
+        .unwrap()
+        .clone();
+    let good = at_rest.object(&segment).await;
+    let put = |bytes: Vec<u8>| {
+        let key = ObjectKey::new(segment.clone()).unwrap();
+        let store = &at_rest.store;
+        async move { store.put(&key, bytes_stream(bytes)).await.unwrap() }
+    };
+    // Not a whole number of AES blocks: it cannot decrypt.
+    put(vec![7u8; 1000]).await;
+    let broken = backfill(&[]);
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(
+        stdout(&broken).contains(&format!("{video} failed: "))
+            && stdout(&broken).contains("does not decrypt"),
+        "{}",
+        stdout(&broken)
+    );
+    assert!(at_rest.object_keys(&prefix).await.is_empty());
+    put(good).await;
+
     let out = backfill(&[]);
     assert!(
         out.status.success(),
