@@ -22,13 +22,16 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (edge, key server and workers in one process by default).
     Serve(ServeArgs),
-    /// Operator tasks: create users, rotate the signing and master keys.
+    /// Operator tasks: create users, rotate the signing and master keys, backfill storyboards.
     Admin(commands::admin::AdminArgs),
     /// Package a video file as AES-128 encrypted HLS into a directory, offline.
     Transcode(commands::transcode::TranscodeArgs),
     /// Run one server transcode job (started by a worker; not for people).
     #[command(hide = true)]
     TranscodeJob(crate::jobs::child::TranscodeJobArgs),
+    /// Make one video's storyboard from its decrypted rendition (started by a backfill; not for people).
+    #[command(hide = true)]
+    StoryboardJob(crate::storyboards::child::StoryboardJobArgs),
     /// Check that an uploaded file is a video (started by the server; not for people).
     #[command(hide = true)]
     ProbeUpload(crate::uploads::probe::ProbeUploadArgs),
@@ -45,6 +48,7 @@ pub fn main() -> ExitCode {
         Command::Admin(args) => commands::admin::run(args),
         Command::Transcode(args) => commands::transcode::run(args),
         Command::TranscodeJob(args) => crate::jobs::child::run(args),
+        Command::StoryboardJob(args) => crate::storyboards::child::run(args),
         Command::ProbeUpload(args) => crate::uploads::probe::run_child(args),
         Command::SandboxCheck(args) => commands::sandbox_check::run(args),
     }

@@ -27,6 +27,7 @@ pub mod playback;
 pub mod secrets;
 pub mod server;
 pub mod storage;
+pub mod storyboards;
 pub mod telemetry;
 pub mod uploads;
 pub mod videos;

@@ -42,6 +42,22 @@ pub fn master_url(
     )
 }
 
+/// The signed storyboard VTT handed to the player: under the session's HLS
+/// prefix, so its rewritten sprite URLs carry the same signature.
+pub fn storyboard_url(
+    signer: &UrlSigner,
+    session_id: &str,
+    expires: u64,
+) -> Result<String, UrlSignerError> {
+    let prefix = hls_prefix(session_id);
+    signer.append_query(
+        &format!("{prefix}{}", sealcast_transcoder::STORYBOARD_VTT),
+        &prefix,
+        session_id,
+        expires,
+    )
+}
+
 /// The signed key URI written into a session's playlists.
 pub fn key_url(
     signer: &UrlSigner,

@@ -1,14 +1,15 @@
 // The player: hls.js on a playback session, the viewer's watermark over the
-// picture, quality and speed menus, and a visible message for every way
-// playback can be refused or fail. Nothing stalls silently: each hls.js error
-// ends in a retry the viewer is told about, a recovery, or a message that
-// says why.
+// picture, a seek bar with storyboard previews (seekbar.js), quality and
+// speed menus, and a visible message for every way playback can be refused
+// or fail. Nothing stalls silently: each hls.js error ends in a retry the
+// viewer is told about, a recovery, or a message that says why.
 
 import Hls from 'hls.js';
 import hlsWorkerUrl from 'hls.js/dist/hls.worker.js?url';
 import { api, describe } from './api.js';
 import { h } from './dom.js';
 import { clock } from './format.js';
+import { mountSeekBar } from './seekbar.js';
 import { freshToken, refresh, token } from './session.js';
 import { speedControl } from './speed.js';
 
@@ -74,11 +75,13 @@ export function mountPlayer(video, viewer) {
   const stage = h('div', { class: 'stage', 'data-testid': 'stage' }, el, watermark, message);
   const quality = h('select', { id: 'quality', 'data-testid': 'quality', disabled: true }, h('option', { value: '-1' }, 'Auto'));
   const levelInfo = h('span', { class: 'level-info', 'data-testid': 'current-level', 'aria-live': 'polite' });
+  const seekBar = mountSeekBar(el, video.duration_seconds);
   const fullscreen = h('button', { type: 'button', class: 'ghost', 'data-testid': 'fullscreen' }, 'Full screen');
   const root = h(
     'section',
     { class: 'player', 'data-testid': 'player', 'data-state': 'loading', 'data-hls-fatal': '0', 'aria-label': 'Video player' },
     stage,
+    seekBar.element,
     h(
       'div',
       { class: 'player-controls' },
@@ -151,6 +154,7 @@ export function mountPlayer(video, viewer) {
   async function newSession() {
     session = await api(`/api/v1/videos/${encodeURIComponent(video.id)}/playback`, { method: 'POST' });
     root.dataset.sessionId = session.session_id;
+    seekBar.load(session.storyboard_url);
   }
 
   /** Ends playback for good, with the reason on screen. */
@@ -335,6 +339,7 @@ export function mountPlayer(video, viewer) {
       clearInterval(clockTimer);
       clearInterval(moveTimer);
       clearTimeout(retryTimer);
+      seekBar.destroy();
       if (hls) hls.destroy();
       hls = null;
       // Free the session's slot on the server; it may already be gone.

@@ -7,7 +7,10 @@
 //!   no restart, and old keys keep verifying until their tokens expire;
 //! * `rotate-url-key`: the same for the URL-signing key (`kv=` in signed URLs);
 //! * `rotate-master-key`: a new custody key; every stored content key is
-//!   re-sealed to it, then key-server processes must restart to load it.
+//!   re-sealed to it, then key-server processes must restart to load it;
+//! * `backfill-storyboards [--video ID]`: seek-preview storyboards for ready
+//!   videos that lack one (made from their own smallest rendition, so this
+//!   needs the custody master key, like `rotate-master-key`).
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -22,6 +25,7 @@ use crate::identity::{create_user, IdentityError};
 use crate::keyring::{self, RELOAD_EVERY};
 use crate::keystore::reseal_all;
 use crate::secrets;
+use crate::storyboards::backfill::{Backfill, Outcome};
 
 #[derive(Args, Debug)]
 pub struct AdminArgs {
@@ -39,6 +43,17 @@ pub enum AdminCommand {
     RotateUrlKey(ConfigArgs),
     /// Replace the custody master key and re-seal every stored content key.
     RotateMasterKey(ConfigArgs),
+    /// Make seek-preview storyboards for ready videos that lack one.
+    BackfillStoryboards(BackfillArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BackfillArgs {
+    /// Only this video (default: every ready video).
+    #[arg(long)]
+    pub video: Option<String>,
+    #[command(flatten)]
+    pub config: ServeArgs,
 }
 
 #[derive(Args, Debug)]
@@ -81,6 +96,7 @@ pub fn run(args: AdminArgs) -> ExitCode {
             AdminCommand::RotateSigningKey(a) => rotate_signing_key(a).await,
             AdminCommand::RotateUrlKey(a) => rotate_url_key(a).await,
             AdminCommand::RotateMasterKey(a) => rotate_master_key(a).await,
+            AdminCommand::BackfillStoryboards(a) => backfill_storyboards(a).await,
         }
     });
     match result {
@@ -204,5 +220,49 @@ async fn rotate_master_key(args: ConfigArgs) -> Result<(), Failure> {
          (until then they cannot open re-sealed keys and answer 500 key_unavailable)",
         first + stragglers
     );
+    Ok(())
+}
+
+/// One line per video on stdout (`<id> made from <rendition>`, `<id> already
+/// had one`, `<id> failed: <reason>`), a summary on stderr; exit 1 if any failed.
+async fn backfill_storyboards(args: BackfillArgs) -> Result<(), Failure> {
+    let config = load_config(&args.config)?;
+    let master = MasterKeyPair::from_slice(
+        secrets::read_b64_secret(&secrets::master_key_path(&config), 32)?.expose(),
+    )?;
+    let backfill = Backfill {
+        storage: crate::storage::open(&config.storage).await?,
+        db: Db::connect(&config.database_url).await?,
+        master,
+        work_root: config.data_dir.join("work"),
+        memory_limit: config.jobs.memory_limit,
+        timeout: config.jobs.timeout,
+        log_format: config.log_format,
+    };
+    let targets = backfill.targets(args.video.as_deref()).await?;
+    let (mut made, mut had, mut failed) = (0, 0, 0);
+    for id in targets {
+        match backfill.one(&id).await {
+            Outcome::Made { rendition } => {
+                made += 1;
+                println!("{id} made from {rendition}");
+            }
+            Outcome::AlreadyHad => {
+                had += 1;
+                println!("{id} already had one");
+            }
+            Outcome::Failed(reason) => {
+                failed += 1;
+                println!("{id} failed: {reason}");
+            }
+        }
+    }
+    eprintln!("storyboards: {made} made, {had} already there, {failed} failed");
+    if failed > 0 {
+        return Err(Failure(
+            1,
+            format!("{failed} storyboards could not be made"),
+        ));
+    }
     Ok(())
 }

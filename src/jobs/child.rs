@@ -10,7 +10,7 @@
 //! (parent-death signal, and stdin closing).
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use base64::Engine;
@@ -62,7 +62,8 @@ pub const EXIT_RETRYABLE: u8 = 11;
 pub const EXIT_OTHER: u8 = 12;
 pub const EXIT_ORPHANED: u8 = 70;
 
-fn fail(kind: &str, message: String, bad_media: bool, retryable: bool) -> ExitCode {
+/// Says why the job failed, on the protocol, and picks the exit code.
+pub(crate) fn fail(kind: &str, message: String, bad_media: bool, retryable: bool) -> ExitCode {
     let _ = protocol::send(&Frame::Failed(JobFailed {
         kind: kind.into(),
         message,
@@ -89,31 +90,14 @@ pub fn log_format(name: &str) -> LogFormat {
 
 pub fn run(args: TranscodeJobArgs) -> ExitCode {
     crate::telemetry::init(log_format(&args.log_format));
-    if sandbox::die_with_parent(args.parent_pid).is_err() {
-        return ExitCode::from(EXIT_ORPHANED);
-    }
-    let policy = Policy {
-        read_files: vec![args.source.clone()],
-        limits: Limits {
-            memory_bytes: args.memory_limit,
-            cpu_seconds: args.cpu_seconds,
-            open_files: sandbox::MEDIA_OPEN_FILES,
-        },
+    let limits = Limits {
+        memory_bytes: args.memory_limit,
+        cpu_seconds: args.cpu_seconds,
+        open_files: sandbox::MEDIA_OPEN_FILES,
     };
-    if let Err(err) = sandbox::apply(&policy) {
-        return fail("sandbox", err.to_string(), false, false);
+    if let Err(code) = confine(args.parent_pid, &args.source, limits) {
+        return code;
     }
-    // Threads start only now, inside the sandbox. The parent holds our
-    // stdin; when it dies, this read returns.
-    std::thread::spawn(|| {
-        let mut sink = [0u8; 64];
-        while let Ok(n) = std::io::stdin().read(&mut sink) {
-            if n == 0 {
-                break;
-            }
-        }
-        std::process::exit(i32::from(EXIT_ORPHANED));
-    });
     let master_public = match base64::engine::general_purpose::STANDARD
         .decode(&args.master_public_key)
         .map_err(|e| e.to_string())
@@ -175,6 +159,33 @@ pub fn run(args: TranscodeJobArgs) -> ExitCode {
             err.is_retryable(),
         ),
     }
+}
+
+/// What every media job child does first: die with its worker, enter the
+/// sandbox with `source` as the one readable file, and exit once the
+/// worker closes our stdin. Threads may start only after this.
+pub(crate) fn confine(parent_pid: u32, source: &Path, limits: Limits) -> Result<(), ExitCode> {
+    if sandbox::die_with_parent(parent_pid).is_err() {
+        return Err(ExitCode::from(EXIT_ORPHANED));
+    }
+    let policy = Policy {
+        read_files: vec![source.to_path_buf()],
+        limits,
+    };
+    if let Err(err) = sandbox::apply(&policy) {
+        return Err(fail("sandbox", err.to_string(), false, false));
+    }
+    // The parent holds our stdin; when it dies, this read returns.
+    std::thread::spawn(|| {
+        let mut sink = [0u8; 64];
+        while let Ok(n) = std::io::stdin().read(&mut sink) {
+            if n == 0 {
+                break;
+            }
+        }
+        std::process::exit(i32::from(EXIT_ORPHANED));
+    });
+    Ok(())
 }
 
 /// The transcoder's sink inside the child: everything goes to the worker.

@@ -6,6 +6,7 @@
 //! uploads/{id}/…           side objects of a resumable upload
 //! originals/{id}           a kept original (never served)
 //! videos/{id}/hls/…        playlists and encrypted segments
+//! videos/{id}/hls/storyboard/  seek previews: sprite_NNN.jpg, storyboard.vtt
 //! videos/{id}/poster.jpg   the poster
 //! ```
 //!
@@ -20,6 +21,21 @@ pub fn video_prefix(video_id: &str) -> String {
 /// The HLS output (master and variant playlists, segments).
 pub fn hls_prefix(video_id: &str) -> String {
     format!("videos/{video_id}/hls/")
+}
+
+/// The storyboard's sheets and VTT (written by the transcoder as
+/// `storyboard/…` beside the rungs); the VTT is written last.
+pub fn storyboard_prefix(video_id: &str) -> String {
+    format!("{}storyboard/", hls_prefix(video_id))
+}
+
+/// The storyboard's WebVTT track: its presence means the storyboard is whole.
+pub fn storyboard_vtt_key(video_id: &str) -> String {
+    format!(
+        "{}{}",
+        hls_prefix(video_id),
+        sealcast_transcoder::STORYBOARD_VTT
+    )
 }
 
 pub fn poster_key(video_id: &str) -> String {

@@ -77,6 +77,14 @@ pub async fn list_for_course(db: &Db, course_id: &str) -> Result<Vec<Video>, sql
     .await
 }
 
+/// Every ready video's id, oldest first (for backfills).
+pub async fn ready_ids(db: &Db) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM videos WHERE status = $1 ORDER BY created_at, id")
+        .bind(VideoStatus::Ready.as_str())
+        .fetch_all(&db.pool)
+        .await
+}
+
 pub async fn count_in_course(db: &Db, course_id: &str) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM videos WHERE course_id = $1")
         .bind(course_id)

@@ -1,4 +1,5 @@
-//! Picture helpers: rotation of planar 4:2:0 frames, and the poster JPEG.
+//! Picture helpers: rotation of planar 4:2:0 frames, and JPEG encoding
+//! (the poster, storyboard sheets).
 //!
 //! Rotation is done in safe Rust on the *scaled* picture (so it costs at most
 //! one pass over each output rung's pixels) instead of through libavfilter's
@@ -103,11 +104,23 @@ pub(crate) fn encode_poster(
     } else {
         rotate(&scaled, rotation)
     };
+    encode_jpeg(&mut pic, "poster", 5)
+}
+
+/// One full-range 4:2:0 picture as a baseline JPEG (FFmpeg's MJPEG
+/// encoder), quantiser between 2 and `qmax` (higher: smaller, blurrier).
+pub(crate) fn encode_jpeg(
+    pic: &mut frame::Video,
+    what: &str,
+    qmax: i32,
+) -> Result<Vec<u8>, TranscodeError> {
+    let enc_err = encoder_error(what);
+    let (w, h) = (pic.width(), pic.height());
     pic.set_pts(Some(0));
     pic.set_kind(ff::picture::Type::None);
 
     let codec = ff::encoder::find(ff::codec::Id::MJPEG)
-        .ok_or_else(|| TranscodeError::Encoder("poster: no MJPEG encoder".into()))?;
+        .ok_or_else(|| TranscodeError::Encoder(format!("{what}: no MJPEG encoder")))?;
     let mut enc = ff::codec::context::Context::new_with_codec(codec)
         .encoder()
         .video()
@@ -118,9 +131,9 @@ pub(crate) fn encode_poster(
     enc.set_time_base((1, 25));
     enc.set_bit_rate((w * h * 25 * 2) as usize);
     enc.set_qmin(2);
-    enc.set_qmax(5);
+    enc.set_qmax(qmax);
     let mut enc = enc.open_as(codec).map_err(&enc_err)?;
-    enc.send_frame(&pic).map_err(&enc_err)?;
+    enc.send_frame(pic).map_err(&enc_err)?;
     enc.send_eof().map_err(&enc_err)?;
     let mut pkt = ff::Packet::empty();
     enc.receive_packet(&mut pkt).map_err(&enc_err)?;

@@ -14,7 +14,10 @@
 //! keyframes forced at the same source PTS on every rung → each segment
 //! encrypted whole (AES-128-CBC, PKCS#7, a random IV per rung and segment,
 //! stated in the playlist; keys are shared by all rungs) →
-//! playlists (m3u8-rs) and a poster JPEG. See [`CopyTop`] for the copy path.
+//! playlists (m3u8-rs), a poster JPEG and a seek-preview storyboard (JPEG
+//! sprite sheets and a WebVTT thumbnails track, see [`storyboard()`], which
+//! also makes one on its own from any decodable video). See [`CopyTop`]
+//! for the copy path.
 //!
 //! Timestamps: output PTS are the source's (relative to the first video
 //! frame) plus a constant 1.4 s preroll, so segments are continuous and no
@@ -39,13 +42,15 @@ mod report;
 mod rung;
 mod sample;
 mod sink;
+mod storyboard;
 
 pub use crypto::{decrypt_segment, encrypt_segment, ContentKey, KeyId, SegmentIv};
 pub use error::{ErrorKind, SinkError, TranscodeError};
 pub use ladder::{display_size, plan_ladder, Rendition, Rung};
 pub use options::{CopyTop, TranscodeOptions, X264_PRESETS};
-pub use pipeline::transcode;
+pub use pipeline::{storyboard, transcode};
 pub use probe::{probe, Limits, MediaInfo};
 pub use report::{RenditionReport, TranscodeReport};
 pub use sample::{generate_sample, SampleSpec};
 pub use sink::{DirSink, OutputSink};
+pub use storyboard::{StoryboardSummary, VTT_PATH as STORYBOARD_VTT};

@@ -2,6 +2,7 @@
 //! without reading the playlists back.
 
 use crate::probe::MediaInfo;
+use crate::storyboard::StoryboardSummary;
 
 /// One produced rendition.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +34,8 @@ pub struct TranscodeReport {
     pub segment_count: usize,
     /// Number of distinct content keys used.
     pub key_count: usize,
+    /// The seek-preview storyboard, if any frame was decoded.
+    pub storyboard: Option<StoryboardSummary>,
     /// What the input looked like.
     pub source: MediaInfo,
 }

@@ -16,7 +16,10 @@ use crate::error::SinkError;
 ///
 /// Order guarantees: `content_key` for a key comes before the first segment
 /// encrypted with it; segments of all rungs arrive as soon as each is
-/// encrypted (rungs interleave); then `poster.jpg`; then every
+/// encrypted (rungs interleave), and between them each full storyboard sheet
+/// (`storyboard/sprite_NNN.jpg`); then `poster.jpg`; then the last sheet and
+/// `storyboard/storyboard.vtt` (its presence means the storyboard is
+/// complete); then every
 /// `<rung>/index.m3u8`; `master.m3u8` is always last, so its presence means
 /// the set is complete.
 ///

@@ -1,16 +1,18 @@
-//! Signed playback at `/hls/{session_id}/…`: per-session playlists and
-//! encrypted segments.
+//! Signed playback at `/hls/{session_id}/…`: per-session playlists,
+//! encrypted segments and the seek-preview [`storyboard`].
 //!
 //! Every request proves itself with `exp`/`sig` over `/hls/{session_id}/`
 //! (no bearer token: players fetch these URLs themselves), then the session
 //! must still be live. Playlists are rewritten for the session so every URI
 //! in them carries a signature; segments stream from storage. Nothing here
-//! can reach an upload: only `index.m3u8`, `master.m3u8` and `.ts` files
-//! under a video's `hls/` prefix are ever read.
+//! can reach an upload: only `index.m3u8`, `master.m3u8`, `.ts` files and
+//! the storyboard's VTT and sheets under a video's `hls/` prefix are ever
+//! read.
 
 mod rewrite;
 mod segment;
 mod session;
+mod storyboard;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -74,9 +76,9 @@ pub async fn master(
 }
 
 #[utoipa::path(get, path = "/hls/{session_id}/{rung}/{file}", tag = "playback",
-    params(("session_id" = String, Path), ("rung" = String, Path), ("file" = String, Path, description = "`index.m3u8` or a `.ts` segment"),
+    params(("session_id" = String, Path), ("rung" = String, Path, description = "a rendition, or `storyboard`"), ("file" = String, Path, description = "`index.m3u8` or a `.ts` segment; under `storyboard`, `storyboard.vtt` or a `sprite_NNN.jpg` sheet"),
            ("exp" = u64, Query), ("sig" = String, Query), ("kv" = Option<u32>, Query), ("Range" = Option<String>, Header)),
-    responses((status = 200, description = "variant playlist or encrypted segment (video/mp2t)"),
+    responses((status = 200, description = "variant playlist, encrypted segment (video/mp2t), storyboard VTT (text/vtt, every sprite URL signed) or sheet (image/jpeg)"),
               (status = 206, description = "partial segment"),
               (status = 403, description = "bad_signature, expired_signature or session_ended"),
               (status = 404, description = "no such file")))]
@@ -90,6 +92,13 @@ pub async fn variant_or_segment(
     let (video_id, exp) = authorize(&app, &session_id, &path, query.as_deref()).await?;
     if !is_safe_name(&rung) || !is_safe_name(&file) {
         return Err(ApiError::not_found("file"));
+    }
+    if rung == storyboard::DIR {
+        let query = app
+            .url_signer
+            .query(&hls_prefix(&session_id), &session_id, exp)
+            .map_err(ApiError::internal)?;
+        return storyboard::serve(&app, &video_id, &session_id, &file, &query).await;
     }
     let key = ObjectKey::new(format!("{}{rung}/{file}", layout::hls_prefix(&video_id)))?;
     if file == "index.m3u8" {

@@ -19,7 +19,7 @@ use crate::http::auth::AuthUser;
 use crate::http::AppState;
 use crate::identity::audit::{record_best_effort, AuditRecord};
 use crate::identity::sessions::{self, get_session, EndReason, NewSession};
-use crate::playback::master_url;
+use crate::playback::{master_url, storyboard_url};
 use crate::videos::{access, model, VideoStatus, Viewer};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -27,6 +27,9 @@ pub struct PlaybackSession {
     pub session_id: String,
     /// Signed `/hls/{session_id}/master.m3u8?exp=…&sig=…`.
     pub master_url: String,
+    /// Signed `/hls/{session_id}/storyboard/storyboard.vtt?exp=…&sig=…`, a
+    /// WebVTT thumbnails track for seek previews; null when the video has none.
+    pub storyboard_url: Option<String>,
     /// Unix seconds.
     pub expires_at: u64,
 }
@@ -139,6 +142,17 @@ pub async fn start(
     )
     .await?;
     let url = master_url(&app.url_signer, &session_id, expires_at).map_err(ApiError::internal)?;
+    let storyboard = match crate::storyboards::exists(app.storage.as_ref(), &video_id).await {
+        Ok(true) => Some(
+            storyboard_url(&app.url_signer, &session_id, expires_at).map_err(ApiError::internal)?,
+        ),
+        Ok(false) => None,
+        // Previews are optional: playback starts without them.
+        Err(err) => {
+            tracing::warn!(%video_id, error = %err, "cannot tell whether a storyboard exists");
+            None
+        }
+    };
     record_best_effort(
         &app.db,
         &AuditRecord {
@@ -160,6 +174,7 @@ pub async fn start(
         Json(PlaybackSession {
             session_id,
             master_url: url,
+            storyboard_url: storyboard,
             expires_at,
         }),
     )

@@ -16,9 +16,12 @@ mod poster;
 mod publish;
 mod rungs;
 mod sealer;
+mod storyboard_only;
 mod video;
 
 use std::path::Path;
+
+pub use storyboard_only::storyboard;
 
 use audio::AudioChain;
 use plan::Plan;

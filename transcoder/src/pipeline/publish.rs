@@ -1,6 +1,6 @@
 //! After the last rung is done: check that every rung cut the same
-//! segments, then store the poster, the media playlists and, last, the
-//! master playlist (its presence means the set is complete), and report.
+//! segments, then store the poster, the storyboard's last sheet and its
+//! VTT, the media playlists and, last, the master playlist (its presence means the set is complete), and report.
 
 use ff::Rational;
 use ffmpeg_next as ff;
@@ -36,6 +36,7 @@ pub(super) fn publish(
     if let Some(jpeg) = &decoded.poster {
         sealer.sink().put("poster.jpg", jpeg)?;
     }
+    let storyboard = decoded.storyboard.finish(total, sealer.sink())?;
     // Every rung has the same segments and keys but IVs of its own.
     let key_uris = sealer.key_uris();
     let mut reports = Vec::new();
@@ -70,6 +71,7 @@ pub(super) fn publish(
         renditions: reports,
         segment_count: n,
         key_count: sealer.key_count(),
+        storyboard,
         source,
     })
 }

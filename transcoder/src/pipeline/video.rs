@@ -1,7 +1,7 @@
 //! The video side of the decode loop. Each decoded frame gets a clean
 //! timestamp and the one decision whether it starts a segment (the same
-//! for every rung), then goes to the rungs; the poster and the progress
-//! reports come from here too.
+//! for every rung), then goes to the rungs; the poster, the storyboard's
+//! thumbnails and the progress reports come from here too.
 
 use std::sync::Arc;
 
@@ -18,6 +18,7 @@ use crate::cuts::Boundaries;
 use crate::error::TranscodeError;
 use crate::probe::Limits;
 use crate::rung::Job;
+use crate::storyboard::Storyboard;
 
 /// What decoding leaves for the playlists.
 pub(super) struct Decoded {
@@ -26,6 +27,8 @@ pub(super) struct Decoded {
     /// End of the last frame.
     pub end_pts: i64,
     pub poster: Option<Vec<u8>>,
+    /// Every sheet but the last is already stored.
+    pub storyboard: Storyboard,
 }
 
 pub(super) struct VideoDecode<'a> {
@@ -40,6 +43,7 @@ pub(super) struct VideoDecode<'a> {
     /// Copy path only: the copied rung's cuts lead.
     copy: Option<CopyCuts>,
     poster: PosterPicker,
+    storyboard: Storyboard,
 }
 
 impl<'a> VideoDecode<'a> {
@@ -63,6 +67,7 @@ impl<'a> VideoDecode<'a> {
                 .is_some()
                 .then(|| CopyCuts::new(plan.segment_ticks)),
             poster: PosterPicker::new(plan.duration_hint, plan.rotation, plan.display),
+            storyboard: Storyboard::new(plan.duration_hint, plan.rotation, plan.display),
         }
     }
 
@@ -102,6 +107,7 @@ impl<'a> VideoDecode<'a> {
             segment_starts: self.segment_starts,
             end_pts,
             poster: self.poster.finish()?,
+            storyboard: self.storyboard,
         })
     }
 
@@ -138,6 +144,7 @@ impl<'a> VideoDecode<'a> {
         let frame = Arc::new(f);
         let t = pts as f64 * f64::from(self.plan.time_base);
         self.poster.offer(&frame, t)?;
+        self.storyboard.offer(&frame, t, sealer.sink())?;
         rungs.send_video(
             || Job::Video {
                 frame: frame.clone(),

@@ -1,0 +1,177 @@
+//! The storyboard of a session's video at `/hls/{session}/storyboard/…`:
+//! the WebVTT thumbnails track, rewritten for the session so every cue's
+//! sprite URL carries its signature, and the sprite sheets themselves.
+//!
+//! The invariant is the playlists': nothing a player is handed is unsigned,
+//! and a stored VTT line that is not exactly what the transcoder writes
+//! (`WEBVTT`, a blank, a cue timing, `sprite_NNN.jpg#xywh=x,y,w,h`) is
+//! refused rather than passed on.
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::playback::hls_prefix;
+use crate::storage::{collect, ObjectKey, StorageError};
+use crate::storyboards::is_sheet_name;
+use crate::videos::layout;
+
+/// The folder name in URLs, as in storage.
+pub const DIR: &str = "storyboard";
+/// The VTT's file name.
+const VTT_NAME: &str = "storyboard.vtt";
+/// A 3-hour video has about 1,100 cues of 70 bytes; anything far larger is not ours.
+const MAX_VTT: usize = 4 * 1024 * 1024;
+/// Sheets are fetched once per hover session; they are one learner's.
+const CACHE_CONTROL: &str = "private, max-age=3600";
+
+/// `file` under the storyboard folder of the session's video.
+pub async fn serve(
+    app: &AppState,
+    video_id: &str,
+    session_id: &str,
+    file: &str,
+    hls_query: &str,
+) -> Result<Response, ApiError> {
+    let key = ObjectKey::new(format!("{}{file}", layout::storyboard_prefix(video_id)))?;
+    if file == VTT_NAME {
+        let body = app.storage.get(&key, None).await.map_err(not_found)?;
+        let text = collect(body.stream, MAX_VTT).await?;
+        let text = std::str::from_utf8(&text)
+            .map_err(|_| ApiError::internal("stored storyboard is not UTF-8"))?;
+        let out = rewrite_vtt(text, session_id, hls_query)?;
+        return Ok((
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("text/vtt")),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+            out,
+        )
+            .into_response());
+    }
+    if !is_sheet_name(file) {
+        return Err(ApiError::not_found("file"));
+    }
+    let body = app.storage.get(&key, None).await.map_err(not_found)?;
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(CACHE_CONTROL),
+            ),
+            (header::CONTENT_LENGTH, HeaderValue::from(body.len())),
+        ],
+        Body::from_stream(body.stream),
+    )
+        .into_response())
+}
+
+fn not_found(err: StorageError) -> ApiError {
+    match err {
+        StorageError::NotFound => ApiError::not_found("file"),
+        other => other.into(),
+    }
+}
+
+/// A cue timing line: `HH:MM:SS.mmm --> HH:MM:SS.mmm`, nothing else.
+fn is_timing(line: &str) -> bool {
+    line.split_once(" --> ").is_some_and(|(a, b)| {
+        [a, b].iter().all(|t| {
+            !t.is_empty()
+                && t.len() <= 16
+                && t.bytes()
+                    .all(|c| c.is_ascii_digit() || c == b':' || c == b'.')
+        })
+    })
+}
+
+/// The stored VTT for a session: each `sprite_NNN.jpg#xywh=…` becomes
+/// `/hls/{session}/storyboard/sprite_NNN.jpg?{query}#xywh=…`.
+pub fn rewrite_vtt(text: &str, session_id: &str, hls_query: &str) -> Result<String, ApiError> {
+    let refuse = || ApiError::internal("stored storyboard has a line that is not ours");
+    let mut lines = text.lines();
+    if lines.next() != Some("WEBVTT") {
+        return Err(refuse());
+    }
+    let mut out = String::with_capacity(text.len() * 2);
+    out.push_str("WEBVTT\n");
+    let prefix = format!("{}{DIR}/", hls_prefix(session_id));
+    for line in lines {
+        if line.is_empty() || is_timing(line) {
+            out.push_str(line);
+        } else {
+            let (name, xywh) = line.split_once("#xywh=").ok_or_else(refuse)?;
+            let numbers: Vec<&str> = xywh.split(',').collect();
+            let plain = numbers.len() == 4
+                && numbers.iter().all(|n| {
+                    !n.is_empty() && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit())
+                });
+            if !is_sheet_name(name) || !plain {
+                return Err(refuse());
+            }
+            out.push_str(&format!("{prefix}{name}?{hls_query}#xywh={xywh}"));
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SID: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn every_cue_gets_a_signed_sprite_url() {
+        let stored = "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nsprite_000.jpg#xywh=0,0,160,90\n\n\
+                      00:00:02.000 --> 00:00:03.500\nsprite_001.jpg#xywh=160,0,160,90\n";
+        let out = rewrite_vtt(stored, SID, "exp=1&sig=abc").unwrap();
+        assert_eq!(
+            out,
+            format!(
+                "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n\
+                 /hls/{SID}/storyboard/sprite_000.jpg?exp=1&sig=abc#xywh=0,0,160,90\n\n\
+                 00:00:02.000 --> 00:00:03.500\n\
+                 /hls/{SID}/storyboard/sprite_001.jpg?exp=1&sig=abc#xywh=160,0,160,90\n"
+            )
+        );
+    }
+
+    #[test]
+    fn anything_else_in_a_stored_vtt_is_refused() {
+        for bad in [
+            "WEBVTT X\n",
+            "\nWEBVTT\n",
+            "WEBVTT\n\nNOTE hello\n",
+            "WEBVTT\n\n00:00:00.000 --> 00:00:02.000 align:start\nsprite_000.jpg#xywh=0,0,1,1\n",
+            "WEBVTT\n\nhttps://evil.example/a.jpg#xywh=0,0,1,1\n",
+            "WEBVTT\n\n../poster.jpg#xywh=0,0,1,1\n",
+            "WEBVTT\n\nsprite_000.jpg#xywh=0,0,1\n",
+            "WEBVTT\n\nsprite_000.jpg#xywh=0,0,1,1&x\n",
+            "WEBVTT\n\nsprite_000.jpg\n",
+        ] {
+            assert!(rewrite_vtt(bad, SID, "exp=1&sig=a").is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sheet_names() {
+        assert!(is_sheet_name("sprite_000.jpg"));
+        assert!(is_sheet_name("sprite_1234.jpg"));
+        for bad in [
+            "sprite_.jpg",
+            "sprite_00a.jpg",
+            "poster.jpg",
+            "sprite_000.jpeg",
+            "storyboard.vtt",
+        ] {
+            assert!(!is_sheet_name(bad), "{bad}");
+        }
+    }
+}
