@@ -8,6 +8,7 @@ import hlsWorkerUrl from 'hls.js/dist/hls.worker.js?url';
 import { api, describe } from './api.js';
 import { h } from './dom.js';
 import { clock } from './format.js';
+import { trackProgress } from './progress.js';
 import { freshToken, refresh, token } from './session.js';
 
 /** Messages for the key server's and the edge's stable refusal codes. */
@@ -57,7 +58,8 @@ function cryptoPeriod(details) {
   return uris.size ? total / uris.size : details.targetduration * 2;
 }
 
-export function mountPlayer(video, viewer) {
+/** `startAt`: where to begin, in seconds (-1: the start, or hls.js's choice). */
+export function mountPlayer(video, viewer, { startAt = -1 } = {}) {
   const el = h('video', {
     'data-testid': 'video',
     controls: true,
@@ -316,7 +318,8 @@ export function mountPlayer(video, viewer) {
   });
   el.addEventListener('waiting', () => !stopped && setState('buffering'));
 
-  start();
+  const stopProgress = trackProgress(el, () => session?.session_id);
+  start(startAt);
 
   return {
     element: root,
@@ -325,6 +328,8 @@ export function mountPlayer(video, viewer) {
       clearInterval(clockTimer);
       clearInterval(moveTimer);
       clearTimeout(retryTimer);
+      // The last report before the session is ended below.
+      stopProgress();
       if (hls) hls.destroy();
       hls = null;
       // Free the session's slot on the server; it may already be gone.
