@@ -33,7 +33,13 @@ async fn fetch_segments(app: &TestApp, session: &Playback, n: usize) -> usize {
     segments.len()
 }
 
-async fn beat(api: &Api, who: &Login, session: &str, position: f64, playing: bool) -> common::Response {
+async fn beat(
+    api: &Api,
+    who: &Login,
+    session: &str,
+    position: f64,
+    playing: bool,
+) -> common::Response {
     api.post(
         &format!("/api/v1/playback/{session}/progress"),
         &who.token,
@@ -65,7 +71,10 @@ async fn credit_comes_only_from_segments_the_session_was_sent() {
     let app = app().await;
     let api = &app.api;
     let cast = app.cast().await;
-    let video = app.ready_video_of(&cast.creator, &cast.course, SECONDS).await.id;
+    let video = app
+        .ready_video_of(&cast.creator, &cast.course, SECONDS)
+        .await
+        .id;
     let duration = progress(api, &cast.learner, &video).await["duration_seconds"]
         .as_f64()
         .unwrap();
@@ -116,7 +125,12 @@ async fn credit_comes_only_from_segments_the_session_was_sent() {
     let jumper = app.learner_in(&cast.course).await;
     let session = app.playback(&jumper, &video).await;
     fetch_segments(&app, &session, usize::MAX).await;
-    assert_eq!(beat(api, &jumper, &session.session_id, 0.0, true).await.status(), 200);
+    assert_eq!(
+        beat(api, &jumper, &session.session_id, 0.0, true)
+            .await
+            .status(),
+        200
+    );
     let resp = beat(api, &jumper, &session.session_id, 9.0, true).await;
     let body: Value = resp.json().await.unwrap();
     assert!(body["watched_seconds"].as_f64().unwrap() >= 8.5, "{body}");
@@ -134,7 +148,10 @@ async fn refused_reports_store_nothing() {
     let app = app().await;
     let api = &app.api;
     let cast = app.cast().await;
-    let video = app.ready_video_of(&cast.creator, &cast.course, SECONDS).await.id;
+    let video = app
+        .ready_video_of(&cast.creator, &cast.course, SECONDS)
+        .await
+        .id;
     let other = app.learner_in(&cast.course).await;
     let theirs = app.playback(&other, &video).await;
     fetch_segments(&app, &theirs, usize::MAX).await;
@@ -147,7 +164,14 @@ async fn refused_reports_store_nothing() {
     assert_eq!(progress(api, &other, &video).await, untouched);
     assert!(progress(api, &cast.learner, &video).await["last_watched_at"].is_null());
     // A session that does not exist.
-    let resp = beat(api, &cast.learner, "0123456789abcdef0123456789abcdef", 2.0, true).await;
+    let resp = beat(
+        api,
+        &cast.learner,
+        "0123456789abcdef0123456789abcdef",
+        2.0,
+        true,
+    )
+    .await;
     assert_error(resp, 404, "not_found").await;
     // No token.
     let resp = api
@@ -167,7 +191,12 @@ async fn refused_reports_store_nothing() {
         json!({ "position_seconds": 3.0, "playing": true, "watched_seconds": 10 }),
         json!([1, 2]),
     ] {
-        assert_error(api.post(&path, &cast.learner.token, bad).await, 400, "invalid_json").await;
+        assert_error(
+            api.post(&path, &cast.learner.token, bad).await,
+            400,
+            "invalid_json",
+        )
+        .await;
     }
     let huge = api
         .send(
@@ -175,14 +204,28 @@ async fn refused_reports_store_nothing() {
                 .post(api.url(&path))
                 .bearer_auth(&cast.learner.token)
                 .header("content-type", "application/json")
-                .body(format!("{{\"position_seconds\":1,\"playing\":true,\"x\":\"{}\"}}", "a".repeat(8192))),
+                .body(format!(
+                    "{{\"position_seconds\":1,\"playing\":true,\"x\":\"{}\"}}",
+                    "a".repeat(8192)
+                )),
         )
         .await;
     assert_error(huge, 413, "payload_too_large").await;
     // Far beyond the duration, or negative: a clear error, nothing stored.
     for position in [1_000_000.0, duration + 1.5, -1.0] {
-        let body = assert_error(beat(api, &cast.learner, &mine.session_id, position, true).await, 400, "bad_request").await;
-        assert!(body["error"]["message"].as_str().unwrap().contains("position_seconds"), "{body}");
+        let body = assert_error(
+            beat(api, &cast.learner, &mine.session_id, position, true).await,
+            400,
+            "bad_request",
+        )
+        .await;
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("position_seconds"),
+            "{body}"
+        );
     }
     assert!(progress(api, &cast.learner, &video).await["last_watched_at"].is_null());
 
@@ -195,7 +238,11 @@ async fn refused_reports_store_nothing() {
 
     // Progress of a video the caller cannot see: 404.
     assert_error(
-        api.get(&format!("/api/v1/videos/{video}/progress"), &cast.stranger.token).await,
+        api.get(
+            &format!("/api/v1/videos/{video}/progress"),
+            &cast.stranger.token,
+        )
+        .await,
         404,
         "not_found",
     )
@@ -221,7 +268,10 @@ async fn the_course_report_is_for_its_owner_and_completion_is_announced_once() {
     let endpoint = endpoint["id"].as_str().unwrap().to_string();
 
     let cast = app.cast().await;
-    let video = app.ready_video_of(&cast.creator, &cast.course, SECONDS).await.id;
+    let video = app
+        .ready_video_of(&cast.creator, &cast.course, SECONDS)
+        .await
+        .id;
     let duration = progress(api, &cast.learner, &video).await["duration_seconds"]
         .as_f64()
         .unwrap();
@@ -237,9 +287,11 @@ async fn the_course_report_is_for_its_owner_and_completion_is_announced_once() {
     let deliveries_path = format!("/api/v1/admin/webhooks/{endpoint}/deliveries");
     let list = api.get_json(&deliveries_path, &admin.token).await;
     assert_eq!(list["deliveries"].as_array().unwrap().len(), 1, "{list}");
-    eventually(Duration::from_secs(60), "progress.completed delivered", || async {
-        (receiver.received("progress").len() == 1).then_some(())
-    })
+    eventually(
+        Duration::from_secs(60),
+        "progress.completed delivered",
+        || async { (receiver.received("progress").len() == 1).then_some(()) },
+    )
     .await;
     let got = receiver.received("progress");
     let payload = verified(&secret, &got[0]).await;
@@ -273,9 +325,17 @@ async fn the_course_report_is_for_its_owner_and_completion_is_announced_once() {
     }
     assert_error(api.get(&path, &cast.learner.token).await, 403, "forbidden").await;
     assert_error(api.get(&path, &cast.stranger.token).await, 404, "not_found").await;
-    assert_error(api.get(&format!("{path}?format=xml"), &cast.creator.token).await, 400, "bad_request").await;
+    assert_error(
+        api.get(&format!("{path}?format=xml"), &cast.creator.token)
+            .await,
+        400,
+        "bad_request",
+    )
+    .await;
 
-    let resp = api.get(&format!("{path}?format=csv"), &cast.creator.token).await;
+    let resp = api
+        .get(&format!("{path}?format=csv"), &cast.creator.token)
+        .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
     assert!(resp.headers()["content-disposition"]
@@ -297,5 +357,11 @@ async fn the_course_report_is_for_its_owner_and_completion_is_announced_once() {
     assert_eq!(cells[2], video);
     assert_eq!(cells[6], "true", "{row}");
     assert!(cells[7].ends_with('Z'), "{row}");
-    assert_error(api.get(&format!("{path}?format=csv"), &cast.learner.token).await, 403, "forbidden").await;
+    assert_error(
+        api.get(&format!("{path}?format=csv"), &cast.learner.token)
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
 }

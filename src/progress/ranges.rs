@@ -141,7 +141,10 @@ mod tests {
     fn only_delivered_media_between_playing_heartbeats_is_credited() {
         // Segments [0, 4 s) and [8 s, 12 s) were sent; [4 s, 8 s) was not.
         let sent = r(&[(0, 4000), (8000, 12000)]);
-        assert_eq!(credit(playing(0), 10_000, &sent).as_slice(), &[(0, 4000), (8000, 10_000)]);
+        assert_eq!(
+            credit(playing(0), 10_000, &sent).as_slice(),
+            &[(0, 4000), (8000, 10_000)]
+        );
         // Nothing fetched: nothing credited, whatever is claimed.
         assert_eq!(credit(playing(0), 10_000, &Ranges::default()).total(), 0);
         // No previous report, or the previous one was a pause: no range.
@@ -160,7 +163,10 @@ mod tests {
         let sent = r(&[(0, 100_000)]);
         assert_eq!(credit(playing(50_000), 40_000, &sent).total(), 0);
         assert_eq!(credit(playing(0), MAX_ADVANCE_MS + 1, &sent).total(), 0);
-        assert_eq!(credit(playing(0), MAX_ADVANCE_MS, &sent).total(), MAX_ADVANCE_MS);
+        assert_eq!(
+            credit(playing(0), MAX_ADVANCE_MS, &sent).total(),
+            MAX_ADVANCE_MS
+        );
     }
 
     #[test]
@@ -168,10 +174,19 @@ mod tests {
         assert_eq!(clamp_position(3.2, 12_000), Ok(3200));
         assert_eq!(clamp_position(12.5, 12_000), Ok(12_000));
         assert_eq!(clamp_position(13.0, 12_000), Ok(12_000));
-        assert_eq!(clamp_position(13.01, 12_000), Err(PositionError::BeyondDuration));
+        assert_eq!(
+            clamp_position(13.01, 12_000),
+            Err(PositionError::BeyondDuration)
+        );
         assert_eq!(clamp_position(-0.1, 12_000), Err(PositionError::Invalid));
-        assert_eq!(clamp_position(f64::NAN, 12_000), Err(PositionError::Invalid));
-        assert_eq!(clamp_position(f64::INFINITY, 12_000), Err(PositionError::Invalid));
+        assert_eq!(
+            clamp_position(f64::NAN, 12_000),
+            Err(PositionError::Invalid)
+        );
+        assert_eq!(
+            clamp_position(f64::INFINITY, 12_000),
+            Err(PositionError::Invalid)
+        );
     }
 
     #[test]

@@ -103,11 +103,12 @@ pub async fn record_heartbeat(
     .bind(video_id)
     .fetch_one(&mut *tx)
     .await?;
-    let prev: Option<(i64, i64)> =
-        sqlx::query_as("SELECT position_ms, playing FROM playback_heartbeats WHERE session_id = $1")
-            .bind(&session.id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let prev: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT position_ms, playing FROM playback_heartbeats WHERE session_id = $1",
+    )
+    .bind(&session.id)
+    .fetch_optional(&mut *tx)
+    .await?;
     let prev = prev.map(|(position_ms, playing)| Heartbeat {
         position_ms,
         playing: playing != 0,

@@ -35,7 +35,10 @@ pub fn timeline_of(playlist: &MediaPlaylist) -> Timeline {
         at += f64::from(segment.duration);
         out.insert(
             segment.uri.clone(),
-            ((start * 1000.0).round() as i64, (at * 1000.0).round() as i64),
+            (
+                (start * 1000.0).round() as i64,
+                (at * 1000.0).round() as i64,
+            ),
         );
     }
     out
