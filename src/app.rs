@@ -41,6 +41,8 @@ pub struct App {
     pub lease_owner: crate::uploads::lease::LeaseOwner,
     /// Playback session starts per user.
     pub session_limits: SessionStartLimits,
+    /// Segments sent to each playback session, buffered for the database.
+    pub deliveries: Arc<crate::progress::DeliveryLog>,
 }
 
 impl std::fmt::Debug for App {

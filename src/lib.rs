@@ -24,6 +24,7 @@ pub mod keyring;
 pub mod keystore;
 pub mod memory;
 pub mod playback;
+pub mod progress;
 pub mod secrets;
 pub mod server;
 pub mod storage;

@@ -156,6 +156,7 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
         login_limits,
         lease_owner,
         session_limits,
+        deliveries: Arc::default(),
     }))
 }
 
@@ -272,6 +273,11 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
     });
     // Webhook deliveries: any node with the database may send them.
     let webhooks = crate::webhooks::dispatcher::spawn(app.clone(), stop_workers.clone());
+    // Segments sent, written to the database about every second.
+    let deliveries = app
+        .deliveries
+        .clone()
+        .spawn(app.db.clone(), stop_workers.clone());
     // This node's view of the revocation bus, kept current for its whole life.
     let _bus = app
         .db
@@ -345,6 +351,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), StartError> {
     // Workers kill their job processes and hand the jobs back to the queue.
     stop_workers.cancel();
     let _ = tokio::time::timeout(config.shutdown_grace, futures::future::join_all(workers)).await;
+    let _ = tokio::time::timeout(config.shutdown_grace, deliveries).await;
     keyring_reload.abort();
     webhooks.abort();
     for sweeper in [sweeper, work_sweeper].into_iter().flatten() {

@@ -10,6 +10,7 @@ import { api, describe } from './api.js';
 import { h } from './dom.js';
 import { clock } from './format.js';
 import { mountSeekBar } from './seekbar.js';
+import { trackProgress } from './progress.js';
 import { freshToken, refresh, token } from './session.js';
 import { speedControl } from './speed.js';
 
@@ -60,7 +61,8 @@ function cryptoPeriod(details) {
   return uris.size ? total / uris.size : details.targetduration * 2;
 }
 
-export function mountPlayer(video, viewer) {
+/** `startAt`: where to begin, in seconds (-1: the start, or hls.js's choice). */
+export function mountPlayer(video, viewer, { startAt = -1 } = {}) {
   const el = h('video', {
     'data-testid': 'video',
     controls: true,
@@ -330,7 +332,8 @@ export function mountPlayer(video, viewer) {
   });
   el.addEventListener('waiting', () => !stopped && setState('buffering'));
 
-  start();
+  const stopProgress = trackProgress(el, () => session?.session_id);
+  start(startAt);
 
   return {
     element: root,
@@ -340,6 +343,8 @@ export function mountPlayer(video, viewer) {
       clearInterval(moveTimer);
       clearTimeout(retryTimer);
       seekBar.destroy();
+      // The last report before the session is ended below.
+      stopProgress();
       if (hls) hls.destroy();
       hls = null;
       // Free the session's slot on the server; it may already be gone.

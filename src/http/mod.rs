@@ -15,6 +15,7 @@ mod key_proxy;
 pub mod metrics;
 mod middleware;
 pub mod openapi;
+mod progress;
 mod signed;
 pub mod tus;
 pub mod uploads;
@@ -70,6 +71,7 @@ pub fn router(app: AppState) -> Router {
                 axum::middleware::from_fn_with_state(app.clone(), idempotency::layer),
             ))
             .merge(videos::routes())
+            .merge(progress::routes())
             .merge(video_events::routes())
             .merge(hls::routes())
     } else {

@@ -67,6 +67,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = EdgeApi::openapi();
     doc.merge(super::identity::IdentityApi::openapi());
     doc.merge(super::webhooks::openapi());
+    doc.merge(super::progress::openapi());
     doc
 }
 

@@ -28,8 +28,7 @@ pub enum Event {
     VideoFailed,
     UploadCompleted,
     AccessRevoked,
-    /// Subscribable, but nothing produces it yet: it waits for
-    /// server-verified playback progress.
+    /// A learner's server-verified progress on a video first reached 90 %.
     ProgressCompleted,
 }
 

@@ -1,9 +1,10 @@
-// The watch page: video details and the player.
+// The watch page: video details, the resume offer and the player.
 
 import { api, describe } from '../api.js';
 import { h, notice, showNotice } from '../dom.js';
 import { duration } from '../format.js';
 import { user } from '../session.js';
+import { resumePoint, videoProgress } from '../progress.js';
 
 export async function watchView(root, { id }) {
   const error = notice('watch-error');
@@ -25,8 +26,23 @@ export async function watchView(root, { id }) {
     return;
   }
   // hls.js is most of the app's weight: only the watch page loads it.
-  const { mountPlayer } = await import('../player.js');
-  const player = mountPlayer(video, user());
-  root.append(player.element, h('p', { class: 'meta' }, `Length ${duration(video.duration_seconds)}`));
-  return () => player.destroy();
+  const [{ mountPlayer }, progress] = await Promise.all([import('../player.js'), videoProgress(video.id)]);
+  let player = null;
+  const mount = (startAt) => {
+    player = mountPlayer(video, user(), { startAt });
+    root.append(player.element, h('p', { class: 'meta' }, `Length ${duration(video.duration_seconds)}`));
+  };
+  const at = resumePoint(progress);
+  if (at === null) {
+    mount(-1);
+  } else {
+    // Where the learner left off: resume there or start over.
+    const resume = h('button', { type: 'button', 'data-testid': 'resume' }, `Resume at ${duration(Math.floor(at))}`);
+    const over = h('button', { type: 'button', class: 'ghost', 'data-testid': 'start-over' }, 'Start over');
+    const offer = h('div', { class: 'resume-offer', 'data-testid': 'resume-offer' }, resume, over);
+    root.append(offer);
+    resume.addEventListener('click', () => (offer.remove(), mount(at)));
+    over.addEventListener('click', () => (offer.remove(), mount(0)));
+  }
+  return () => player?.destroy();
 }

@@ -109,7 +109,12 @@ pub async fn variant_or_segment(
     if !file.ends_with(".ts") {
         return Err(ApiError::not_found("file"));
     }
-    segment::serve(&app, &key, &headers).await
+    let response = segment::serve(&app, &key, &headers).await?;
+    // Only a whole segment sent counts towards progress (no I/O here).
+    if response.status() == StatusCode::OK {
+        app.deliveries.record(&session_id, &rung, &file);
+    }
+    Ok(response)
 }
 
 fn playlist_response(body: Vec<u8>) -> Response {
