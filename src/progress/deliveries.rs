@@ -61,6 +61,11 @@ impl DeliveryLog {
         pending.insert(entry);
     }
 
+    /// Entries buffered now (not yet written to the database).
+    pub fn pending_len(&self) -> usize {
+        self.pending.lock().expect("delivery log lock").len()
+    }
+
     fn take(&self, session_id: Option<&str>) -> Vec<Delivery> {
         let mut pending = self.pending.lock().expect("delivery log lock");
         match session_id {

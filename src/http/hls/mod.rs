@@ -110,11 +110,52 @@ pub async fn variant_or_segment(
         return Err(ApiError::not_found("file"));
     }
     let response = segment::serve(&app, &key, &headers).await?;
-    // Only a whole segment sent counts towards progress (no I/O here).
-    if response.status() == StatusCode::OK {
-        app.deliveries.record(&session_id, &rung, &file);
+    if response.status() != StatusCode::OK {
+        return Ok(response);
     }
-    Ok(response)
+    Ok(note_when_sent(
+        response,
+        app.deliveries.clone(),
+        session_id,
+        rung,
+        file,
+    ))
+}
+
+/// Progress credits only a segment whose last byte went out: the delivery
+/// is noted (an in-memory insert, no I/O) as the body yields the chunk that
+/// completes its `Content-Length`, so a client that aborts the download, or
+/// a body that fails midway, gets nothing. Not at the stream's end: with a
+/// known length hyper stops polling the body once the last byte is written.
+fn note_when_sent(
+    response: Response,
+    deliveries: std::sync::Arc<crate::progress::DeliveryLog>,
+    session_id: String,
+    rung: String,
+    file: String,
+) -> Response {
+    use futures::StreamExt;
+    let (parts, body) = response.into_parts();
+    let expected = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let (mut sent, mut failed) = (0u64, false);
+    let mut note = Some(move || deliveries.record(&session_id, &rung, &file));
+    let data = body.into_data_stream().inspect(move |chunk| match chunk {
+        Ok(bytes) => {
+            sent += bytes.len() as u64;
+            if !failed && expected == Some(sent) {
+                if let Some(note) = note.take() {
+                    note();
+                }
+            }
+        }
+        Err(_) => failed = true,
+    });
+    let body = axum::body::Body::from_stream(data);
+    Response::from_parts(parts, body)
 }
 
 fn playlist_response(body: Vec<u8>) -> Response {
@@ -130,4 +171,63 @@ fn playlist_response(body: Vec<u8>) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use bytes::Bytes;
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::progress::DeliveryLog;
+
+    /// A 200 of `len` bytes whose body is `body`, as the segment route sends it.
+    fn noted(body: Body, len: usize, log: &Arc<DeliveryLog>, segment: &str) -> Response {
+        let mut resp = Response::new(body);
+        resp.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        note_when_sent(resp, log.clone(), "s".into(), "240p".into(), segment.into())
+    }
+
+    async fn drain(resp: Response) {
+        let mut data = resp.into_body().into_data_stream();
+        while data.next().await.is_some() {}
+    }
+
+    #[tokio::test]
+    async fn a_segment_is_noted_only_once_its_last_byte_is_sent() {
+        let log = Arc::new(DeliveryLog::default());
+        let whole = noted(Body::from("segment bytes"), 13, &log, "seg_00000.ts");
+        assert_eq!(log.pending_len(), 0, "nothing before the body is sent");
+        drain(whole).await;
+        assert_eq!(log.pending_len(), 1, "the whole body went out");
+
+        let chunks = || {
+            futures::stream::iter([
+                Ok::<_, std::io::Error>(Bytes::from_static(b"first half")),
+                Ok(Bytes::from_static(b"second half")),
+            ])
+        };
+        // The client went away after the first chunk.
+        let mut half = noted(Body::from_stream(chunks()), 21, &log, "seg_00001.ts")
+            .into_body()
+            .into_data_stream();
+        assert!(half.next().await.is_some());
+        drop(half);
+        assert_eq!(log.pending_len(), 1, "an aborted download is not noted");
+
+        // Storage failed midway.
+        let failing = futures::stream::iter([
+            Ok(Bytes::from_static(b"half")),
+            Err(std::io::Error::other("storage went away")),
+        ]);
+        drain(noted(Body::from_stream(failing), 8, &log, "seg_00002.ts")).await;
+        assert_eq!(log.pending_len(), 1, "a failed body is not noted");
+
+        drain(noted(Body::from_stream(chunks()), 21, &log, "seg_00003.ts")).await;
+        assert_eq!(log.pending_len(), 2);
+    }
 }
