@@ -7,6 +7,7 @@
 //! originals/{id}           a kept original (never served)
 //! videos/{id}/hls/…        playlists and encrypted segments
 //! videos/{id}/poster.jpg   the poster
+//! videos/{id}/captions/…   caption tracks (WebVTT), one object per revision
 //! ```
 //!
 //! Ids have a fixed length, so a prefix such as `uploads/{id}` matches only
@@ -20,6 +21,12 @@ pub fn video_prefix(video_id: &str) -> String {
 /// The HLS output (master and variant playlists, segments).
 pub fn hls_prefix(video_id: &str) -> String {
     format!("videos/{video_id}/hls/")
+}
+
+/// One revision of a caption track: a new key per upload, so a replaced
+/// track never reads half of the next one.
+pub fn captions_key(video_id: &str, lang: &str, revision: &str) -> String {
+    format!("videos/{video_id}/captions/{lang}/{revision}.vtt")
 }
 
 pub fn poster_key(video_id: &str) -> String {
