@@ -1,11 +1,13 @@
 // The player: hls.js on a playback session, the viewer's watermark over the
-// picture, a quality menu, and a visible message for every way playback can
-// be refused or fail. Nothing stalls silently: each hls.js error ends in a
-// retry the viewer is told about, a recovery, or a message that says why.
+// picture, quality and captions menus, and a visible message for every way
+// playback can be refused or fail. Nothing stalls silently: each hls.js
+// error ends in a retry the viewer is told about, a recovery, or a message
+// that says why.
 
 import Hls from 'hls.js';
 import hlsWorkerUrl from 'hls.js/dist/hls.worker.js?url';
 import { api, describe } from './api.js';
+import { captionsMenu } from './captions.js';
 import { h } from './dom.js';
 import { clock } from './format.js';
 import { freshToken, refresh, token } from './session.js';
@@ -73,11 +75,12 @@ export function mountPlayer(video, viewer) {
   const quality = h('select', { id: 'quality', 'data-testid': 'quality', disabled: true }, h('option', { value: '-1' }, 'Auto'));
   const levelInfo = h('span', { class: 'level-info', 'data-testid': 'current-level', 'aria-live': 'polite' });
   const fullscreen = h('button', { type: 'button', class: 'ghost', 'data-testid': 'fullscreen' }, 'Full screen');
+  const captions = captionsMenu();
   const root = h(
     'section',
     { class: 'player', 'data-testid': 'player', 'data-state': 'loading', 'data-hls-fatal': '0', 'aria-label': 'Video player' },
     stage,
-    h('div', { class: 'player-controls' }, h('label', { for: 'quality' }, 'Quality'), quality, levelInfo, fullscreen),
+    h('div', { class: 'player-controls' }, h('label', { for: 'quality' }, 'Quality'), quality, levelInfo, ...captions.elements, fullscreen),
   );
 
   let hls = null;
@@ -244,6 +247,7 @@ export function mountPlayer(video, viewer) {
       if (message.dataset.code && !stopped) say('');
     });
     hls.on(Hls.Events.ERROR, (_e, data) => onError(data));
+    captions.attach(hls);
     hls.attachMedia(el);
     hls.loadSource(session.master_url);
   }
