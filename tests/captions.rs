@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{assert_error, hls, AtRest, Cast, Response, TestApp};
+use common::{assert_error, hls, AtRest, Cast, Login, Response, TestApp};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::Value;
 
@@ -15,7 +15,13 @@ const VTT: &str = "WEBVTT\n\nhello\n00:00:00.200 --> 00:00:00.800\nHello from se
 00:00:00.500 --> 00:00:01.500 align:start\nAcross a boundary\n\n00:00:02.100 --> 00:00:02.900\nThe <i>end</i>\n";
 const SRT: &str = "1\r\n00:00:00,300 --> 00:00:01,200\r\nOlá do sealcast\r\n\r\n2\r\n00:00:02,000 --> 00:00:02,500\r\nTchau\r\n";
 
-async fn put(app: &TestApp, token: &str, path: &str, content_type: Option<&str>, body: impl Into<reqwest::Body>) -> Response {
+async fn put(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: impl Into<reqwest::Body>,
+) -> Response {
     let mut request = app
         .api
         .http
@@ -47,9 +53,23 @@ async fn tracks(app: &TestApp, token: &str, video: &str) -> Vec<(String, String,
         .collect()
 }
 
+/// A refused PUT: who, path, content type, body, status, code, and what
+/// the message names.
+type Refused<'a> = (
+    &'a Login,
+    &'a str,
+    Option<&'a str>,
+    String,
+    u16,
+    &'a str,
+    &'a str,
+);
+
 /// Objects under the video's captions prefix.
 async fn stored(at_rest: &AtRest, video: &str) -> Vec<String> {
-    at_rest.object_keys(&format!("videos/{video}/captions/")).await
+    at_rest
+        .object_keys(&format!("videos/{video}/captions/"))
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,11 +89,21 @@ async fn tracks_are_added_listed_replaced_and_deleted_and_bad_input_stores_nothi
     let resp = put(&app, &creator.token, &en, Some("text/vtt"), VTT).await;
     assert_eq!(resp.status(), 201);
     let body: Value = resp.json().await.unwrap();
-    assert_eq!((body["lang"].as_str(), body["label"].as_str()), (Some("en"), Some("English")));
+    assert_eq!(
+        (body["lang"].as_str(), body["label"].as_str()),
+        (Some("en"), Some("English"))
+    );
     assert_eq!(body["cue_count"], 3);
     // SRT, converted; the tag comes back in its normalized case.
     let pt = format!("/api/v1/videos/{video}/captions/pt-br?label=Portugu%C3%AAs");
-    let resp = put(&app, &admin.token, &pt, Some("application/x-subrip; charset=utf-8"), SRT).await;
+    let resp = put(
+        &app,
+        &admin.token,
+        &pt,
+        Some("application/x-subrip; charset=utf-8"),
+        SRT,
+    )
+    .await;
     assert_eq!(resp.status(), 201);
     let expected = vec![
         ("en".to_string(), "English".to_string(), 3),
@@ -89,51 +119,86 @@ async fn tracks_are_added_listed_replaced_and_deleted_and_bad_input_stores_nothi
     let srt_object = objects.iter().find(|k| k.contains("/pt-BR/")).unwrap();
     let converted = String::from_utf8(at_rest.object(srt_object).await).unwrap();
     assert!(
-        converted.starts_with("WEBVTT\n") && converted.contains("00:00:00.300 --> 00:00:01.200\nOlá do sealcast\n"),
+        converted.starts_with("WEBVTT\n")
+            && converted.contains("00:00:00.300 --> 00:00:01.200\nOlá do sealcast\n"),
         "{converted}"
     );
 
     // Every bad request is refused with its reason, and nothing changes.
-    let bad_line = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nfine\n\n00:00:03.000 --> 00:00:0x.000\nbroken\n";
-    let err = assert_error(put(&app, &creator.token, &en, Some("text/vtt"), bad_line).await, 400, "invalid_captions").await;
-    assert!(err["error"]["message"].as_str().unwrap().contains("line 6"), "{err}");
-    let backwards = "1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:05,000 --> 00:00:04,000\nback\n";
-    let err = assert_error(put(&app, &creator.token, &en, Some("application/x-subrip"), backwards).await, 400, "invalid_captions").await;
-    assert!(err["error"]["message"].as_str().unwrap().contains("line 6"), "{err}");
-    let stray = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nok\n\nno timing here\nat all\n";
-    let err = assert_error(put(&app, &creator.token, &en, Some("text/vtt"), stray).await, 400, "invalid_captions").await;
-    assert!(err["error"]["message"].as_str().unwrap().contains("line 6"), "{err}");
-    assert_error(put(&app, &creator.token, &en, Some("text/vtt"), "WEBVTT\n").await, 400, "invalid_captions").await;
     let mut huge = String::from("WEBVTT\n\n");
     while huge.len() <= 2 * 1024 * 1024 {
         huge.push_str("00:00:01.000 --> 00:00:02.000\nsome words to fill the file\n\n");
     }
-    assert_error(put(&app, &creator.token, &en, Some("text/vtt"), huge).await, 413, "payload_too_large").await;
-    for ct in [Some("application/json"), Some("text/plain"), Some("text/vtt; charset=latin1"), None] {
-        assert_error(put(&app, &creator.token, &en, ct, VTT).await, 415, "unsupported_media_type").await;
-    }
+    let (vtt, srt) = (Some("text/vtt"), Some("application/x-subrip"));
     let bad_tag = format!("/api/v1/videos/{video}/captions/en_US");
-    assert_error(put(&app, &creator.token, &bad_tag, Some("text/vtt"), VTT).await, 400, "bad_request").await;
     let bad_label = format!("/api/v1/videos/{video}/captions/de?label=%22x%22");
-    assert_error(put(&app, &creator.token, &bad_label, Some("text/vtt"), VTT).await, 400, "bad_request").await;
-    assert_error(put(&app, &learner.token, &en, Some("text/vtt"), VTT).await, 403, "forbidden").await;
-    assert_error(put(&app, &stranger.token, &en, Some("text/vtt"), VTT).await, 404, "not_found").await;
     let unknown = "/api/v1/videos/0123456789abcdef0123456789abcdef/captions/en";
-    assert_error(put(&app, &creator.token, unknown, Some("text/vtt"), VTT).await, 404, "not_found").await;
-    assert_error(app.api.delete(&format!("/api/v1/videos/{video}/captions/en"), &learner.token).await, 403, "forbidden").await;
+    let cases: Vec<Refused> = vec![
+        (&creator, &en, vtt, "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nfine\n\n00:00:03.000 --> 00:00:0x.000\nbroken\n".into(), 400, "invalid_captions", "line 6"),
+        (&creator, &en, srt, "1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:05,000 --> 00:00:04,000\nback\n".into(), 400, "invalid_captions", "line 6"),
+        (&creator, &en, vtt, "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nok\n\nno timing here\nat all\n".into(), 400, "invalid_captions", "line 6"),
+        (&creator, &en, vtt, "WEBVTT\n".into(), 400, "invalid_captions", "no cues"),
+        (&creator, &en, vtt, huge, 413, "payload_too_large", "2 MiB"),
+        (&creator, &en, Some("application/json"), VTT.into(), 415, "unsupported_media_type", "text/vtt"),
+        (&creator, &en, Some("text/plain"), VTT.into(), 415, "unsupported_media_type", "text/vtt"),
+        (&creator, &en, Some("text/vtt; charset=latin1"), VTT.into(), 415, "unsupported_media_type", "UTF-8"),
+        (&creator, &en, None, VTT.into(), 415, "unsupported_media_type", "text/vtt"),
+        (&creator, &bad_tag, vtt, VTT.into(), 400, "bad_request", "BCP 47"),
+        (&creator, &bad_label, vtt, VTT.into(), 400, "bad_request", "quotes"),
+        (&learner, &en, vtt, VTT.into(), 403, "forbidden", "owner"),
+        (&stranger, &en, vtt, VTT.into(), 404, "not_found", "video"),
+        (&creator, unknown, vtt, VTT.into(), 404, "not_found", "video"),
+    ];
+    for (who, path, content_type, body, status, code, names) in cases {
+        let err = assert_error(
+            put(&app, &who.token, path, content_type, body).await,
+            status,
+            code,
+        )
+        .await;
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(names),
+            "{path} {content_type:?}: {message}"
+        );
+    }
+    assert_error(
+        app.api
+            .delete(
+                &format!("/api/v1/videos/{video}/captions/en"),
+                &learner.token,
+            )
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
     assert_eq!(tracks(&app, &creator.token, &video).await, expected);
-    assert_eq!(stored(&at_rest, &video).await, objects, "nothing stored by a refused request");
+    assert_eq!(
+        stored(&at_rest, &video).await,
+        objects,
+        "nothing stored by a refused request"
+    );
 
     // Replacing a track keeps one object, the new one.
     let replacement = "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nReplaced\n";
-    let resp = put(&app, &creator.token, &format!("/api/v1/videos/{video}/captions/EN?label=English"), Some("text/vtt"), replacement).await;
+    let resp = put(
+        &app,
+        &creator.token,
+        &format!("/api/v1/videos/{video}/captions/EN?label=English"),
+        Some("text/vtt"),
+        replacement,
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let now = tracks(&app, &creator.token, &video).await;
     assert_eq!(now[0], ("en".to_string(), "English".to_string(), 1));
     let objects = stored(&at_rest, &video).await;
     assert_eq!(objects.len(), 2, "the old revision is gone: {objects:?}");
     let en_object = objects.iter().find(|k| k.contains("/en/")).unwrap();
-    assert!(String::from_utf8(at_rest.object(en_object).await).unwrap().contains("Replaced"));
+    assert!(String::from_utf8(at_rest.object(en_object).await)
+        .unwrap()
+        .contains("Replaced"));
 
     // Deleting one leaves the other; a second delete finds nothing.
     let del = format!("/api/v1/videos/{video}/captions/pt-BR");
@@ -143,8 +208,19 @@ async fn tracks_are_added_listed_replaced_and_deleted_and_bad_input_stores_nothi
     assert_eq!(stored(&at_rest, &video).await.len(), 1);
 
     // Deleting the video takes its captions along.
-    assert_eq!(app.api.delete(&format!("/api/v1/videos/{video}"), &creator.token).await.status(), 204);
-    assert_eq!(at_rest.count("SELECT COUNT(*) FROM captions WHERE video_id = $1", &video).await, 0);
+    assert_eq!(
+        app.api
+            .delete(&format!("/api/v1/videos/{video}"), &creator.token)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        at_rest
+            .count("SELECT COUNT(*) FROM captions WHERE video_id = $1", &video)
+            .await,
+        0
+    );
     assert!(stored(&at_rest, &video).await.is_empty());
 }
 
@@ -166,8 +242,12 @@ fn uris(text: &str) -> Vec<String> {
 fn assert_signed_under(text: &str, session: &str) {
     assert!(!text.contains("://"), "{text}");
     for uri in uris(text) {
-        let ours = uri.starts_with(&format!("/hls/{session}/")) || uri.starts_with(&format!("/keys/{session}/"));
-        assert!(ours && uri.contains("?exp=") && uri.contains("sig="), "unsigned or foreign: {uri}\n{text}");
+        let ours = uri.starts_with(&format!("/hls/{session}/"))
+            || uri.starts_with(&format!("/keys/{session}/"));
+        assert!(
+            ours && uri.contains("?exp=") && uri.contains("sig="),
+            "unsigned or foreign: {uri}\n{text}"
+        );
     }
 }
 
@@ -177,15 +257,32 @@ fn first_video_pts_90k(url: &str, token: &str) -> i64 {
     let out = Command::new("ffprobe")
         .args(["-hide_banner", "-loglevel", "error"])
         .args(["-headers", &format!("Authorization: Bearer {token}\r\n")])
-        .args(["-select_streams", "v:0", "-show_entries", "stream=start_time", "-of", "csv=p=0"])
+        .args([
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=start_time",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(url)
         .output()
         .expect("the ffprobe CLI is required by the tests");
-    assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffprobe: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     // One line per program and per stream; the first names the stream's start.
-    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
-    let seconds: f64 = first.trim().parse().unwrap_or_else(|_| panic!("ffprobe said {text:?}"));
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    let seconds: f64 = first
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("ffprobe said {text:?}"));
     (seconds * 90_000.0).round() as i64
 }
 
@@ -201,13 +298,35 @@ async fn a_session_serves_captions_as_signed_webvtt_segments_that_ffmpeg_reads()
     // 1 s segments: a 3 s video has three.
     let video = app.ready_video(&creator, &course).await.id;
     let path = format!("/api/v1/videos/{video}/captions/en?label=English");
-    assert_eq!(put(&app, &creator.token, &path, Some("text/vtt"), VTT).await.status(), 201);
+    assert_eq!(
+        put(&app, &creator.token, &path, Some("text/vtt"), VTT)
+            .await
+            .status(),
+        201
+    );
     let srt = format!("/api/v1/videos/{video}/captions/pt-BR?label=Portugu%C3%AAs");
-    assert_eq!(put(&app, &creator.token, &srt, Some("application/x-subrip"), SRT).await.status(), 201);
+    assert_eq!(
+        put(
+            &app,
+            &creator.token,
+            &srt,
+            Some("application/x-subrip"),
+            SRT
+        )
+        .await
+        .status(),
+        201
+    );
     let viewer = learner;
     let session = app.playback(&viewer, &video).await;
 
-    let master_text = app.api.anonymous_get(&session.master_url).await.text().await.unwrap();
+    let master_text = app
+        .api
+        .anonymous_get(&session.master_url)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_signed_under(&master_text, &session.session_id);
     let master = hls::master(&master_text);
     let subs: Vec<_> = master
@@ -215,18 +334,43 @@ async fn a_session_serves_captions_as_signed_webvtt_segments_that_ffmpeg_reads()
         .iter()
         .filter(|m| m.media_type == m3u8_rs::AlternativeMediaType::Subtitles)
         .collect();
-    let names: Vec<_> = subs.iter().map(|m| (m.language.clone().unwrap(), m.name.clone(), m.group_id.clone())).collect();
+    let names: Vec<_> = subs
+        .iter()
+        .map(|m| {
+            (
+                m.language.clone().unwrap(),
+                m.name.clone(),
+                m.group_id.clone(),
+            )
+        })
+        .collect();
     assert_eq!(
         names,
         [
             ("en".to_string(), "English".to_string(), "subs".to_string()),
-            ("pt-BR".to_string(), "Português".to_string(), "subs".to_string())
+            (
+                "pt-BR".to_string(),
+                "Português".to_string(),
+                "subs".to_string()
+            )
         ]
     );
-    assert!(master.variants.iter().all(|v| v.subtitles.as_deref() == Some("subs")), "{master_text}");
+    assert!(
+        master
+            .variants
+            .iter()
+            .all(|v| v.subtitles.as_deref() == Some("subs")),
+        "{master_text}"
+    );
 
     // The subtitle playlist mirrors the video's segments, every URI signed.
-    let variant_text = app.api.anonymous_get(&master.variants[0].uri).await.text().await.unwrap();
+    let variant_text = app
+        .api
+        .anonymous_get(&master.variants[0].uri)
+        .await
+        .text()
+        .await
+        .unwrap();
     let variant = hls::media(&variant_text);
     let subs_url = subs[0].uri.clone().unwrap();
     let resp = app.api.anonymous_get(&subs_url).await;
@@ -234,7 +378,8 @@ async fn a_session_serves_captions_as_signed_webvtt_segments_that_ffmpeg_reads()
     let subs_text = resp.text().await.unwrap();
     assert_signed_under(&subs_text, &session.session_id);
     let subs_playlist = hls::media(&subs_text);
-    let durations = |p: &m3u8_rs::MediaPlaylist| p.segments.iter().map(|s| s.duration).collect::<Vec<_>>();
+    let durations =
+        |p: &m3u8_rs::MediaPlaylist| p.segments.iter().map(|s| s.duration).collect::<Vec<_>>();
     assert_eq!(durations(&subs_playlist), durations(&variant));
     assert!(subs_playlist.segments.len() >= 3, "{subs_text}");
 
@@ -244,7 +389,10 @@ async fn a_session_serves_captions_as_signed_webvtt_segments_that_ffmpeg_reads()
     for segment in &subs_playlist.segments {
         let resp = app.api.anonymous_get(&segment.uri).await;
         assert_eq!(resp.status(), 200, "{}", segment.uri);
-        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/vtt"));
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/vtt"));
         let text = resp.text().await.unwrap();
         let map = text.lines().nth(1).unwrap();
         let pts: i64 = map
@@ -254,7 +402,10 @@ async fn a_session_serves_captions_as_signed_webvtt_segments_that_ffmpeg_reads()
             .parse()
             .unwrap();
         // Within one frame (25 fps) of what ffprobe reads from the video.
-        assert!((pts - video_pts).abs() < 3600, "map {pts} vs video {video_pts}");
+        assert!(
+            (pts - video_pts).abs() < 3600,
+            "map {pts} vs video {video_pts}"
+        );
         texts.push(text);
     }
     assert!(texts[0].contains("Hello from sealcast") && !texts[1].contains("Hello from sealcast"));
@@ -263,7 +414,12 @@ async fn a_session_serves_captions_as_signed_webvtt_segments_that_ffmpeg_reads()
 
     // Outside a live session, or with a bad signature, nothing is served.
     let (seg_path, query) = hls::split_url(&subs_playlist.segments[0].uri);
-    assert_error(app.api.anonymous_get(&format!("{seg_path}?{query}x")).await, 403, "bad_signature").await;
+    assert_error(
+        app.api.anonymous_get(&format!("{seg_path}?{query}x")).await,
+        403,
+        "bad_signature",
+    )
+    .await;
     assert_error(app.api.anonymous_get(&seg_path).await, 403, "bad_signature").await;
     let missing = subs_url.replace("/subs/en/", "/subs/fr/");
     assert_eq!(app.api.anonymous_get(&missing).await.status(), 404);
@@ -273,23 +429,45 @@ async fn a_session_serves_captions_as_signed_webvtt_segments_that_ffmpeg_reads()
     // only when told experimental features are fine).
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error"])
-        .args(["-headers", &format!("Authorization: Bearer {}\r\n", viewer.token)])
+        .args([
+            "-headers",
+            &format!("Authorization: Bearer {}\r\n", viewer.token),
+        ])
         .args(["-strict", "experimental"])
         .args(["-i", &app.url(&session.master_url)])
         .args(["-map", "0:s:0", "-f", "webvtt", "-"])
         .output()
         .expect("the ffmpeg CLI is required by the tests");
     let cues = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "ffmpeg: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(cues.contains("Hello from sealcast") && cues.contains("The <i>end</i>"), "{cues}");
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        cues.contains("Hello from sealcast") && cues.contains("The <i>end</i>"),
+        "{cues}"
+    );
 
     // A track added now shows in the next session's master, not re-transcoded.
     assert_eq!(
-        app.api.delete(&format!("/api/v1/videos/{video}/captions/pt-BR"), &creator.token).await.status(),
+        app.api
+            .delete(
+                &format!("/api/v1/videos/{video}/captions/pt-BR"),
+                &creator.token
+            )
+            .await
+            .status(),
         204
     );
     let session = app.playback(&viewer, &video).await;
-    let text = app.api.anonymous_get(&session.master_url).await.text().await.unwrap();
+    let text = app
+        .api
+        .anonymous_get(&session.master_url)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(text.matches("TYPE=SUBTITLES").count(), 1, "{text}");
     assert!(!text.contains("pt-BR"), "{text}");
 }
@@ -297,14 +475,23 @@ async fn a_session_serves_captions_as_signed_webvtt_segments_that_ffmpeg_reads()
 #[tokio::test]
 async fn the_openapi_document_lists_the_caption_routes() {
     let app = TestApp::in_process(sealcast::config::ServeArgs::default()).await;
-    let doc: Value = app.api.anonymous_get("/api/v1/openapi.json").await.json().await.unwrap();
+    let doc: Value = app
+        .api
+        .anonymous_get("/api/v1/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap();
     for (path, method) in [
         ("/api/v1/videos/{id}/captions", "get"),
         ("/api/v1/videos/{id}/captions/{lang}", "put"),
         ("/api/v1/videos/{id}/captions/{lang}", "delete"),
         ("/hls/{session_id}/subs/{lang}/{file}", "get"),
     ] {
-        assert!(doc["paths"][path][method].is_object(), "{method} {path} missing");
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing"
+        );
     }
     assert!(doc["components"]["schemas"]["CaptionTrack"].is_object());
 }

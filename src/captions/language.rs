@@ -51,7 +51,15 @@ mod tests {
         assert_eq!(normalize_tag("en").unwrap(), "en");
         assert_eq!(normalize_tag("pt-br").unwrap(), "pt-BR");
         assert_eq!(normalize_tag("ZH-hant-tw").unwrap(), "zh-Hant-TW");
-        for bad in ["", "english!", "en_US", "../en", "en-", "a".repeat(40).as_str(), "e n"] {
+        for bad in [
+            "",
+            "english!",
+            "en_US",
+            "../en",
+            "en-",
+            "a".repeat(40).as_str(),
+            "e n",
+        ] {
             assert!(normalize_tag(bad).is_err(), "{bad}");
         }
     }
@@ -59,7 +67,10 @@ mod tests {
     #[test]
     fn labels() {
         assert_eq!(check_label("  English ").unwrap(), "English");
-        assert_eq!(check_label("Português (Brasil)").unwrap(), "Português (Brasil)");
+        assert_eq!(
+            check_label("Português (Brasil)").unwrap(),
+            "Português (Brasil)"
+        );
         for bad in ["", "   ", "a\"b", "line\nbreak", "x".repeat(65).as_str()] {
             assert!(check_label(bad).is_err(), "{bad:?}");
         }

@@ -9,7 +9,9 @@
 //! a boundary is written into every segment it overlaps, as players expect.
 //! URIs written here are relative names; the session's rewrite signs them.
 
-use m3u8_rs::{AlternativeMedia, AlternativeMediaType, MasterPlaylist, MediaPlaylist, MediaSegment};
+use m3u8_rs::{
+    AlternativeMedia, AlternativeMediaType, MasterPlaylist, MediaPlaylist, MediaSegment,
+};
 
 use super::webvtt::{Captions, Cue};
 
@@ -63,7 +65,9 @@ pub fn add_to_master(master: &mut MasterPlaylist, tracks: &[TrackRef]) {
             group_id: GROUP_ID.into(),
             language: Some(track.lang.clone()),
             // Checked on the way in; a quote here would end the attribute.
-            name: track.label.replace(|c: char| c == '"' || c.is_control(), ""),
+            name: track
+                .label
+                .replace(|c: char| c == '"' || c.is_control(), ""),
             default: false,
             autoselect: true,
             ..Default::default()
@@ -192,8 +196,14 @@ mod tests {
         let timeline = Timeline::of(&variant(&[2.0, 2.0, 2.0]));
         let seg = |i| timeline.segment(&captions, i).unwrap();
         let first = seg(0);
-        assert!(first.starts_with(&format!("WEBVTT\n{}\n", timestamp_map())), "{first}");
-        assert!(first.contains("first") && first.contains("across"), "{first}");
+        assert!(
+            first.starts_with(&format!("WEBVTT\n{}\n", timestamp_map())),
+            "{first}"
+        );
+        assert!(
+            first.contains("first") && first.contains("across"),
+            "{first}"
+        );
         assert!(seg(1).contains("across") && !seg(1).contains("first"));
         assert!(seg(2).contains("across") && seg(2).contains("late"));
         assert!(timeline.segment(&captions, 3).is_none());
@@ -201,7 +211,10 @@ mod tests {
         for i in 0..3 {
             parse(seg(i).as_bytes(), SourceFormat::WebVtt).unwrap();
         }
-        assert_eq!(timestamp_map(), "X-TIMESTAMP-MAP=MPEGTS:126000,LOCAL:00:00:00.000");
+        assert_eq!(
+            timestamp_map(),
+            "X-TIMESTAMP-MAP=MPEGTS:126000,LOCAL:00:00:00.000"
+        );
     }
 
     #[test]
@@ -212,7 +225,12 @@ mod tests {
         assert_eq!(names, ["seg_00000.vtt", "seg_00001.vtt", "seg_00002.vtt"]);
         assert!(playlist.end_list);
         assert_eq!(segment_index("seg_00002.vtt"), Some(2));
-        for bad in ["seg_2.vtt", "seg_00002.ts", "../seg_00002.vtt", "seg_0000a.vtt"] {
+        for bad in [
+            "seg_2.vtt",
+            "seg_00002.ts",
+            "../seg_00002.vtt",
+            "seg_0000a.vtt",
+        ] {
             assert_eq!(segment_index(bad), None, "{bad}");
         }
     }
@@ -225,7 +243,10 @@ mod tests {
         .unwrap();
         add_to_master(
             &mut master,
-            &[TrackRef { lang: "en".into(), label: "English".into() }],
+            &[TrackRef {
+                lang: "en".into(),
+                label: "English".into(),
+            }],
         );
         let mut out = Vec::new();
         master.write_to(&mut out).unwrap();

@@ -80,7 +80,9 @@ pub fn parse(bytes: &[u8], format: SourceFormat) -> Result<Captions, CaptionsErr
         .header
         .blocks
         .iter()
-        .filter(|b| b.cue_index == 0 && matches!(b.kind, VttBlockKind::Style | VttBlockKind::Region))
+        .filter(|b| {
+            b.cue_index == 0 && matches!(b.kind, VttBlockKind::Style | VttBlockKind::Region)
+        })
         .map(|b| b.raw.clone())
         .collect();
     let cues = vtt
@@ -192,7 +194,12 @@ fn timing(line: &str) -> Option<(i64, i64)> {
     let probe = format!("WEBVTT\n\n{line}\nx\n");
     let parsed = subcue::parse_vtt(probe.as_bytes()).ok()?;
     match parsed.cues.as_slice() {
-        [cue] if !parsed.warnings.iter().any(|w| matches!(w, Warning::StrayText { .. })) => {
+        [cue]
+            if !parsed
+                .warnings
+                .iter()
+                .any(|w| matches!(w, Warning::StrayText { .. })) =>
+        {
             Some((cue.start.0, cue.end.0))
         }
         _ => None,
@@ -214,7 +221,11 @@ pub fn timestamp(ms: i64) -> String {
 impl Captions {
     /// A WebVTT file: `header_lines` under the signature, then the blocks,
     /// then `cues`.
-    pub fn write<'a>(&self, header_lines: &[String], cues: impl Iterator<Item = &'a Cue>) -> String {
+    pub fn write<'a>(
+        &self,
+        header_lines: &[String],
+        cues: impl Iterator<Item = &'a Cue>,
+    ) -> String {
         let mut out = String::from("WEBVTT\n");
         for line in header_lines {
             out.push_str(line);
@@ -231,7 +242,12 @@ impl Captions {
                 out.push_str(id);
                 out.push('\n');
             }
-            let _ = write!(out, "{} --> {}", timestamp(cue.start_ms), timestamp(cue.end_ms));
+            let _ = write!(
+                out,
+                "{} --> {}",
+                timestamp(cue.start_ms),
+                timestamp(cue.end_ms)
+            );
             if let Some(settings) = &cue.settings {
                 out.push(' ');
                 out.push_str(settings);
@@ -268,13 +284,19 @@ mod tests {
         let captions = parse(vtt, SourceFormat::WebVtt).unwrap();
         assert_eq!(captions.cues.len(), 2);
         assert_eq!(captions.cues[0].id.as_deref(), Some("intro"));
-        assert_eq!((captions.cues[0].start_ms, captions.cues[0].end_ms), (500, 2000));
+        assert_eq!(
+            (captions.cues[0].start_ms, captions.cues[0].end_ms),
+            (500, 2000)
+        );
         let text = captions.to_webvtt();
         assert_eq!(
             text,
             "WEBVTT\n\nSTYLE\n::cue { color: yellow }\n\nintro\n00:00:00.500 --> 00:00:02.000 align:start\nHello <b>there</b>\n\n00:00:02.000 --> 00:00:04.250\nSecond\nline two\n"
         );
-        assert_eq!(parse(text.as_bytes(), SourceFormat::WebVtt).unwrap(), captions);
+        assert_eq!(
+            parse(text.as_bytes(), SourceFormat::WebVtt).unwrap(),
+            captions
+        );
     }
 
     #[test]
@@ -283,8 +305,14 @@ mod tests {
         let captions = parse(srt, SourceFormat::SubRip).unwrap();
         let text = captions.to_webvtt();
         assert!(text.starts_with("WEBVTT\n\n"), "{text}");
-        assert!(text.contains("00:00:01.000 --> 00:00:02.500\n<i>Hello</i> world\n"), "{text}");
-        assert!(text.contains("00:00:03.000 --> 00:00:04.000\nBye\n"), "{text}");
+        assert!(
+            text.contains("00:00:01.000 --> 00:00:02.500\n<i>Hello</i> world\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("00:00:03.000 --> 00:00:04.000\nBye\n"),
+            "{text}"
+        );
         parse(text.as_bytes(), SourceFormat::WebVtt).unwrap();
     }
 
@@ -310,7 +338,13 @@ mod tests {
             Err(CaptionsError::File(_))
         ));
         assert_eq!(
-            line_of(parse(b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n\xff\xfe\n", SourceFormat::WebVtt).unwrap_err()),
+            line_of(
+                parse(
+                    b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n\xff\xfe\n",
+                    SourceFormat::WebVtt
+                )
+                .unwrap_err()
+            ),
             4
         );
     }

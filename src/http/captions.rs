@@ -65,7 +65,7 @@ fn to_track(track: captions::Track) -> CaptionTrack {
     }
 }
 
-/// The video if the caller manages it; 403 for its learners, 404 for anyone else.
+/// Passes if the caller manages the video; 403 for its learners, 404 for anyone else.
 async fn managed_video(app: &AppState, user: &AuthUser, id: &str) -> Result<(), ApiError> {
     let (_, access) = visible_video(app, user, id).await?;
     if access != Access::Manage {
@@ -124,7 +124,8 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError>
     let mut stream = body.into_data_stream();
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+        let chunk =
+            chunk.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
         if out.len() + chunk.len() > MAX_BYTES {
             return Err(too_large());
         }

@@ -75,7 +75,8 @@ pub async fn master(
     let tracks = crate::captions::model::list(&app.db, &video_id).await?;
     let subtitles = crate::captions::refs(&tracks);
     let body =
-        rewrite::cached_rewrite(&app, &key, &session_id, "", exp, Some(subtitles.as_slice())).await?;
+        rewrite::cached_rewrite(&app, &key, &session_id, "", exp, Some(subtitles.as_slice()))
+            .await?;
     Ok(playlist_response(body))
 }
 

@@ -307,8 +307,14 @@ mod tests {
 #EXT-X-STREAM-INF:BANDWIDTH=2\n360p/index.m3u8\n";
         let mut master = m3u8_rs::parse_master_playlist_res(stored).unwrap();
         let tracks = [
-            TrackRef { lang: "en".into(), label: "English".into() },
-            TrackRef { lang: "pt-BR".into(), label: "Português \"BR\"".into() },
+            TrackRef {
+                lang: "en".into(),
+                label: "English".into(),
+            },
+            TrackRef {
+                lang: "pt-BR".into(),
+                label: "Português \"BR\"".into(),
+            },
         ];
         add_to_master(&mut master, &tracks);
         let q = "exp=1&sig=s";
@@ -325,7 +331,8 @@ mod tests {
         )
         .unwrap();
         let playlist = crate::captions::Timeline::of(&variant).playlist();
-        let text = String::from_utf8(rewrite_media(&playlist, SID, "subs/en/", q, "").unwrap()).unwrap();
+        let text =
+            String::from_utf8(rewrite_media(&playlist, SID, "subs/en/", q, "").unwrap()).unwrap();
         let uris: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert_eq!(
             uris,

@@ -18,7 +18,9 @@ async fn timeline(app: &AppState, video_id: &str) -> Result<Timeline, ApiError> 
     let prefix = layout::hls_prefix(video_id);
     let master = rewrite::load(app, &ObjectKey::new(format!("{prefix}master.m3u8"))?).await?;
     let Playlist::MasterPlaylist(master) = &*master else {
-        return Err(ApiError::internal("stored master playlist is of the wrong kind"));
+        return Err(ApiError::internal(
+            "stored master playlist is of the wrong kind",
+        ));
     };
     let variant = master
         .variants
