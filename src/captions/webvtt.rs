@@ -97,7 +97,13 @@ pub fn parse(bytes: &[u8], format: SourceFormat) -> Result<Captions, CaptionsErr
                 // SRT's coordinates (`X1:…`) mean nothing to WebVTT.
                 SourceFormat::SubRip => None,
             },
-            text: c.text,
+            // A blank line would end the cue in the file written back.
+            text: c
+                .text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .collect::<Vec<_>>()
+                .join("\n"),
         })
         .collect();
     Ok(Captions { blocks, cues })
@@ -354,5 +360,50 @@ mod tests {
         assert_eq!(timestamp(0), "00:00:00.000");
         assert_eq!(timestamp(3_723_004), "01:02:03.004");
         assert_eq!(timestamp(100 * 3_600_000), "100:00:00.000");
+    }
+
+    /// Blocks a caption file is made of: mostly cues (whose end may come
+    /// before their start), some lines of anything.
+    fn any_block() -> impl proptest::strategy::Strategy<Value = Vec<String>> {
+        use proptest::prelude::*;
+        let time = "[0-9]{2}:[0-5][0-9]:[0-5][0-9][.,][0-9]{3}";
+        let cue = (
+            proptest::option::of("[0-9]{1,3}"),
+            (time, time, proptest::option::of(Just(" align:start"))),
+            proptest::collection::vec("[a-zA-Z <>/&-]{1,20}", 1..3),
+        )
+            .prop_map(|(id, (start, end, settings), text)| {
+                let timing = format!("{start} --> {end}{}", settings.unwrap_or(""));
+                id.into_iter().chain([timing]).chain(text).collect()
+            });
+        let junk = prop_oneof![
+            "[0-9]{2}:[0-9]{2}[.,][0-9]{3} -{1,3}> [0-9]{2}:[0-9]{2}[.,][0-9]{3}",
+            "(NOTE|STYLE|REGION|WEBVTT)( [a-z-]{0,5})?",
+            "\\PC{0,12}",
+        ];
+        prop_oneof![4 => cue, 1 => proptest::collection::vec(junk, 1..3)]
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives, parsing answers without panicking, and what it
+        /// accepts is written as WebVTT that parses back to the same track.
+        #[test]
+        fn accepted_files_round_trip(
+            blocks in proptest::collection::vec(any_block(), 0..6),
+            vtt in proptest::bool::ANY,
+            crlf in proptest::bool::ANY,
+        ) {
+            let (format, head) = if vtt { (SourceFormat::WebVtt, "WEBVTT\n\n") } else { (SourceFormat::SubRip, "") };
+            let newline = if crlf { "\r\n" } else { "\n" };
+            let body: Vec<String> = blocks.iter().map(|b| b.join(newline)).collect();
+            let input = format!("{head}{}{newline}", body.join(&format!("{newline}{newline}")));
+            let Ok(captions) = parse(input.as_bytes(), format) else {
+                return Ok(());
+            };
+            proptest::prop_assert!(!captions.cues.is_empty());
+            let written = captions.to_webvtt();
+            let again = parse(written.as_bytes(), SourceFormat::WebVtt);
+            proptest::prop_assert_eq!(again.as_ref().ok(), Some(&captions), "{}", written);
+        }
     }
 }
