@@ -82,6 +82,7 @@ pub enum ErrorCode {
     UnsupportedVersion,
     NotAVideo,
     WebhookUrlRefused,
+    InvalidCaptions,
 }
 
 impl ErrorCode {
@@ -139,6 +140,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedVersion => "unsupported_version",
             ErrorCode::NotAVideo => "not_a_video",
             ErrorCode::WebhookUrlRefused => "webhook_url_refused",
+            ErrorCode::InvalidCaptions => "invalid_captions",
         }
     }
 
@@ -196,6 +198,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedVersion => StatusCode::PRECONDITION_FAILED,
             ErrorCode::NotAVideo => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::WebhookUrlRefused => StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidCaptions => StatusCode::BAD_REQUEST,
         }
     }
 

@@ -9,6 +9,7 @@
 //! or hold the custody master key in a process whose role is only `edge`.
 
 pub mod app;
+pub mod captions;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -25,26 +25,26 @@ async function toError(resp) {
 
 /**
  * api('/api/v1/courses') → parsed JSON; api(path, { method: 'POST', body })
- * sends JSON. 204 → null.
+ * sends JSON, or `body` as it is with a `contentType` (a file). 204 → null.
  */
-export async function api(path, { method = 'GET', body, retried = false } = {}) {
+export async function api(path, { method = 'GET', body, contentType, retried = false } = {}) {
   const headers = { Accept: 'application/json' };
   const token = await freshToken().catch(() => null);
   if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (body !== undefined) headers['Content-Type'] = contentType || 'application/json';
   let resp;
   try {
     resp = await fetch(path, {
       method,
       headers,
       credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || contentType ? body : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, 'network', 'The server could not be reached. Check your connection.');
   }
   if (resp.status === 401 && !retried && (await refresh())) {
-    return api(path, { method, body, retried: true });
+    return api(path, { method, body, contentType, retried: true });
   }
   if (!resp.ok) throw await toError(resp);
   if (resp.status === 204) return null;

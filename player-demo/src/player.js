@@ -1,12 +1,13 @@
 // The player: hls.js on a playback session, the viewer's watermark over the
-// picture, a seek bar with storyboard previews (seekbar.js), quality and
-// speed menus, and a visible message for every way playback can be refused
-// or fail. Nothing stalls silently: each hls.js error ends in a retry the
-// viewer is told about, a recovery, or a message that says why.
+// picture, a seek bar with storyboard previews (seekbar.js), quality, speed
+// and captions menus, and a visible message for every way playback can be
+// refused or fail. Nothing stalls silently: each hls.js error ends in a retry
+// the viewer is told about, a recovery, or a message that says why.
 
 import Hls from 'hls.js';
 import hlsWorkerUrl from 'hls.js/dist/hls.worker.js?url';
 import { api, describe } from './api.js';
+import { captionsMenu } from './captions.js';
 import { h } from './dom.js';
 import { clock } from './format.js';
 import { mountSeekBar } from './seekbar.js';
@@ -79,6 +80,7 @@ export function mountPlayer(video, viewer, { startAt = -1 } = {}) {
   const levelInfo = h('span', { class: 'level-info', 'data-testid': 'current-level', 'aria-live': 'polite' });
   const seekBar = mountSeekBar(el, video.duration_seconds);
   const fullscreen = h('button', { type: 'button', class: 'ghost', 'data-testid': 'fullscreen' }, 'Full screen');
+  const captions = captionsMenu();
   const root = h(
     'section',
     { class: 'player', 'data-testid': 'player', 'data-state': 'loading', 'data-hls-fatal': '0', 'aria-label': 'Video player' },
@@ -90,6 +92,7 @@ export function mountPlayer(video, viewer, { startAt = -1 } = {}) {
       h('label', { for: 'quality' }, 'Quality'),
       quality,
       levelInfo,
+      ...captions.elements,
       speedControl(el),
       fullscreen,
     ),
@@ -260,6 +263,7 @@ export function mountPlayer(video, viewer, { startAt = -1 } = {}) {
       if (message.dataset.code && !stopped) say('');
     });
     hls.on(Hls.Events.ERROR, (_e, data) => onError(data));
+    captions.attach(hls);
     hls.attachMedia(el);
     hls.loadSource(session.master_url);
   }

@@ -4,6 +4,7 @@
 //! every layer that shapes a response lives in one readable stack below.
 
 pub mod auth;
+pub mod captions;
 pub mod client_ip;
 mod demo;
 mod health;
@@ -72,6 +73,7 @@ pub fn router(app: AppState) -> Router {
             ))
             .merge(videos::routes())
             .merge(progress::routes())
+            .merge(captions::routes())
             .merge(video_events::routes())
             .merge(hls::routes())
     } else {
@@ -167,6 +169,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
             .allow_methods([
                 Method::GET,
                 Method::POST,
+                Method::PUT,
                 Method::PATCH,
                 Method::DELETE,
                 Method::HEAD,

@@ -13,7 +13,7 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 use super::auth::BearerScheme;
-use super::{hls, uploads, video_events, videos, AppState};
+use super::{captions, hls, uploads, video_events, videos, AppState};
 
 /// The error envelope every failure answers with.
 #[derive(Debug, Serialize, ToSchema)]
@@ -48,11 +48,15 @@ pub struct ErrorBody {
         video_events::ticket,
         video_events::events,
         videos::poster,
+        captions::put_track,
+        captions::list,
+        captions::delete_track,
         hls::master,
         hls::variant_or_segment,
+        hls::subtitles,
         openapi_json,
     ),
-    components(schemas(videos::Video, crate::videos::Rendition, videos::VideoList, video_events::StreamTicket, ErrorEnvelope, ErrorBody)),
+    components(schemas(videos::Video, captions::CaptionTrack, captions::CaptionList, crate::videos::Rendition, videos::VideoList, video_events::StreamTicket, ErrorEnvelope, ErrorBody)),
     modifiers(&BearerScheme),
     tags(
         (name = "uploads", description = "tus 1.0.0 resumable uploads"),

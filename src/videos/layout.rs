@@ -8,6 +8,7 @@
 //! videos/{id}/hls/…        playlists and encrypted segments
 //! videos/{id}/hls/storyboard/  seek previews: sprite_NNN.jpg, storyboard.vtt
 //! videos/{id}/poster.jpg   the poster
+//! videos/{id}/captions/…   caption tracks (WebVTT), one object per revision
 //! ```
 //!
 //! Ids have a fixed length, so a prefix such as `uploads/{id}` matches only
@@ -36,6 +37,12 @@ pub fn storyboard_vtt_key(video_id: &str) -> String {
         hls_prefix(video_id),
         sealcast_transcoder::STORYBOARD_VTT
     )
+}
+
+/// One revision of a caption track: a new key per upload, so a replaced
+/// track never reads half of the next one.
+pub fn captions_key(video_id: &str, lang: &str, revision: &str) -> String {
+    format!("videos/{video_id}/captions/{lang}/{revision}.vtt")
 }
 
 pub fn poster_key(video_id: &str) -> String {

@@ -214,6 +214,7 @@ pub async fn delete_with_dependents(db: &Db, id: &str) -> Result<(), sqlx::Error
         "DELETE FROM playback_sessions WHERE video_id = $1",
         "DELETE FROM content_keys WHERE video_id = $1",
         "DELETE FROM transcode_jobs WHERE video_id = $1",
+        "DELETE FROM captions WHERE video_id = $1",
         "DELETE FROM uploads WHERE video_id = $1",
         "DELETE FROM videos WHERE id = $1",
     ] {

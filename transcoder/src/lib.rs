@@ -44,6 +44,10 @@ mod sample;
 mod sink;
 mod storyboard;
 
+/// Added to every output PTS (90 kHz clock): media time zero is this PTS in
+/// every segment, which subtitle segments' `X-TIMESTAMP-MAP` must name.
+pub const TS_PREROLL_90K: i64 = 126_000;
+
 pub use crypto::{decrypt_segment, encrypt_segment, ContentKey, KeyId, SegmentIv};
 pub use error::{ErrorKind, SinkError, TranscodeError};
 pub use ladder::{display_size, plan_ladder, Rendition, Rung};

@@ -8,6 +8,7 @@ import { user } from '../session.js';
 import { discardUpload, startUpload, unfinishedUploads } from '../upload.js';
 import { statusText } from './courses.js';
 import { watchStatus } from '../events.js';
+import { captionsPanel } from './captions.js';
 
 export async function studioView(root) {
   const error = notice('studio-error');
@@ -240,6 +241,7 @@ function videosPanel(course, stops) {
           ? h('progress', { max: 100, value: v.progress || 0, 'data-testid': 'transcode-progress', 'aria-label': `Processing ${v.title}` })
           : null,
         v.status === 'failed' && v.error ? h('p', { class: 'notice error', 'data-testid': 'video-error' }, v.error) : null,
+        v.status === 'ready' ? captionsPanel(v) : null,
       ),
       v.status === 'ready' ? h('a', { href: `/watch/${v.id}`, class: 'button ghost' }, 'Watch') : null,
       deleteButton(v),

@@ -7,12 +7,14 @@
 //! in them carries a signature; segments stream from storage. Nothing here
 //! can reach an upload: only `index.m3u8`, `master.m3u8`, `.ts` files and
 //! the storyboard's VTT and sheets under a video's `hls/` prefix are ever
-//! read.
+//! read, and caption tracks through their rows (`/hls/{session_id}/subs/
+//! {lang}/…`, cut into WebVTT segments).
 
 mod rewrite;
 mod segment;
 mod session;
 mod storyboard;
+mod subs;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -34,6 +36,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/hls/{session_id}/master.m3u8", get(master))
         .route("/hls/{session_id}/{rung}/{file}", get(variant_or_segment))
+        .route("/hls/{session_id}/subs/{lang}/{file}", get(subtitles))
 }
 
 /// A path segment we are willing to turn into part of a storage key.
@@ -71,7 +74,11 @@ pub async fn master(
     let path = format!("{}master.m3u8", hls_prefix(&session_id));
     let (video_id, exp) = authorize(&app, &session_id, &path, query.as_deref()).await?;
     let key = ObjectKey::new(format!("{}master.m3u8", layout::hls_prefix(&video_id)))?;
-    let body = rewrite::cached_rewrite(&app, &key, &session_id, "", exp, true).await?;
+    let tracks = crate::captions::model::list(&app.db, &video_id).await?;
+    let subtitles = crate::captions::refs(&tracks);
+    let body =
+        rewrite::cached_rewrite(&app, &key, &session_id, "", exp, Some(subtitles.as_slice()))
+            .await?;
     Ok(playlist_response(body))
 }
 
@@ -103,7 +110,7 @@ pub async fn variant_or_segment(
     let key = ObjectKey::new(format!("{}{rung}/{file}", layout::hls_prefix(&video_id)))?;
     if file == "index.m3u8" {
         let dir = format!("{rung}/");
-        let body = rewrite::cached_rewrite(&app, &key, &session_id, &dir, exp, false).await?;
+        let body = rewrite::cached_rewrite(&app, &key, &session_id, &dir, exp, None).await?;
         return Ok(playlist_response(body));
     }
     if !file.ends_with(".ts") {
@@ -156,6 +163,25 @@ fn note_when_sent(
     });
     let body = axum::body::Body::from_stream(data);
     Response::from_parts(parts, body)
+}
+
+#[utoipa::path(get, path = "/hls/{session_id}/subs/{lang}/{file}", tag = "playback",
+    params(("session_id" = String, Path), ("lang" = String, Path), ("file" = String, Path, description = "`index.m3u8` or a `.vtt` segment"),
+           ("exp" = u64, Query), ("sig" = String, Query), ("kv" = Option<u32>, Query)),
+    responses((status = 200, description = "subtitle playlist, or a WebVTT segment aligned with the video's (text/vtt)"),
+              (status = 403, description = "bad_signature, expired_signature or session_ended"),
+              (status = 404, description = "no such track or segment")))]
+pub async fn subtitles(
+    State(app): State<AppState>,
+    Path((session_id, lang, file)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let path = format!("{}subs/{lang}/{file}", hls_prefix(&session_id));
+    let (video_id, exp) = authorize(&app, &session_id, &path, query.as_deref()).await?;
+    if !is_safe_name(&lang) || !is_safe_name(&file) {
+        return Err(ApiError::not_found("file"));
+    }
+    subs::serve(&app, &session_id, &video_id, &lang, &file, exp).await
 }
 
 fn playlist_response(body: Vec<u8>) -> Response {

@@ -12,6 +12,7 @@ use m3u8_rs::{MasterPlaylist, MediaPlaylist, Playlist};
 use sealcast_keyserver::cache::BudgetCache;
 
 use super::AppState;
+use crate::captions::{add_to_master, TrackRef};
 use crate::error::ApiError;
 use crate::playback::{hls_prefix, keys_prefix, KEY_URI_SCHEME};
 use crate::storage::{collect, ObjectKey};
@@ -27,7 +28,7 @@ fn parsed_cache() -> &'static BudgetCache<String, Arc<Playlist>> {
     CACHE.get_or_init(|| BudgetCache::new("parsed_playlists", CACHE_BUDGET))
 }
 
-async fn load(app: &AppState, key: &ObjectKey) -> Result<Arc<Playlist>, ApiError> {
+pub(super) async fn load(app: &AppState, key: &ObjectKey) -> Result<Arc<Playlist>, ApiError> {
     if let Some(hit) = parsed_cache().get(key.as_str(), |_| true) {
         return Ok(hit);
     }
@@ -40,14 +41,15 @@ async fn load(app: &AppState, key: &ObjectKey) -> Result<Arc<Playlist>, ApiError
     Ok(playlist)
 }
 
-/// Loads (or reuses) the stored playlist at `key` and writes it for a session.
+/// Loads (or reuses) the stored playlist at `key` and writes it for a
+/// session; a master (`subtitles` given) names the video's caption tracks.
 pub async fn cached_rewrite(
     app: &AppState,
     key: &ObjectKey,
     session_id: &str,
     dir: &str,
     exp: u64,
-    expect_master: bool,
+    subtitles: Option<&[TrackRef]>,
 ) -> Result<Vec<u8>, ApiError> {
     let playlist = load(app, key).await?;
     let signer = &app.url_signer;
@@ -57,9 +59,14 @@ pub async fn cached_rewrite(
     let keys_query = signer
         .query(&keys_prefix(session_id), session_id, exp)
         .map_err(ApiError::internal)?;
-    match (&*playlist, expect_master) {
-        (Playlist::MasterPlaylist(m), true) => rewrite_master(m, session_id, &hls_query),
-        (Playlist::MediaPlaylist(m), false) => {
+    match (&*playlist, subtitles) {
+        (Playlist::MasterPlaylist(m), Some([])) => rewrite_master(m, session_id, &hls_query),
+        (Playlist::MasterPlaylist(m), Some(tracks)) => {
+            let mut m = m.clone();
+            add_to_master(&mut m, tracks);
+            rewrite_master(&m, session_id, &hls_query)
+        }
+        (Playlist::MediaPlaylist(m), None) => {
             rewrite_media(m, session_id, dir, &hls_query, &keys_query)
         }
         _ => Err(ApiError::internal(format_args!(
@@ -289,6 +296,51 @@ mod tests {
         if let Ok(Playlist::MasterPlaylist(master)) = m3u8_rs::parse_playlist_res(master) {
             assert!(rewrite_master(&master, SID, "q").is_err());
         }
+    }
+
+    /// Caption tracks join the master as a `SUBTITLES` group and get a
+    /// playlist of their own: every URI of both is signed under the session.
+    #[test]
+    fn subtitle_uris_are_signed_like_every_other() {
+        let stored = b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n240p/index.m3u8\n\
+#EXT-X-STREAM-INF:BANDWIDTH=2\n360p/index.m3u8\n";
+        let mut master = m3u8_rs::parse_master_playlist_res(stored).unwrap();
+        let tracks = [
+            TrackRef {
+                lang: "en".into(),
+                label: "English".into(),
+            },
+            TrackRef {
+                lang: "pt-BR".into(),
+                label: "Português \"BR\"".into(),
+            },
+        ];
+        add_to_master(&mut master, &tracks);
+        let q = "exp=1&sig=s";
+        let text = String::from_utf8(rewrite_master(&master, SID, q).unwrap()).unwrap();
+        assert!(
+            text.contains(&format!("URI=\"/hls/{SID}/subs/pt-BR/index.m3u8?{q}\"")),
+            "{text}"
+        );
+        assert_eq!(text.matches("TYPE=SUBTITLES").count(), 2, "{text}");
+        assert_eq!(text.matches("SUBTITLES=\"subs\"").count(), 2, "{text}");
+        assert!(text.contains("NAME=\"Português BR\""), "{text}");
+        let variant = m3u8_rs::parse_media_playlist_res(
+            b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nseg_00000.ts\n#EXTINF:1.5,\nseg_00001.ts\n#EXT-X-ENDLIST\n",
+        )
+        .unwrap();
+        let playlist = crate::captions::Timeline::of(&variant).playlist();
+        let text =
+            String::from_utf8(rewrite_media(&playlist, SID, "subs/en/", q, "").unwrap()).unwrap();
+        let uris: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            uris,
+            [
+                format!("/hls/{SID}/subs/en/seg_00000.vtt?{q}"),
+                format!("/hls/{SID}/subs/en/seg_00001.vtt?{q}")
+            ],
+            "{text}"
+        );
     }
 
     /// A stored playlist's URI: plain names, and everything a tampered or

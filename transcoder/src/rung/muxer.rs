@@ -18,7 +18,7 @@ use crate::error::{encoder_error, TranscodeError};
 
 /// Added to every output timestamp (90 kHz) so that B-frame DTS and AAC
 /// priming are never negative in any segment; same value as ffmpeg's muxers.
-const PREROLL_90K: i64 = 126_000;
+const PREROLL_90K: i64 = crate::TS_PREROLL_90K;
 
 /// The output timeline: MPEG-TS's 90 kHz clock.
 pub(super) const TS_TB: Rational = Rational(1, 90_000);
