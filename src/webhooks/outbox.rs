@@ -266,10 +266,19 @@ pub async fn retry(db: &Db, endpoint_id: &str, id: &str) -> Result<Delivery, Web
 
 /// Unix milliseconds as RFC 3339 UTC (`2026-12-02T14:22:05.123Z`).
 pub fn rfc3339(ms: i64) -> String {
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+    use time::format_description::{self, OwnedFormatItem};
+    // Always three fractional digits, so every timestamp has one width.
+    static FORMAT: std::sync::OnceLock<OwnedFormatItem> = std::sync::OnceLock::new();
+    let format = FORMAT.get_or_init(|| {
+        format_description::parse_owned::<2>(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z",
+        )
+        .expect("a valid format description")
+    });
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .format(format)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".into())
 }
 
 #[cfg(test)]
@@ -278,9 +287,9 @@ mod tests {
 
     #[test]
     fn timestamps_are_rfc3339_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(rfc3339(1_796_221_325_000), "2026-12-02T14:22:05Z");
+        assert_eq!(rfc3339(1_796_221_325_000), "2026-12-02T14:22:05.000Z");
     }
 
     #[test]
