@@ -74,3 +74,31 @@ export function showNotice(el, message, kind = 'error') {
   el.className = `notice ${kind}`;
   el.hidden = !message;
 }
+
+/**
+ * A "Remove" button for the list item it sits in: awaits `remove()`, then
+ * drops the item and announces `done`; a failure goes to `onError` and the
+ * item stays.
+ */
+export function removeButton(ariaLabel, remove, done, onError) {
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: 'ghost danger',
+      'aria-label': ariaLabel,
+      onclick: async (ev) => {
+        const item = ev.target.closest('li');
+        try {
+          await remove();
+        } catch (err) {
+          onError(err);
+          return;
+        }
+        item.remove();
+        toast(done);
+      },
+    },
+    'Remove',
+  );
+}

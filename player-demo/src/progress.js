@@ -65,25 +65,22 @@ export function trackProgress(el, sessionId) {
   };
   const onHide = () => send(el.currentTime, false, { leaving: true });
 
-  el.addEventListener('timeupdate', onTime);
-  el.addEventListener('playing', onPlaying);
-  el.addEventListener('pause', onPause);
-  el.addEventListener('ended', onPause);
-  el.addEventListener('seeking', onSeeking);
-  el.addEventListener('seeked', onSeeked);
-  window.addEventListener('pagehide', onHide);
+  // One signal takes every listener off again in stop().
+  const listening = new AbortController();
+  const on = (target, type, fn) => target.addEventListener(type, fn, { signal: listening.signal });
+  on(el, 'timeupdate', onTime);
+  on(el, 'playing', onPlaying);
+  on(el, 'pause', onPause);
+  on(el, 'ended', onPause);
+  on(el, 'seeking', onSeeking);
+  on(el, 'seeked', onSeeked);
+  on(window, 'pagehide', onHide);
 
   return function stop() {
     clearInterval(timer);
     if (!el.seeking) last = el.currentTime || last;
     send(last, false);
-    el.removeEventListener('timeupdate', onTime);
-    el.removeEventListener('playing', onPlaying);
-    el.removeEventListener('pause', onPause);
-    el.removeEventListener('ended', onPause);
-    el.removeEventListener('seeking', onSeeking);
-    el.removeEventListener('seeked', onSeeked);
-    window.removeEventListener('pagehide', onHide);
+    listening.abort();
   };
 }
 

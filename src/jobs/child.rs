@@ -10,13 +10,14 @@
 //! (parent-death signal, and stdin closing).
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use base64::Engine;
 use sealcast_keyserver::{seal, KeyContext, MasterPublicKey};
 use sealcast_transcoder::{ContentKey, OutputSink, SinkError};
 
+use super::confinement::Confinement;
 use super::protocol::{self, Frame, JobDone, JobFailed};
 use super::sandbox::{self, Limits, Policy};
 use super::transcode_options;
@@ -28,9 +29,6 @@ use crate::videos::Rendition;
 pub struct TranscodeJobArgs {
     /// The video to transcode (names the content keys).
     pub video_id: String,
-    /// The private copy of the upload; the only file the job may read.
-    #[arg(long)]
-    pub source: PathBuf,
     /// The key server's custody public key (base64), to seal content keys to.
     #[arg(long)]
     pub master_public_key: String,
@@ -42,18 +40,9 @@ pub struct TranscodeJobArgs {
     pub job_rotate_every: u32,
     #[arg(long)]
     pub job_preset: String,
-    /// Address-space limit for this process, in bytes.
-    #[arg(long)]
-    pub memory_limit: u64,
-    /// CPU-time limit for this process, in seconds.
-    #[arg(long)]
-    pub cpu_seconds: u64,
-    /// The worker's pid: the job exits if it is not its parent any more.
-    #[arg(long)]
-    pub parent_pid: u32,
-    /// `plain` or `json`, as the server logs.
-    #[arg(long, default_value = "plain")]
-    pub log_format: String,
+    /// The private copy of the upload, the limits and the parent.
+    #[command(flatten)]
+    pub confinement: Confinement,
 }
 
 /// Exit codes the worker interprets.
@@ -89,13 +78,7 @@ pub fn log_format(name: &str) -> LogFormat {
 }
 
 pub fn run(args: TranscodeJobArgs) -> ExitCode {
-    crate::telemetry::init(log_format(&args.log_format));
-    let limits = Limits {
-        memory_bytes: args.memory_limit,
-        cpu_seconds: args.cpu_seconds,
-        open_files: sandbox::MEDIA_OPEN_FILES,
-    };
-    if let Err(code) = confine(args.parent_pid, &args.source, limits) {
+    if let Err(code) = args.confinement.enter() {
         return code;
     }
     let master_public = match base64::engine::general_purpose::STANDARD
@@ -132,7 +115,12 @@ pub fn run(args: TranscodeJobArgs) -> ExitCode {
             let _ = protocol::send(&Frame::Progress(p));
         }
     };
-    match sealcast_transcoder::transcode(&args.source, &options, &mut sink, &mut progress) {
+    match sealcast_transcoder::transcode(
+        &args.confinement.source,
+        &options,
+        &mut sink,
+        &mut progress,
+    ) {
         Ok(report) => {
             let done = JobDone {
                 duration_seconds: report.duration_seconds,

@@ -13,6 +13,7 @@
 //! out.
 
 pub mod child;
+pub mod confinement;
 pub mod protocol;
 pub mod queue;
 pub mod sandbox;

@@ -4,16 +4,16 @@
 //! or shutdown.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use futures::StreamExt;
 use tokio::io::{AsyncBufRead, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio_util::sync::CancellationToken;
 
+use super::confinement::Confinement;
 use super::protocol::{self, Frame, JobDone, JobFailed};
 use super::queue::{self, ClaimedJob};
 use super::sink::JobOutputs;
@@ -99,21 +99,17 @@ fn spawn_child(
     job: &ClaimedJob,
     source: &Path,
 ) -> std::io::Result<Child> {
-    let exe = std::env::current_exe()?;
     let rungs: Vec<String> = settings.rungs.iter().map(u32::to_string).collect();
     let master_public =
         base64::engine::general_purpose::STANDARD.encode(app.master_public.as_bytes());
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
-    let cpu_seconds = settings.timeout.as_secs().saturating_mul(cpus).max(1);
-    let log_format = match app.config.log_format {
-        crate::config::LogFormat::Json => "json",
-        crate::config::LogFormat::Plain => "plain",
-    };
-    let mut cmd = Command::new(exe);
-    cmd.arg("transcode-job")
-        .arg(&job.video_id)
-        .arg("--source")
-        .arg(source)
+    let confinement = Confinement::new(
+        source,
+        settings.memory_limit,
+        settings.timeout,
+        app.config.log_format,
+    );
+    let mut cmd = confinement.command("transcode-job")?;
+    cmd.arg(&job.video_id)
         .args(["--master-public-key", &master_public])
         .args(["--job-rungs", &rungs.join(",")])
         .args([
@@ -121,22 +117,7 @@ fn spawn_child(
             &settings.segment_seconds.to_string(),
         ])
         .args(["--job-rotate-every", &settings.rotate_every.to_string()])
-        .args(["--job-preset", &settings.preset])
-        .args(["--memory-limit", &settings.memory_limit.to_string()])
-        .args(["--cpu-seconds", &cpu_seconds.to_string()])
-        .args(["--parent-pid", &std::process::id().to_string()])
-        .args(["--log-format", log_format]);
-    // Nothing of the server's environment: no database URL, no storage
-    // credentials, no secret file names. Only the log filter.
-    cmd.env_clear();
-    if let Ok(filter) = std::env::var("RUST_LOG") {
-        cmd.env("RUST_LOG", filter);
-    }
-    cmd.current_dir("/")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true);
+        .args(["--job-preset", &settings.preset]);
     cmd.spawn()
 }
 

@@ -9,18 +9,18 @@
 //! run that fails leaves none of its sheets behind.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use sealcast_keyserver::MasterKeyPair;
 use tokio::io::{AsyncBufRead, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use super::rendition::decrypt_smallest;
 use crate::config::LogFormat;
 use crate::db::Db;
+use crate::jobs::confinement::Confinement;
 use crate::jobs::protocol::{self, Frame};
 use crate::jobs::workdir::WorkDir;
 use crate::storage::{bytes_stream, ObjectKey, ObjectPrefix, ObjectStore};
@@ -121,31 +121,10 @@ impl Backfill {
     }
 
     fn spawn(&self, source: &Path, duration: f64) -> std::io::Result<Child> {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
-        let cpu_seconds = self.timeout.as_secs().saturating_mul(cpus).max(1);
-        let log_format = match self.log_format {
-            LogFormat::Json => "json",
-            LogFormat::Plain => "plain",
-        };
-        let mut cmd = Command::new(std::env::current_exe()?);
-        cmd.arg("storyboard-job")
-            .arg("--source")
-            .arg(source)
-            .args(["--duration-seconds", &duration.to_string()])
-            .args(["--memory-limit", &self.memory_limit.to_string()])
-            .args(["--cpu-seconds", &cpu_seconds.to_string()])
-            .args(["--parent-pid", &std::process::id().to_string()])
-            .args(["--log-format", log_format]);
-        // Nothing of our environment: no database URL, no secret file names.
-        cmd.env_clear();
-        if let Ok(filter) = std::env::var("RUST_LOG") {
-            cmd.env("RUST_LOG", filter);
-        }
-        cmd.current_dir("/")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
+        let confinement =
+            Confinement::new(source, self.memory_limit, self.timeout, self.log_format);
+        let mut cmd = confinement.command("storyboard-job")?;
+        cmd.args(["--duration-seconds", &duration.to_string()]);
         cmd.spawn()
     }
 

@@ -7,50 +7,36 @@
 //! the VTT to its parent as `put` frames ([`crate::jobs::protocol`]), then
 //! `done` (with no renditions) or `error`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use sealcast_transcoder::{ContentKey, Limits as MediaLimits, OutputSink, SinkError};
 
-use crate::jobs::child::{confine, fail, log_format, EXIT_ORPHANED};
+use crate::jobs::child::{fail, EXIT_ORPHANED};
+use crate::jobs::confinement::Confinement;
 use crate::jobs::protocol::{self, Frame, JobDone};
-use crate::jobs::sandbox::{self, Limits};
 
 #[derive(clap::Args, Debug)]
 pub struct StoryboardJobArgs {
-    /// The decrypted rendition; the only file the job may read.
-    #[arg(long)]
-    pub source: PathBuf,
     /// The catalogue's duration, which chooses the thumbnail interval.
     #[arg(long)]
     pub duration_seconds: f64,
-    /// Address-space limit for this process, in bytes.
-    #[arg(long)]
-    pub memory_limit: u64,
-    /// CPU-time limit for this process, in seconds.
-    #[arg(long)]
-    pub cpu_seconds: u64,
-    /// The parent's pid: the job exits if it is not its parent any more.
-    #[arg(long)]
-    pub parent_pid: u32,
-    /// `plain` or `json`.
-    #[arg(long, default_value = "plain")]
-    pub log_format: String,
+    /// The decrypted rendition, the limits and the parent.
+    #[command(flatten)]
+    pub confinement: Confinement,
 }
 
 pub fn run(args: StoryboardJobArgs) -> ExitCode {
-    crate::telemetry::init(log_format(&args.log_format));
-    let limits = Limits {
-        memory_bytes: args.memory_limit,
-        cpu_seconds: args.cpu_seconds,
-        open_files: sandbox::MEDIA_OPEN_FILES,
-    };
-    if let Err(code) = confine(args.parent_pid, &args.source, limits) {
+    if let Err(code) = args.confinement.enter() {
         return code;
     }
     let mut sink = PipeSink;
     let limits = MediaLimits::default();
-    match sealcast_transcoder::storyboard(&args.source, &limits, args.duration_seconds, &mut sink) {
+    match sealcast_transcoder::storyboard(
+        &args.confinement.source,
+        &limits,
+        args.duration_seconds,
+        &mut sink,
+    ) {
         Ok(_) => {
             let done = JobDone {
                 duration_seconds: args.duration_seconds,

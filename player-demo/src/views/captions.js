@@ -3,7 +3,7 @@
 // The server checks every cue and names the line of the first bad one.
 
 import { api, describe } from '../api.js';
-import { h, notice, showNotice, toast } from '../dom.js';
+import { h, notice, removeButton, showNotice, toast } from '../dom.js';
 
 /** The Content-Type the API expects, by file extension (browsers rarely know .srt). */
 const TYPES = { vtt: 'text/vtt', srt: 'application/x-subrip' };
@@ -25,23 +25,11 @@ export function captionsPanel(video) {
       'li',
       { 'data-testid': 'caption-track', 'data-lang': t.lang },
       h('span', {}, `${t.label} (${t.lang}) · ${t.cue_count} cues`),
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'ghost danger',
-          'aria-label': `Remove the ${t.label} captions`,
-          onclick: async (ev) => {
-            try {
-              await api(`/api/v1/videos/${video.id}/captions/${encodeURIComponent(t.lang)}`, { method: 'DELETE' });
-              ev.target.closest('li').remove();
-              toast(`Captions “${t.label}” removed.`);
-            } catch (err) {
-              showNotice(error, describe(err));
-            }
-          },
-        },
-        'Remove',
+      removeButton(
+        `Remove the ${t.label} captions`,
+        () => api(`/api/v1/videos/${video.id}/captions/${encodeURIComponent(t.lang)}`, { method: 'DELETE' }),
+        `Captions “${t.label}” removed.`,
+        (err) => showNotice(error, describe(err)),
       ),
     );
 

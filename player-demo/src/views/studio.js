@@ -2,7 +2,7 @@
 // uploads, and each video's status live from the server's event stream.
 
 import { api, describe } from '../api.js';
-import { field, h, notice, showNotice, toast } from '../dom.js';
+import { field, h, notice, removeButton, showNotice, toast } from '../dom.js';
 import { duration, when } from '../format.js';
 import { user } from '../session.js';
 import { discardUpload, startUpload, unfinishedUploads } from '../upload.js';
@@ -85,23 +85,11 @@ function enrollmentsPanel(course) {
       'li',
       { 'data-testid': 'enrollment', 'data-email': e.email },
       h('span', {}, e.email),
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'ghost danger',
-          'aria-label': `Remove ${e.email} from the course`,
-          onclick: async (ev) => {
-            try {
-              await api(`/api/v1/courses/${course.id}/enrollments/${e.user_id}`, { method: 'DELETE' });
-              ev.target.closest('li').remove();
-              toast(`${e.email} removed; their playback on this course ends.`);
-            } catch (err) {
-              showNotice(error, describe(err));
-            }
-          },
-        },
-        'Remove',
+      removeButton(
+        `Remove ${e.email} from the course`,
+        () => api(`/api/v1/courses/${course.id}/enrollments/${e.user_id}`, { method: 'DELETE' }),
+        `${e.email} removed; their playback on this course ends.`,
+        (err) => showNotice(error, describe(err)),
       ),
     );
   const form = h(
