@@ -5,7 +5,9 @@
 //!
 //! 1. Positions are media time, clamped to `[0, duration]` (see
 //!    [`clamp_position`]: a little past the end is the player's rounding and
-//!    is clamped; further is refused before anything is stored).
+//!    is clamped; further is refused before anything is stored). A position
+//!    within [`START_TOLERANCE_MS`] of the start is the start: players begin
+//!    at the first frame's timestamp, which MPEG-TS puts a hair after zero.
 //! 2. Only consecutive heartbeats of one session form a range, and only when
 //!    the earlier one said `playing`: `[prev, cur]`. A pause report closes
 //!    the range it ends; the next range starts at the next playing report.
@@ -22,6 +24,9 @@
 pub const MAX_ADVANCE_MS: i64 = 30_000;
 /// How far past the end a reported position is still the player's rounding.
 pub const END_TOLERANCE_MS: i64 = 1_000;
+/// Positions this close to zero are the start (Chromium's first `playing`
+/// reads e.g. 0.001 s); less than one frame at 24 fps.
+pub const START_TOLERANCE_MS: i64 = 40;
 
 /// Sorted, disjoint, non-empty half-open `[start, end)` intervals in ms.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -84,7 +89,9 @@ pub fn clamp_position(position_seconds: f64, duration_ms: i64) -> Result<i64, Po
     if ms > (duration_ms + END_TOLERANCE_MS) as f64 {
         return Err(PositionError::BeyondDuration);
     }
-    Ok((ms as i64).min(duration_ms.max(0)))
+    let ms = ms as i64;
+    let ms = if ms <= START_TOLERANCE_MS { 0 } else { ms };
+    Ok(ms.min(duration_ms.max(0)))
 }
 
 /// A session's previous report.
@@ -172,6 +179,9 @@ mod tests {
     #[test]
     fn positions_clamp_to_the_duration_and_refuse_far_beyond() {
         assert_eq!(clamp_position(3.2, 12_000), Ok(3200));
+        assert_eq!(clamp_position(0.001, 12_000), Ok(0), "the first frame");
+        assert_eq!(clamp_position(0.04, 12_000), Ok(0));
+        assert_eq!(clamp_position(0.041, 12_000), Ok(41));
         assert_eq!(clamp_position(12.5, 12_000), Ok(12_000));
         assert_eq!(clamp_position(13.0, 12_000), Ok(12_000));
         assert_eq!(
