@@ -1,11 +1,14 @@
 //! The shape of playback URLs, shared by whoever mints them (playback
-//! sessions), rewrites them (the HLS edge) and checks them (the key route).
+//! sessions), serves them (the HLS edge) and checks them (the key route).
 //!
-//! Stored playlists never contain a usable key URI: the transcoder writes
-//! `sealcast-key://{key_id}` and the edge rewrites it per session into
-//! `/keys/{session_id}/{key_id}?exp=…&sig=…`. Every variant and segment URI
-//! is rewritten to carry the same `exp`/`sig`, signed over the prefix
-//! `/hls/{session_id}/`, so no link in the chain loses its credential.
+//! A session's media lives under `/hls/{session_id}/{token}/`, the token
+//! being the signature over `/hls/{session_id}/` until the session's expiry
+//! (`{exp}.{kv}.{sig}`, see [`sealcast_keyserver::SignedQuery`]). Stored
+//! playlists name variants and segments by relative names, which players
+//! resolve under that path, so they are served as stored. The one thing
+//! they never contain is a usable key URI: the transcoder writes
+//! `sealcast-key://{key_id}` and the edge splices in
+//! `/keys/{session_id}/{key_id}?exp=…&sig=…` per session.
 
 use sealcast_keyserver::{UrlSigner, UrlSignerError};
 
@@ -27,35 +30,41 @@ pub fn keys_prefix(session_id: &str) -> String {
     format!("/keys/{session_id}/")
 }
 
+/// `/hls/{session_id}/{token}/`: where everything of the session is served.
+pub fn hls_base(
+    signer: &UrlSigner,
+    session_id: &str,
+    expires: u64,
+) -> Result<String, UrlSignerError> {
+    let prefix = hls_prefix(session_id);
+    let token = signer.path_token(&prefix, session_id, expires)?;
+    Ok(format!("{prefix}{token}/"))
+}
+
 /// The signed master playlist URL handed to the player.
 pub fn master_url(
     signer: &UrlSigner,
     session_id: &str,
     expires: u64,
 ) -> Result<String, UrlSignerError> {
-    let prefix = hls_prefix(session_id);
-    signer.append_query(
-        &format!("{prefix}master.m3u8"),
-        &prefix,
-        session_id,
-        expires,
-    )
+    Ok(format!(
+        "{}master.m3u8",
+        hls_base(signer, session_id, expires)?
+    ))
 }
 
 /// The signed storyboard VTT handed to the player: under the session's HLS
-/// prefix, so its rewritten sprite URLs carry the same signature.
+/// path, so its relative sprite names inherit the token.
 pub fn storyboard_url(
     signer: &UrlSigner,
     session_id: &str,
     expires: u64,
 ) -> Result<String, UrlSignerError> {
-    let prefix = hls_prefix(session_id);
-    signer.append_query(
-        &format!("{prefix}{}", sealcast_transcoder::STORYBOARD_VTT),
-        &prefix,
-        session_id,
-        expires,
-    )
+    Ok(format!(
+        "{}{}",
+        hls_base(signer, session_id, expires)?,
+        sealcast_transcoder::STORYBOARD_VTT
+    ))
 }
 
 /// The signed key URI written into a session's playlists.
@@ -72,6 +81,7 @@ pub fn key_url(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sealcast_keyserver::SignedQuery;
 
     #[test]
     fn urls_verify_under_their_prefix() {
@@ -79,18 +89,29 @@ mod tests {
         let sid = "0123456789abcdef0123456789abcdef";
         let now = 1_800_000_000;
         let url = master_url(&signer, sid, now + 3600).unwrap();
-        let (path, query) = url.split_once('?').unwrap();
-        assert_eq!(path, format!("/hls/{sid}/master.m3u8"));
-        let q = sealcast_keyserver::SignedQuery::parse(query).unwrap();
+        let rest = url.strip_prefix(&format!("/hls/{sid}/")).unwrap();
+        let (token, file) = rest.split_once('/').unwrap();
+        assert_eq!(file, "master.m3u8");
+        let q = SignedQuery::from_path_token(token).unwrap();
         let segment = format!("/hls/{sid}/720p/seg_00001.ts");
-        signer.verify(&segment, sid, q.exp, &q.sig, now).unwrap();
+        signer.verify_query(&segment, sid, &q, now).unwrap();
         assert!(signer
-            .verify("/hls/other/720p/seg_00001.ts", "other", q.exp, &q.sig, now)
+            .verify_query("/hls/other/720p/seg_00001.ts", "other", &q, now)
             .is_err());
-        assert!(signer
-            .verify(&segment, sid, q.exp, &q.sig, now + 7200)
-            .is_err());
+        assert!(signer.verify_query(&segment, sid, &q, now + 7200).is_err());
         let key = key_url(&signer, sid, "k1", now + 3600).unwrap();
         assert!(key.starts_with(&format!("/keys/{sid}/k1?exp=")));
+        let (path, query) = key.split_once('?').unwrap();
+        let kq = SignedQuery::parse(query).unwrap();
+        signer.verify_query(path, sid, &kq, now).unwrap();
+        assert!(
+            signer.verify_query(path, sid, &q, now).is_err(),
+            "the HLS token does not open keys"
+        );
+        let board = storyboard_url(&signer, sid, now + 3600).unwrap();
+        assert_eq!(
+            board,
+            format!("/hls/{sid}/{token}/storyboard/storyboard.vtt")
+        );
     }
 }

@@ -45,13 +45,15 @@ impl Played {
             (url, resp.body_bytes().to_vec())
         };
         let master = get(master_url.to_string()).await;
-        let variant_url = hls::master(std::str::from_utf8(&master.1).unwrap()).variants[0]
-            .uri
-            .clone();
-        let variant = get(variant_url).await;
-        let segment_url = hls::media(std::str::from_utf8(&variant.1).unwrap()).segments[0]
-            .uri
-            .clone();
+        let variant_url = hls::resolve(
+            master_url,
+            &hls::master(std::str::from_utf8(&master.1).unwrap()).variants[0].uri,
+        );
+        let variant = get(variant_url.clone()).await;
+        let segment_url = hls::resolve(
+            &variant_url,
+            &hls::media(std::str::from_utf8(&variant.1).unwrap()).segments[0].uri,
+        );
         let segment = get(segment_url).await;
         assert!(!segment.1.is_empty());
         Played(vec![master, variant, segment])

@@ -1,12 +1,13 @@
-//! Signed playback through the real server: per-session playlists whose every
-//! URI carries a signature, segments with ranges and ETags, and refusals for
-//! tampered, expired, cross-session and ended-session URLs.
+//! Signed playback through the real server: a session's media under
+//! `/hls/{session}/{token}/`, playlists whose relative names inherit the
+//! token and whose key URIs are signed, segments with ranges and ETags, and
+//! refusals for tampered, expired, cross-session and ended-session URLs.
 
 mod common;
 
 use std::time::Duration;
 
-use common::hls::{self, split_url};
+use common::hls::{self, resolve, split_token, split_url};
 use common::{error_code, eventually, TestApp};
 use sealcast_keyserver::SignedQuery;
 
@@ -40,7 +41,14 @@ async fn hls_signed_chain_ranges_and_refusals() {
     let (sid, master_url) = (session.session_id.clone(), session.master_url.clone());
     let signer = app.url_signer();
 
-    // Master: every variant URI is absolute under the session and signed.
+    // Master: under the session's token; variant URIs relative names.
+    let (base, token) = split_token(&master_url);
+    assert_eq!(master_url, format!("{base}master.m3u8"));
+    assert!(base.starts_with(&format!("/hls/{sid}/")), "{master_url}");
+    let q = SignedQuery::from_path_token(&token).unwrap();
+    signer
+        .verify_query(&format!("/hls/{sid}/master.m3u8"), &sid, &q, now())
+        .unwrap();
     let resp = api.send(api.http.get(api.url(&master_url))).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
@@ -55,16 +63,18 @@ async fn hls_signed_chain_ranges_and_refusals() {
         .map(|v| v.uri)
         .collect();
     assert!(!variants.is_empty(), "{master}");
+    assert!(
+        !master.contains("/hls/") && !master.contains("sig="),
+        "{master}"
+    );
     let mut segment_url = String::new();
     for variant in &variants {
-        let (path, query) = split_url(variant);
         assert!(
-            path.starts_with(&format!("/hls/{sid}/")) && path.ends_with("/index.m3u8"),
+            !variant.starts_with('/') && variant.ends_with("/index.m3u8"),
             "{variant}"
         );
-        let q = SignedQuery::parse(&query).unwrap();
-        signer.verify(&path, &sid, q.exp, &q.sig, now()).unwrap();
-        let resp = api.send(api.http.get(api.url(variant))).await;
+        let variant = resolve(&master_url, variant);
+        let resp = api.send(api.http.get(api.url(&variant))).await;
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["cache-control"], "no-store");
         let media = resp.text().await.unwrap();
@@ -72,13 +82,15 @@ async fn hls_signed_chain_ranges_and_refusals() {
         let all = media_uris(&media);
         assert!(all.len() >= 4, "{media}");
         for uri in all {
-            let (path, query) = split_url(&uri);
-            let q = SignedQuery::parse(&query).unwrap();
-            signer.verify(&path, &sid, q.exp, &q.sig, now()).unwrap();
-            if path.ends_with(".ts") {
-                assert!(path.starts_with(&format!("/hls/{sid}/")), "{uri}");
-                segment_url = uri.clone();
+            if uri.ends_with(".ts") {
+                // A relative name: the player resolves it under the token.
+                assert!(!uri.contains('/') && !uri.contains('?'), "{uri}");
+                segment_url = resolve(&variant, &uri);
+                assert!(segment_url.starts_with(&base), "{segment_url}");
             } else {
+                let (path, query) = split_url(&uri);
+                let q = SignedQuery::parse(&query).unwrap();
+                signer.verify_query(&path, &sid, &q, now()).unwrap();
                 assert!(path.starts_with(&format!("/keys/{sid}/")), "{uri}");
             }
         }
@@ -141,41 +153,39 @@ async fn hls_signed_chain_ranges_and_refusals() {
     assert_eq!(resp.status(), 304);
 
     // Tampering: the signature, the expiry, the session, the path.
-    let (seg_path, seg_query) = split_url(&segment_url);
-    let q = SignedQuery::parse(&seg_query).unwrap();
+    let file = segment_url.strip_prefix(&base).unwrap().to_string();
     let mut bad_sig = q.sig.clone().into_bytes();
     bad_sig[5] = if bad_sig[5] == b'A' { b'B' } else { b'A' };
     let bad_sig = String::from_utf8(bad_sig).unwrap();
     let other = app.playback(&learner, &video).await;
     let (other_sid, other_master) = (other.session_id, other.master_url);
-    let (_, other_query) = split_url(&other_master);
+    let (_, other_token) = split_token(&other_master);
     let attempts = [
-        format!("{seg_path}?exp={}&sig={bad_sig}", q.exp),
-        format!("{seg_path}?exp={}&sig={}", q.exp + 1, q.sig),
-        seg_path.clone(),
-        format!("{seg_path}?{other_query}"),
-        format!("{}?{seg_query}", seg_path.replace(&sid, &other_sid)),
-        format!("{seg_path}?exp={}&sig={}&sig={}", q.exp, q.sig, q.sig),
+        format!("/hls/{sid}/{}.{}.{bad_sig}/{file}", q.exp, q.kv),
+        format!("/hls/{sid}/{}.{}.{}/{file}", q.exp + 1, q.kv, q.sig),
+        format!("/hls/{sid}/{}.{}.{}/{file}", q.exp, q.kv + 1, q.sig),
+        format!("/hls/{sid}/{other_token}/{file}"),
+        format!("/hls/{other_sid}/{token}/{file}"),
+        format!("/hls/{sid}/{}.{}/{file}", q.exp, q.sig),
+        format!("/hls/{sid}/{token}.{}/{file}", q.sig),
+        format!("/hls/{sid}/{token}/{file}?sig=x").replace(&token, "x"),
     ];
     for url in attempts {
         let resp = api.send(api.http.get(api.url(&url))).await;
         assert_eq!(resp.status(), 403, "{url}");
         assert_eq!(error_code(resp).await, "bad_signature", "{url}");
     }
+    // Without a token the path names no route at all.
+    let resp = api.anonymous_get(&format!("/hls/{sid}/{file}")).await;
+    assert_eq!(resp.status(), 404);
     // A validly signed URL past its expiry.
     let past = sealcast::playback::master_url(&signer, &sid, now() - 5).unwrap();
     let resp = api.send(api.http.get(api.url(&past))).await;
     assert_eq!(resp.status(), 403);
     assert_eq!(error_code(resp).await, "expired_signature");
     // Signed paths outside the allowed files are not found, never served.
-    let (_, master_query) = split_url(&master_url);
     for bad in ["144p/source", "144p/.hidden.ts", "x/poster.jpg"] {
-        let resp = api
-            .send(
-                api.http
-                    .get(api.url(&format!("/hls/{sid}/{bad}?{master_query}"))),
-            )
-            .await;
+        let resp = api.anonymous_get(&format!("{base}{bad}")).await;
         assert_eq!(resp.status(), 404, "{bad}");
     }
 

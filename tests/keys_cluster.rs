@@ -143,7 +143,8 @@ async fn two_nodes_share_rotated_signing_and_url_keys_without_a_restart() {
     let old_token = c.learner.token.clone();
     assert_eq!(me_status(api_b, &old_token).await, 200);
     let old_master = a.playback(&c.learner, &video).await.master_url;
-    assert!(!old_master.contains("kv="), "version 0: {old_master}");
+    let (old_base, old_token) = common::hls::split_token(&old_master);
+    assert!(old_token.contains(".0."), "version 0: {old_master}");
     assert_eq!(api_b.anonymous_get(&old_master).await.status(), 200);
 
     // Rotate the signing key against the database; no node restarts.
@@ -177,20 +178,20 @@ async fn two_nodes_share_rotated_signing_and_url_keys_without_a_restart() {
         );
     }
 
-    // Rotate the URL key: the old URL keeps working on both nodes, playlists
+    // Rotate the URL key: the old URL keeps working on both nodes, key URIs
     // A writes from now on carry the new version, and B checks them.
     assert_eq!(rotate(a.server(), "rotate-url-key", &env), "1");
-    let resigned = eventually(WITHIN, "A signs playlist URIs with kv=1", || async {
-        let resp = api_a.anonymous_get(&old_master).await;
+    let variant = common::hls::first_variant(api_a, &old_master).await;
+    assert!(variant.starts_with(&old_base), "{variant}");
+    let media = eventually(WITHIN, "A signs key URIs with kv=1", || async {
+        let resp = api_a.anonymous_get(&variant).await;
         assert_eq!(resp.status(), 200, "the version-0 URL still works on A");
         let text = resp.text().await.unwrap();
         text.contains("kv=1").then_some(text)
     })
     .await;
     assert_eq!(api_b.anonymous_get(&old_master).await.status(), 200);
-    let variant = common::hls::master(&resigned).variants[0].uri.clone();
-    assert!(variant.ends_with("&kv=1"), "{variant}");
-    let media = api_a.anonymous_get(&variant).await.text().await.unwrap();
+    assert_eq!(api_b.anonymous_get(&variant).await.status(), 200);
     let key = common::hls::keyed_segments(&common::hls::media(&media))[0]
         .key_uri
         .clone();
@@ -201,19 +202,20 @@ async fn two_nodes_share_rotated_signing_and_url_keys_without_a_restart() {
         200,
         "B's key route checks kv=1 and the new kid"
     );
+    let new_master = a.playback(&c.learner, &video).await.master_url;
+    let (new_base, new_token) = common::hls::split_token(&new_master);
+    assert!(new_token.contains(".1."), "{new_master}");
     assert_eq!(
-        api_b.anonymous_get(&variant).await.status(),
+        api_b.anonymous_get(&new_master).await.status(),
         200,
         "B checks kv=1"
     );
-    let new_master = a.playback(&c.learner, &video).await.master_url;
-    assert!(new_master.ends_with("&kv=1"), "{new_master}");
-    assert_eq!(api_b.anonymous_get(&new_master).await.status(), 200);
     // A version nobody made is refused, and so is a version-1 claim on an old signature.
-    let unknown = new_master.replace("kv=1", "kv=9");
+    let unknown = new_master.replace(&new_token, &new_token.replacen(".1.", ".9.", 1));
     assert_eq!(api_b.anonymous_get(&unknown).await.status(), 403);
-    let claimed = format!("{old_master}&kv=1");
+    let claimed = old_master.replace(&old_token, &old_token.replacen(".0.", ".1.", 1));
     assert_eq!(api_b.anonymous_get(&claimed).await.status(), 403);
+    assert!(new_base != old_base);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -70,8 +70,11 @@ async fn playback_needs_a_ready_video_and_entitlement_and_is_limited_per_user() 
         assert!(cookie.contains(&attr), "{cookie}");
     }
     let master = body["master_url"].as_str().unwrap();
+    let (base, token) = common::hls::split_token(master);
+    assert_eq!(master, format!("{base}master.m3u8"));
+    assert_eq!(base, format!("/hls/{first}/{token}/"));
     assert!(
-        master.starts_with(&format!("/hls/{first}/master.m3u8?exp=")),
+        sealcast_keyserver::SignedQuery::from_path_token(&token).is_some(),
         "{master}"
     );
     let now = sealcast::db::now_ms() / 1000;

@@ -9,6 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::Output;
 
+use common::hls::{resolve, split_token};
 use common::{assert_error, Cast, TestApp};
 use sealcast::storage::{bytes_stream, ObjectKey, ObjectPrefix, ObjectStore};
 use serde_json::{json, Value};
@@ -92,22 +93,25 @@ async fn start(app: &TestApp, token: &str, video: &str) -> Value {
 }
 
 /// Fetches a session's storyboard and checks it whole: cues from 0 to the
-/// video's duration without gaps, every sprite URL signed under the session
-/// and a JPEG exactly the bounding box of the tiles placed on it. Returns
-/// the cues.
+/// video's duration without gaps, every sprite a relative name that
+/// resolves under the session's signed path and a JPEG exactly the bounding
+/// box of the tiles placed on it. Returns the cues, their URLs resolved.
 async fn check_storyboard(app: &TestApp, session: &Value, duration: f64) -> Vec<Cue> {
     let sid = session["session_id"].as_str().unwrap();
     let url = session["storyboard_url"]
         .as_str()
         .expect("a storyboard_url");
-    assert!(
-        url.starts_with(&format!("/hls/{sid}/storyboard/storyboard.vtt?exp=")),
-        "{url}"
-    );
+    let (base, _) = split_token(url);
+    assert!(base.starts_with(&format!("/hls/{sid}/")), "{url}");
+    assert_eq!(url, format!("{base}storyboard/storyboard.vtt"));
     let resp = app.api.anonymous_get(url).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/vtt");
-    let cues = parse_vtt(&resp.text().await.unwrap());
+    let mut cues = parse_vtt(&resp.text().await.unwrap());
+    for cue in &mut cues {
+        assert!(cue.url.starts_with("sprite_"), "{cue:?}");
+        cue.url = resolve(url, &cue.url);
+    }
     assert!(!cues.is_empty());
     assert_eq!(cues[0].start, 0.0);
     for pair in cues.windows(2) {
@@ -122,9 +126,7 @@ async fn check_storyboard(app: &TestApp, session: &Value, duration: f64) -> Vec<
     let mut sheets: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
     for cue in &cues {
         assert!(
-            cue.url
-                .starts_with(&format!("/hls/{sid}/storyboard/sprite_"))
-                && cue.url.contains("?exp="),
+            cue.url.starts_with(&format!("{base}storyboard/sprite_")),
             "{cue:?}"
         );
         let [x, y, w, h] = cue.xywh;
@@ -160,29 +162,31 @@ async fn a_transcoded_video_has_a_storyboard_signed_under_its_session() {
     // 7 s at one thumbnail every 2 s: 0, 2, 4 and 6 s.
     assert_eq!(cues.len(), 4, "{cues:?}");
     let sid = mine["session_id"].as_str().unwrap();
-    let sprite_path = cues[0].url.split('?').next().unwrap().to_string();
     let vtt_url = mine["storyboard_url"].as_str().unwrap();
-    let vtt_path = vtt_url.split('?').next().unwrap();
+    let (base, _) = split_token(vtt_url);
+    let files: Vec<String> = [vtt_url, cues[0].url.as_str()]
+        .iter()
+        .map(|u| u.strip_prefix(&base).unwrap().to_string())
+        .collect();
 
-    // Unsigned, or signed for another session: refused.
-    for path in [vtt_path, &sprite_path] {
-        assert_error(app.api.anonymous_get(path).await, 403, "bad_signature").await;
-    }
+    // Without a token, a forged one, or another session's: refused.
     let theirs = start(&app, &creator.token, &video).await;
-    let their_query = theirs["storyboard_url"]
-        .as_str()
-        .unwrap()
-        .split_once('?')
-        .unwrap()
-        .1;
-    for path in [vtt_path, &sprite_path] {
-        let forged = format!("{path}?{their_query}");
-        assert_error(app.api.anonymous_get(&forged).await, 403, "bad_signature").await;
+    let (_, their_token) = split_token(theirs["storyboard_url"].as_str().unwrap());
+    for file in &files {
+        let missing = format!("/hls/{sid}/{file}");
+        assert_eq!(
+            app.api.anonymous_get(&missing).await.status(),
+            404,
+            "{missing}"
+        );
+        for token in ["1.0.x", their_token.as_str()] {
+            let forged = format!("/hls/{sid}/{token}/{file}");
+            assert_error(app.api.anonymous_get(&forged).await, 403, "bad_signature").await;
+        }
     }
     // Under the session, only the storyboard's own files exist.
-    let query = vtt_url.split_once('?').unwrap().1;
     for name in ["poster.jpg", "index.m3u8", "sprite_x.jpg", "sprite_999.jpg"] {
-        let url = format!("/hls/{sid}/storyboard/{name}?{query}");
+        let url = format!("{base}storyboard/{name}");
         assert_error(app.api.anonymous_get(&url).await, 404, "not_found").await;
     }
     // An ended session serves nothing, its storyboard included.

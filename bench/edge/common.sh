@@ -46,3 +46,38 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) 
 # The machine is shared; each script alternates its two sides ROUNDS times
 # and compares medians, so a burst of load elsewhere hits both sides.
 ROUNDS=${ROUNDS:-3}
+
+# start_nginx ROOT: nginx serving ROOT statically (sendfile), as a CDN edge
+# or any static server would; sets NGINX_URL.
+start_nginx() {
+    local root=$1 nginx port
+    nginx=$(command -v nginx || echo /usr/sbin/nginx)
+    [ -x "$nginx" ] || { echo "bench needs nginx (apt-get install nginx-light)" >&2; exit 1; }
+    port=$(free_port)
+    mkdir -p "$WORK/nginx"
+    cat > "$WORK/nginx/nginx.conf" <<CONF
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 1024; }
+http {
+    access_log '$WORK/nginx/access.log';
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    types { video/mp2t ts; application/vnd.apple.mpegurl m3u8; }
+    server {
+        listen 127.0.0.1:$port;
+        root $root;
+    }
+}
+CONF
+    "$nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+    PIDS+=($!)
+    NGINX_URL="http://127.0.0.1:$port"
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "$NGINX_URL/" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "nginx did not start; see $WORK/nginx/error.log" >&2; exit 1
+}

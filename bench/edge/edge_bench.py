@@ -42,11 +42,16 @@ def token(data, user, role):
     return signing_input + "." + b64u(key.sign(signing_input.encode()))
 
 
-def sign(data, prefix, session, exp):
+def mac(data, prefix, session, exp):
     secret = base64.b64decode(open(os.path.join(data, "secrets/url-signing.key")).read().strip())
     msg = b"sealcast/url/v1" + struct.pack(">Q", len(prefix)) + prefix.encode()
     msg += struct.pack(">Q", len(session)) + session.encode() + struct.pack(">Q", exp)
-    return "exp=%d&sig=%s" % (exp, b64u(hmac.new(secret, msg, hashlib.sha256).digest()))
+    return b64u(hmac.new(secret, msg, hashlib.sha256).digest())
+
+
+def path_token(data, prefix, session, exp):
+    """The path form of a playback session's media: `{exp}.{kv}.{sig}`."""
+    return "%d.0.%s" % (exp, mac(data, prefix, session, exp))
 
 
 def new_id():
@@ -83,26 +88,21 @@ def playlist(segments):
 
 def playback(data, segments):
     user, course = creator(data)
-    video, plain, session, now = new_id(), new_id(), new_id(), int(time.time() * 1000)
+    video, session, now = new_id(), new_id(), int(time.time() * 1000)
     with db(data) as c:
-        for vid in (video, plain):
-            c.execute("INSERT INTO videos (id, course_id, owner_id, title, status, progress, created_at, updated_at) "
-                      "VALUES (?, ?, ?, 'Bench', 'ready', 100, ?, ?)", (vid, course, user, now, now))
+        c.execute("INSERT INTO videos (id, course_id, owner_id, title, status, progress, created_at, updated_at) "
+                  "VALUES (?, ?, ?, 'Bench', 'ready', 100, ?, ?)", (video, course, user, now, now))
         c.execute("INSERT INTO playback_sessions (id, user_id, video_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                   (session, user, video, now, now + 3 * 3600 * 1000))
     seg = put_object(data, "videos/%s/hls/240p/seg_00000.ts" % video, os.urandom(1 << 20))
     text = playlist(segments)
     put_object(data, "videos/%s/hls/240p/index.m3u8" % video, text)
-    # The same playlist bytes where a route serves stored bytes unchanged
-    # (the poster route: signature check + storage read, no rewriting).
-    put_object(data, "videos/%s/poster.jpg" % plain, text)
     exp = int(time.time()) + 2 * 3600
-    hls = sign(data, "/hls/%s/" % session, session, exp)
-    print("SEGMENT_URL='/hls/%s/240p/seg_00000.ts?%s'" % (session, hls))
+    hls = path_token(data, "/hls/%s/" % session, session, exp)
+    print("SEGMENT_URL='/hls/%s/%s/240p/seg_00000.ts'" % (session, hls))
     print("SEGMENT_FILE='%s'" % seg)
     print("SEGMENT_STATIC='/videos/%s/hls/240p/seg_00000.ts'" % video)
-    print("PLAYLIST_URL='/hls/%s/240p/index.m3u8?%s'" % (session, hls))
-    print("PLAIN_URL='/posters/%s/poster.jpg?%s'" % (plain, sign(data, "/posters/%s/" % plain, plain, exp)))
+    print("PLAYLIST_URL='/hls/%s/%s/240p/index.m3u8'" % (session, hls))
     print("PLAYLIST_BYTES=%d" % len(text))
 
 

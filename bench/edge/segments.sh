@@ -5,35 +5,11 @@
 source "$(dirname "$0")/common.sh"
 DURATION=${DURATION:-10}
 need wrk "apt-get install wrk"
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x "$NGINX" ] || { echo "bench needs nginx (apt-get install nginx-light)" >&2; exit 1; }
-
 start_sealcast "$WORK/seg"
 eval "$(python3 "$HERE/edge_bench.py" playback "$WORK/seg" 1800)"
 
-port=$(free_port)
-mkdir -p "$WORK/nginx"
-cat > "$WORK/nginx/nginx.conf" <<CONF
-worker_processes auto;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 1024; }
-http {
-    access_log '$WORK/nginx/access.log';
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 100000;
-    types { video/mp2t ts; }
-    server {
-        listen 127.0.0.1:$port;
-        root $WORK/seg/objects/objects;
-    }
-}
-CONF
-"$NGINX" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
-sleep 0.5
-curl -sf -o /dev/null "http://127.0.0.1:$port$SEGMENT_STATIC" || { echo "nginx does not serve the segment" >&2; exit 1; }
+start_nginx "$WORK/seg/objects/objects"
+curl -sf -o /dev/null "$NGINX_URL$SEGMENT_STATIC" || { echo "nginx does not serve the segment" >&2; exit 1; }
 curl -sf -o /dev/null "$SEALCAST_URL$SEGMENT_URL" || { echo "sealcast does not serve the segment" >&2; exit 1; }
 
 run_wrk() { wrk -t2 -c64 -d"${DURATION}s" --latency "$1" 2>&1; }
@@ -44,7 +20,7 @@ for round in $(seq "$ROUNDS"); do
     for side in s n; do
         if [ $(( round % 2 )) = 0 ]; then side=$([ "$side" = s ] && echo n || echo s); fi
         if [ "$side" = s ]; then out=$(run_wrk "$SEALCAST_URL$SEGMENT_URL"); s_rps+=("$(rps "$out")"); s_p99+=("$(p99 "$out")")
-        else out=$(run_wrk "http://127.0.0.1:$port$SEGMENT_STATIC"); n_rps+=("$(rps "$out")"); n_p99+=("$(p99 "$out")"); fi
+        else out=$(run_wrk "$NGINX_URL$SEGMENT_STATIC"); n_rps+=("$(rps "$out")"); n_p99+=("$(p99 "$out")"); fi
     done
 done
 s_med=$(median "${s_rps[@]}"); n_med=$(median "${n_rps[@]}")

@@ -3,7 +3,8 @@
 // The native controls never say where the pointer is over their own seek
 // bar, hence this one. Thumbnails come from the session's WebVTT track
 // (`storyboard_url`); each cue names a tile of a sprite sheet as
-// `…/sprite_000.jpg?exp=…&sig=…#xywh=x,y,w,h`, shown as a CSS background
+// `sprite_000.jpg#xywh=x,y,w,h` (relative to the track, whose signed path it
+// inherits), shown as a CSS background
 // with that offset. Without a storyboard the bar still seeks and shows the time.
 
 import { h } from './dom.js';

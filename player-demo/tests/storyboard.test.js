@@ -38,7 +38,9 @@ test('hovering the seek bar previews the storyboard tile of that moment', { time
   const started = page.waitForResponse((r) => r.url().endsWith(`/api/v1/videos/${videoId}/playback`) && r.status() === 201);
   await page.goto(`${kit.url}/watch/${videoId}`);
   const session = await (await started).json();
-  assert.match(session.storyboard_url, new RegExp(`^/hls/${session.session_id}/storyboard/storyboard\\.vtt\\?exp=\\d+&sig=`));
+  // Under the session's signed path: `/hls/{session}/{exp}.{kv}.{sig}/…`.
+  const base = new RegExp(`^/hls/${session.session_id}/\\d+\\.\\d+\\.[A-Za-z0-9_-]{43}/`);
+  assert.match(session.storyboard_url, new RegExp(`${base.source}storyboard/storyboard\\.vtt$`));
   await page.locator('[data-testid=seekbar][data-storyboard=ready]').waitFor({ timeout: 30000 });
 
   // The track as the server hands it out, read here independently.
@@ -72,10 +74,10 @@ test('hovering the seek bar previews the storyboard tile of that moment', { time
   assert.equal(shown.position, `${-x}px ${-y}px`);
   assert.ok(shown.background.includes(new URL(cue.url).pathname), shown.background);
   assert.equal(shown.width, `${w}px`);
-  // The sprite is the session's, signed, and it loaded.
+  // The sprite is the session's, under its signed path, and it loaded.
   const sprite = new URL(cue.url);
-  assert.ok(sprite.pathname.startsWith(`/hls/${session.session_id}/storyboard/sprite_`), sprite.href);
-  assert.ok(sprite.searchParams.get('sig'), 'the sprite URL is signed');
+  assert.match(sprite.pathname, new RegExp(`${base.source}storyboard/sprite_\\d+\\.jpg$`));
+  assert.equal(sprite.search, '', 'the signature is in the path');
   const fetched = await waitUntil(() => sprites.find((s) => s.url === cue.url), { what: 'the sprite to load', timeout: 10000 });
   assert.equal(fetched.status, 200);
   await page.screenshot({ path: artifactPath('storyboard.png') });

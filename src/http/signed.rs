@@ -1,5 +1,6 @@
-//! The edge's one check of a signed URL (`?exp=&sig=[&kv=]`, HMAC over a path
-//! prefix), for playlists, segments and posters. The key route checks its
+//! The edge's one check of a signed URL (HMAC over a path prefix): from the
+//! query (`?exp=&sig=[&kv=]`, posters) or from a path token (`{exp}.{kv}.{sig}`,
+//! a playback session's `/hls/{session}/{token}/…`). The key route checks its
 //! own in the key server, with the same signer.
 
 use sealcast_keyserver::{SignatureError, SignedQuery};
@@ -7,6 +8,10 @@ use sealcast_keyserver::{SignatureError, SignedQuery};
 use super::AppState;
 use crate::db::now_ms;
 use crate::error::{ApiError, ErrorCode};
+
+fn bad() -> ApiError {
+    ApiError::new(ErrorCode::BadSignature, "bad signature")
+}
 
 /// Parses and checks `exp`/`sig`/`kv` of `path` for `scope` (a session or
 /// video id); returns the verified query. 403 `bad_signature` or
@@ -17,8 +22,28 @@ pub async fn verify(
     scope: &str,
     query: Option<&str>,
 ) -> Result<SignedQuery, ApiError> {
-    let bad = || ApiError::new(ErrorCode::BadSignature, "bad signature");
     let signed = query.and_then(SignedQuery::parse).ok_or_else(bad)?;
+    check(app, path, scope, signed).await
+}
+
+/// As [`verify`], with the signature read from a path token; `path` is the
+/// request's path with the token segment taken out.
+pub async fn verify_token(
+    app: &AppState,
+    path: &str,
+    scope: &str,
+    token: &str,
+) -> Result<SignedQuery, ApiError> {
+    let signed = SignedQuery::from_path_token(token).ok_or_else(bad)?;
+    check(app, path, scope, signed).await
+}
+
+async fn check(
+    app: &AppState,
+    path: &str,
+    scope: &str,
+    signed: SignedQuery,
+) -> Result<SignedQuery, ApiError> {
     if !app.url_signer.knows_version(signed.kv) {
         // Perhaps rotated since this node's last reload.
         app.keyring.reload_for_unknown().await;

@@ -84,10 +84,9 @@ impl World {
         self.app.api.http.request(method, self.app.api.url(path))
     }
 
-    /// The master playlist's path and its signed query.
+    /// The session's signed base path (`/hls/{session}/{token}/`) and its token.
     pub fn master(&self) -> (String, String) {
-        let (path, query) = self.session.master_url.split_once('?').unwrap();
-        (path.to_string(), query.to_string())
+        super::common::hls::split_token(&self.session.master_url)
     }
 }
 

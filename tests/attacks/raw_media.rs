@@ -6,8 +6,7 @@ use super::cases::{case, Case, World};
 
 pub fn cases(w: &World) -> Vec<Case> {
     let vid = &w.video.id;
-    let (master, query) = w.master();
-    let base = master.trim_end_matches("master.m3u8").to_string();
+    let (base, _) = w.master();
     let creator = &w.cast.creator.token;
     vec![
         case(
@@ -25,13 +24,13 @@ pub fn cases(w: &World) -> Vec<Case> {
         ),
         case(
             "a source name in the session",
-            w.get(&format!("{base}source?{query}")),
+            w.get(&format!("{base}source")),
             404,
             "not_found",
         ),
         case(
             "an .mp4 in the session",
-            w.get(&format!("{base}source.mp4?{query}")),
+            w.get(&format!("{base}source.mp4")),
             404,
             "not_found",
         ),

@@ -4,17 +4,16 @@
 use super::cases::{case, Case, World};
 
 pub fn cases(w: &World) -> Vec<Case> {
-    let (master, query) = w.master();
+    let (base, _) = w.master();
     let sid = &w.session.session_id;
     let vid = &w.video.id;
-    let base = master.trim_end_matches("master.m3u8").to_string();
     let now = (sealcast::db::now_ms() / 1000) as u64;
     let keys_query = w
         .app
         .url_signer()
         .query(&sealcast::playback::keys_prefix(sid), sid, now + 600)
         .unwrap();
-    let signed = |tail: &str| w.get(&format!("{base}{tail}?{query}"));
+    let signed = |tail: &str| w.get(&format!("{base}{tail}"));
     vec![
         case(
             "encoded ../ to the upload",

@@ -55,16 +55,53 @@ pub fn keyed_segments(playlist: &MediaPlaylist) -> Vec<SegmentKey> {
     out
 }
 
-/// Fetches a signed master URL and its first variant; that variant's
-/// segments with their signed key URLs.
-pub async fn segments(api: &Api, master_url: &str) -> Vec<SegmentKey> {
+/// A playlist's `uri` as a player resolves it against the playlist's own
+/// `base` path (RFC 3986 for the names ours hold: absolute paths as they
+/// are, relative names under the base's folder).
+pub fn resolve(base: &str, uri: &str) -> String {
+    if uri.starts_with('/') {
+        return uri.to_string();
+    }
+    let base = base.split('?').next().unwrap();
+    format!(
+        "{}{uri}",
+        &base[..=base.rfind('/').expect("an absolute base")]
+    )
+}
+
+/// The first variant's URL of the master playlist at `master_url`.
+pub async fn first_variant(api: &Api, master_url: &str) -> String {
     let resp = api.anonymous_get(master_url).await;
     assert_eq!(resp.status(), 200, "{master_url}");
     let master = master(&resp.text().await.unwrap());
-    let variant = &master.variants.first().expect("a variant").uri;
-    let resp = api.anonymous_get(variant).await;
+    resolve(master_url, &master.variants.first().expect("a variant").uri)
+}
+
+/// Fetches a signed master URL and its first variant; that variant's
+/// segments (resolved to absolute paths) with their signed key URLs.
+pub async fn segments(api: &Api, master_url: &str) -> Vec<SegmentKey> {
+    let variant = first_variant(api, master_url).await;
+    let resp = api.anonymous_get(&variant).await;
     assert_eq!(resp.status(), 200, "{variant}");
-    keyed_segments(&media(&resp.text().await.unwrap()))
+    let mut segments = keyed_segments(&media(&resp.text().await.unwrap()));
+    for segment in &mut segments {
+        segment.segment_uri = resolve(&variant, &segment.segment_uri);
+    }
+    segments
+}
+
+/// `(session base, token)` of a session URL `/hls/{session}/{token}/…`:
+/// the base ends with `/{token}/`.
+pub fn split_token(url: &str) -> (String, String) {
+    let parts: Vec<&str> = url.splitn(5, '/').collect();
+    assert!(
+        parts.len() == 5 && parts[1] == "hls",
+        "not a session URL: {url}"
+    );
+    (
+        format!("/hls/{}/{}/", parts[2], parts[3]),
+        parts[3].to_string(),
+    )
 }
 
 /// The distinct key ids of a playlist's segments, in order.

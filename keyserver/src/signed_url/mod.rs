@@ -1,12 +1,14 @@
 //! Signed playback URLs: HMAC-SHA256 over a path *prefix*, a session id and an expiry.
 //!
-//! The edge rewrites every playlist per playback session, and every variant,
-//! segment and key URI it emits carries `?exp=<unix seconds>&sig=<mac>` (and
-//! `&kv=<key version>` once the secret has been rotated: module `versions`), where
-//! the MAC covers a prefix such as `/hls/{session_id}/` or `/keys/{session_id}/`. Because the
-//! signature covers a prefix rather than one file, the same `exp`/`sig` pair can be
-//! carried from master → variant → segment → key without a round trip, and the
-//! bearer JWT never has to appear in a URL.
+//! A signature is carried either as `?exp=<unix seconds>&sig=<mac>` (and
+//! `&kv=<key version>` once the secret has been rotated: module `versions`) or
+//! as one path segment `{exp}.{kv}.{sig}` right after the signed prefix (a
+//! path token), where the MAC covers a prefix such as `/hls/{session_id}/` or
+//! `/keys/{session_id}/`. Because the signature covers a prefix rather than one
+//! file, one signature serves a whole session: playback URLs are
+//! `/hls/{session_id}/{token}/…`, whose playlists name variants and segments
+//! by relative names that inherit the token, and key URIs carry the query.
+//! The bearer JWT never has to appear in a URL.
 //!
 //! The MAC input is domain-separated and length-prefixed:
 //! `"sealcast/url/v1" || len(prefix) || prefix || len(session) || session || exp(u64 BE)`.

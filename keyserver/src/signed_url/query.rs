@@ -1,5 +1,7 @@
 //! Reading `exp`, `sig` and `kv` out of a request's query string, strictly: a
-//! repeated parameter is refused so no two layers can read different copies.
+//! repeated parameter is refused so no two layers can read different copies;
+//! or out of one path segment, `{exp}.{kv}.{sig}` (a *path token*), which
+//! relative URIs in a playlist inherit so the playlist needs no signing.
 
 /// The longest key version accepted (`kv=` digits): more is never issued.
 const MAX_KV_DIGITS: usize = 9;
@@ -59,6 +61,33 @@ impl SignedQuery {
             kv: kv.unwrap_or(0),
         })
     }
+
+    /// Parse a path token `{exp}.{kv}.{sig}`: digits, digits (at most nine),
+    /// then the 43 characters of a URL-safe base64 MAC; anything else is `None`.
+    pub fn from_path_token(token: &str) -> Option<Self> {
+        let mut parts = token.split('.');
+        let (exp, kv, sig) = (parts.next()?, parts.next()?, parts.next()?);
+        let digits = |v: &str, max: usize| {
+            !v.is_empty() && v.len() <= max && v.bytes().all(|b| b.is_ascii_digit())
+        };
+        let base64 = sig.len() == 43
+            && sig
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if parts.next().is_some() || !digits(exp, 20) || !digits(kv, MAX_KV_DIGITS) || !base64 {
+            return None;
+        }
+        Some(Self {
+            exp: exp.parse().ok()?,
+            sig: sig.to_owned(),
+            kv: kv.parse().ok()?,
+        })
+    }
+
+    /// This signature as a path token (see [`from_path_token`](Self::from_path_token)).
+    pub fn to_path_token(&self) -> String {
+        format!("{}.{}.{}", self.exp, self.kv, self.sig)
+    }
 }
 
 #[cfg(test)]
@@ -67,6 +96,34 @@ mod tests {
     use crate::signed_url::UrlSigner;
 
     const NOW: u64 = 1_700_000_000;
+
+    #[test]
+    fn path_tokens_round_trip_and_refuse_anything_else() {
+        let s = UrlSigner::new(&[7u8; 32]).unwrap();
+        let token = s.path_token("/hls/s/", "s", NOW + 100).unwrap();
+        let parsed = SignedQuery::from_path_token(&token).unwrap();
+        assert_eq!((parsed.exp, parsed.kv), (NOW + 100, 0));
+        assert_eq!(parsed.to_path_token(), token);
+        assert_eq!(
+            s.verify_query("/hls/s/240p/a.ts", "s", &parsed, NOW),
+            Ok(())
+        );
+        let sig = &parsed.sig;
+        for bad in [
+            String::new(),
+            format!("{}.0", NOW),
+            format!("{}.0.{sig}.x", NOW),
+            format!("-1.0.{sig}"),
+            format!("{}..{sig}", NOW),
+            format!("{}.1234567890.{sig}", NOW),
+            format!("{}.0.{}", NOW, &sig[1..]),
+            format!("{}.0.{}=", NOW, &sig[1..]),
+            format!("{}.0.{}+", NOW, &sig[1..]),
+            format!("{}.0.{sig}", "9".repeat(21)),
+        ] {
+            assert!(SignedQuery::from_path_token(&bad).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn query_helpers() {

@@ -126,6 +126,24 @@ impl UrlSigner {
         })
     }
 
+    /// `{exp}.{kv}.{sig}` for one path segment after `prefix`: URIs under
+    /// `{prefix}{token}/` inherit it, so relative names in a playlist need
+    /// no signing (the verifier checks the path with the token taken out).
+    pub fn path_token(
+        &self,
+        prefix: &str,
+        session_id: &str,
+        expires: u64,
+    ) -> Result<String, UrlSignerError> {
+        let (kv, sig) = self.sign_active(prefix, session_id, expires)?;
+        Ok(super::SignedQuery {
+            exp: expires,
+            sig,
+            kv,
+        }
+        .to_path_token())
+    }
+
     /// Append the signed query to `uri` (which must lie under `prefix`; relative
     /// playlist URIs are fine as they resolve under it), using `?` or `&` as needed.
     pub fn append_query(

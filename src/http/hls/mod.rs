@@ -1,14 +1,16 @@
-//! Signed playback at `/hls/{session_id}/…`: per-session playlists,
+//! Signed playback at `/hls/{session_id}/{token}/…`: per-session playlists,
 //! encrypted segments and the seek-preview [`storyboard`].
 //!
-//! Every request proves itself with `exp`/`sig` over `/hls/{session_id}/`
-//! (no bearer token: players fetch these URLs themselves), then the session
-//! must still be live. Playlists are rewritten for the session so every URI
-//! in them carries a signature; segments stream from storage. Nothing here
-//! can reach an upload: only `index.m3u8`, `master.m3u8`, `.ts` files and
-//! the storyboard's VTT and sheets under a video's `hls/` prefix are ever
-//! read, and caption tracks through their rows (`/hls/{session_id}/subs/
-//! {lang}/…`, cut into WebVTT segments).
+//! Every request proves itself with the path token, a signature over
+//! `/hls/{session_id}/` until the session's expiry (no bearer token: players
+//! fetch these URLs themselves), then the session must still be live. The
+//! token sits in the path so that the relative names of stored playlists
+//! inherit it: playlists go out as stored, but for key URIs, which are
+//! spliced in per session ([`rewrite`]); segments stream from storage.
+//! Nothing here can reach an upload: only `index.m3u8`, `master.m3u8`,
+//! `.ts` files and the storyboard's VTT and sheets under a video's `hls/`
+//! prefix are ever read, and caption tracks through their rows
+//! (`…/subs/{lang}/…`, cut into WebVTT segments).
 
 mod rewrite;
 mod segment;
@@ -16,7 +18,7 @@ mod session;
 mod storyboard;
 mod subs;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -26,17 +28,23 @@ use super::signed;
 use super::AppState;
 use crate::db::now_ms;
 use crate::error::ApiError;
-use crate::playback::hls_prefix;
+use crate::playback::{hls_prefix, keys_prefix};
 use crate::storage::ObjectKey;
 use crate::videos::layout;
 
-pub use rewrite::{rewrite_master, rewrite_media};
+pub use rewrite::{write_master, Template};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/hls/{session_id}/master.m3u8", get(master))
-        .route("/hls/{session_id}/{rung}/{file}", get(variant_or_segment))
-        .route("/hls/{session_id}/subs/{lang}/{file}", get(subtitles))
+        .route("/hls/{session_id}/{token}/master.m3u8", get(master))
+        .route(
+            "/hls/{session_id}/{token}/{rung}/{file}",
+            get(variant_or_segment),
+        )
+        .route(
+            "/hls/{session_id}/{token}/subs/{lang}/{file}",
+            get(subtitles),
+        )
 }
 
 /// A path segment we are willing to turn into part of a storage key.
@@ -50,67 +58,67 @@ fn is_safe_name(name: &str) -> bool {
 }
 
 /// Signature, then session: returns the session's video id and the expiry
-/// to carry into every URI of a rewritten playlist.
+/// the token carries (key URIs are signed until the same instant). `rest`
+/// is the path after the token, which the signature's prefix must cover.
 async fn authorize(
     app: &AppState,
     session_id: &str,
-    path: &str,
-    query: Option<&str>,
+    token: &str,
+    rest: &str,
 ) -> Result<(String, u64), ApiError> {
-    let exp = signed::verify(app, path, session_id, query).await?.exp;
+    let path = format!("{}{rest}", hls_prefix(session_id));
+    let exp = signed::verify_token(app, &path, session_id, token)
+        .await?
+        .exp;
     let video_id = session::live_video(app, session_id, now_ms()).await?;
     Ok((video_id, exp))
 }
 
-#[utoipa::path(get, path = "/hls/{session_id}/master.m3u8", tag = "playback",
-    params(("session_id" = String, Path), ("exp" = u64, Query), ("sig" = String, Query), ("kv" = Option<u32>, Query)),
-    responses((status = 200, description = "master playlist, every URI signed", content_type = "application/vnd.apple.mpegurl"),
+#[utoipa::path(get, path = "/hls/{session_id}/{token}/master.m3u8", tag = "playback",
+    params(("session_id" = String, Path), ("token" = String, Path, description = "the session's signature, `{exp}.{kv}.{sig}`")),
+    responses((status = 200, description = "master playlist; variant and subtitle URIs are relative, under the same signed path", content_type = "application/vnd.apple.mpegurl"),
               (status = 403, description = "bad_signature, expired_signature or session_ended")))]
 pub async fn master(
     State(app): State<AppState>,
-    Path(session_id): Path<String>,
-    RawQuery(query): RawQuery,
+    Path((session_id, token)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let path = format!("{}master.m3u8", hls_prefix(&session_id));
-    let (video_id, exp) = authorize(&app, &session_id, &path, query.as_deref()).await?;
+    let (video_id, _) = authorize(&app, &session_id, &token, "master.m3u8").await?;
     let key = ObjectKey::new(format!("{}master.m3u8", layout::hls_prefix(&video_id)))?;
     let tracks = crate::captions::model::list(&app.db, &video_id).await?;
     let subtitles = crate::captions::refs(&tracks);
-    let body =
-        rewrite::cached_rewrite(&app, &key, &session_id, "", exp, Some(subtitles.as_slice()))
-            .await?;
+    let body = rewrite::master(&app, &key, &subtitles).await?;
     Ok(playlist_response(body))
 }
 
-#[utoipa::path(get, path = "/hls/{session_id}/{rung}/{file}", tag = "playback",
-    params(("session_id" = String, Path), ("rung" = String, Path, description = "a rendition, or `storyboard`"), ("file" = String, Path, description = "`index.m3u8` or a `.ts` segment; under `storyboard`, `storyboard.vtt` or a `sprite_NNN.jpg` sheet"),
-           ("exp" = u64, Query), ("sig" = String, Query), ("kv" = Option<u32>, Query), ("Range" = Option<String>, Header)),
-    responses((status = 200, description = "variant playlist, encrypted segment (video/mp2t), storyboard VTT (text/vtt, every sprite URL signed) or sheet (image/jpeg)"),
+#[utoipa::path(get, path = "/hls/{session_id}/{token}/{rung}/{file}", tag = "playback",
+    params(("session_id" = String, Path), ("token" = String, Path, description = "the session's signature, `{exp}.{kv}.{sig}`"),
+           ("rung" = String, Path, description = "a rendition, or `storyboard`"), ("file" = String, Path, description = "`index.m3u8` or a `.ts` segment; under `storyboard`, `storyboard.vtt` or a `sprite_NNN.jpg` sheet"),
+           ("Range" = Option<String>, Header)),
+    responses((status = 200, description = "variant playlist (segments relative, key URIs signed), encrypted segment (video/mp2t), storyboard VTT (text/vtt, sprite names relative) or sheet (image/jpeg)"),
               (status = 206, description = "partial segment"),
               (status = 403, description = "bad_signature, expired_signature or session_ended"),
               (status = 404, description = "no such file")))]
 pub async fn variant_or_segment(
     State(app): State<AppState>,
-    Path((session_id, rung, file)): Path<(String, String, String)>,
-    RawQuery(query): RawQuery,
+    Path((session_id, token, rung, file)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let path = format!("{}{rung}/{file}", hls_prefix(&session_id));
-    let (video_id, exp) = authorize(&app, &session_id, &path, query.as_deref()).await?;
+    let rest = format!("{rung}/{file}");
+    let (video_id, exp) = authorize(&app, &session_id, &token, &rest).await?;
     if !is_safe_name(&rung) || !is_safe_name(&file) {
         return Err(ApiError::not_found("file"));
     }
     if rung == storyboard::DIR {
-        let query = app
-            .url_signer
-            .query(&hls_prefix(&session_id), &session_id, exp)
-            .map_err(ApiError::internal)?;
-        return storyboard::serve(&app, &video_id, &session_id, &file, &query).await;
+        return storyboard::serve(&app, &video_id, &file).await;
     }
-    let key = ObjectKey::new(format!("{}{rung}/{file}", layout::hls_prefix(&video_id)))?;
+    let key = ObjectKey::new(format!("{}{rest}", layout::hls_prefix(&video_id)))?;
     if file == "index.m3u8" {
-        let dir = format!("{rung}/");
-        let body = rewrite::cached_rewrite(&app, &key, &session_id, &dir, exp, None).await?;
+        let keys = keys_prefix(&session_id);
+        let keys_query = app
+            .url_signer
+            .query(&keys, &session_id, exp)
+            .map_err(ApiError::internal)?;
+        let body = rewrite::media(&app, &key, &keys, &keys_query).await?;
         return Ok(playlist_response(body));
     }
     if !file.ends_with(".ts") {
@@ -165,23 +173,22 @@ fn note_when_sent(
     Response::from_parts(parts, body)
 }
 
-#[utoipa::path(get, path = "/hls/{session_id}/subs/{lang}/{file}", tag = "playback",
-    params(("session_id" = String, Path), ("lang" = String, Path), ("file" = String, Path, description = "`index.m3u8` or a `.vtt` segment"),
-           ("exp" = u64, Query), ("sig" = String, Query), ("kv" = Option<u32>, Query)),
-    responses((status = 200, description = "subtitle playlist, or a WebVTT segment aligned with the video's (text/vtt)"),
+#[utoipa::path(get, path = "/hls/{session_id}/{token}/subs/{lang}/{file}", tag = "playback",
+    params(("session_id" = String, Path), ("token" = String, Path, description = "the session's signature, `{exp}.{kv}.{sig}`"),
+           ("lang" = String, Path), ("file" = String, Path, description = "`index.m3u8` or a `.vtt` segment")),
+    responses((status = 200, description = "subtitle playlist (segments relative), or a WebVTT segment aligned with the video's (text/vtt)"),
               (status = 403, description = "bad_signature, expired_signature or session_ended"),
               (status = 404, description = "no such track or segment")))]
 pub async fn subtitles(
     State(app): State<AppState>,
-    Path((session_id, lang, file)): Path<(String, String, String)>,
-    RawQuery(query): RawQuery,
+    Path((session_id, token, lang, file)): Path<(String, String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let path = format!("{}subs/{lang}/{file}", hls_prefix(&session_id));
-    let (video_id, exp) = authorize(&app, &session_id, &path, query.as_deref()).await?;
+    let rest = format!("subs/{lang}/{file}");
+    let (video_id, _) = authorize(&app, &session_id, &token, &rest).await?;
     if !is_safe_name(&lang) || !is_safe_name(&file) {
         return Err(ApiError::not_found("file"));
     }
-    subs::serve(&app, &session_id, &video_id, &lang, &file, exp).await
+    subs::serve(&app, &video_id, &lang, &file).await
 }
 
 fn playlist_response(body: Vec<u8>) -> Response {

@@ -1,103 +1,127 @@
-//! Per-session playlists: parsed and written with m3u8-rs, every URI
-//! rewritten to an absolute path that carries the session's signature.
+//! Per-session playlists without per-session work: a session's media is
+//! served under `/hls/{session}/{token}/`, and stored playlists name
+//! variants and segments by relative names, which players resolve under
+//! that path. So a stored media playlist is checked and cut into a
+//! [`Template`] once per process, and a session's copy is those bytes with
+//! the session's key URI prefix spliced in at each `EXT-X-KEY`: the
+//! placeholder `sealcast-key://{key_id}` becomes
+//! `/keys/{session}/{key_id}?exp=…&sig=…`, signed over `/keys/{session}/`.
 //!
-//! Variant and segment URIs get `exp`/`sig` over `/hls/{session}/`; key
-//! placeholders (`sealcast-key://{key_id}`) become `/keys/{session}/{key_id}`
-//! signed over `/keys/{session}/`. A URI in a stored playlist that is neither
-//! a plain relative name nor a key placeholder is refused, never passed on.
+//! A URI in a stored playlist that is neither a plain relative name nor a
+//! key placeholder is refused, never passed on; so is anything m3u8-rs could
+//! not read (it would be written back verbatim).
 
+use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use m3u8_rs::{MasterPlaylist, MediaPlaylist, Playlist};
 use sealcast_keyserver::cache::BudgetCache;
+use sealcast_keyserver::signed_url::is_valid_id;
 
 use super::AppState;
 use crate::captions::{add_to_master, TrackRef};
 use crate::error::ApiError;
-use crate::playback::{hls_prefix, keys_prefix, KEY_URI_SCHEME};
+use crate::playback::KEY_URI_SCHEME;
 use crate::storage::{collect, ObjectKey};
 
 /// Stored playlists are small; anything larger is not ours.
 const MAX_PLAYLIST: usize = 16 * 1024 * 1024;
-/// Bytes of parsed playlists kept per process (they never change once a
-/// video is ready); a parsed playlist is charged four times its text.
+/// Bytes of stored playlists kept per process (they never change once a
+/// video is ready); one is charged five times its text: four for the
+/// parsed form, one for the template.
 const CACHE_BUDGET: usize = 64 << 20;
 
-fn parsed_cache() -> &'static BudgetCache<String, Arc<Playlist>> {
-    static CACHE: OnceLock<BudgetCache<String, Arc<Playlist>>> = OnceLock::new();
+/// A stored playlist as read once: parsed (the caption timeline reads its
+/// segments), and for a media playlist the template sessions are served from.
+pub struct Stored {
+    pub playlist: Playlist,
+    template: Option<Template>,
+}
+
+fn cache() -> &'static BudgetCache<String, Arc<Stored>> {
+    static CACHE: OnceLock<BudgetCache<String, Arc<Stored>>> = OnceLock::new();
     CACHE.get_or_init(|| BudgetCache::new("parsed_playlists", CACHE_BUDGET))
 }
 
-pub(super) async fn load(app: &AppState, key: &ObjectKey) -> Result<Arc<Playlist>, ApiError> {
-    if let Some(hit) = parsed_cache().get(key.as_str(), |_| true) {
+pub(super) async fn load(app: &AppState, key: &ObjectKey) -> Result<Arc<Stored>, ApiError> {
+    if let Some(hit) = cache().get(key.as_str(), |_| true) {
         return Ok(hit);
     }
     let body = app.storage.get(key, None).await?;
     let bytes = collect(body.stream, MAX_PLAYLIST).await?;
     let playlist = m3u8_rs::parse_playlist_res(&bytes)
         .map_err(|e| ApiError::internal(format_args!("stored playlist {key:?} unreadable: {e}")))?;
-    let playlist = Arc::new(playlist);
-    parsed_cache().insert(key.as_str().to_string(), playlist.clone(), 4 * bytes.len());
-    Ok(playlist)
+    let template = match &playlist {
+        Playlist::MediaPlaylist(media) => Some(Template::of(media)?),
+        Playlist::MasterPlaylist(_) => None,
+    };
+    let stored = Arc::new(Stored { playlist, template });
+    cache().insert(key.as_str().to_string(), stored.clone(), 5 * bytes.len());
+    Ok(stored)
 }
 
-/// Loads (or reuses) the stored playlist at `key` and writes it for a
-/// session; a master (`subtitles` given) names the video's caption tracks.
-pub async fn cached_rewrite(
+/// The session's master playlist: the stored one with the video's caption
+/// tracks as a `SUBTITLES` group (`subtitles` may be empty).
+pub async fn master(
     app: &AppState,
     key: &ObjectKey,
-    session_id: &str,
-    dir: &str,
-    exp: u64,
-    subtitles: Option<&[TrackRef]>,
+    subtitles: &[TrackRef],
 ) -> Result<Vec<u8>, ApiError> {
-    let playlist = load(app, key).await?;
-    let signer = &app.url_signer;
-    let hls_query = signer
-        .query(&hls_prefix(session_id), session_id, exp)
-        .map_err(ApiError::internal)?;
-    let keys_query = signer
-        .query(&keys_prefix(session_id), session_id, exp)
-        .map_err(ApiError::internal)?;
-    match (&*playlist, subtitles) {
-        (Playlist::MasterPlaylist(m), Some([])) => rewrite_master(m, session_id, &hls_query),
-        (Playlist::MasterPlaylist(m), Some(tracks)) => {
+    match &load(app, key).await?.playlist {
+        Playlist::MasterPlaylist(m) if subtitles.is_empty() => write_master(m),
+        Playlist::MasterPlaylist(m) => {
             let mut m = m.clone();
-            add_to_master(&mut m, tracks);
-            rewrite_master(&m, session_id, &hls_query)
+            add_to_master(&mut m, subtitles);
+            write_master(&m)
         }
-        (Playlist::MediaPlaylist(m), None) => {
-            rewrite_media(m, session_id, dir, &hls_query, &keys_query)
-        }
-        _ => Err(ApiError::internal(format_args!(
-            "stored playlist {key:?} is of the wrong kind"
-        ))),
+        Playlist::MediaPlaylist(_) => Err(wrong_kind(key)),
     }
 }
 
-/// `/hls/{session}/{dir}{uri}?{query}` for a plain relative name.
-fn signed_uri(session_id: &str, dir: &str, uri: &str, query: &str) -> Result<String, ApiError> {
-    // Only names like the transcoder writes (`240p/seg_00001.ts`): ASCII
-    // letters, digits, `._-` and `/`, never a `..` anywhere, so no layer's
-    // normalisation can read a traversal into it.
-    let plain = !uri.is_empty()
+/// The session's copy of the stored media playlist at `key`.
+pub async fn media(
+    app: &AppState,
+    key: &ObjectKey,
+    keys_prefix: &str,
+    keys_query: &str,
+) -> Result<Vec<u8>, ApiError> {
+    match &load(app, key).await?.template {
+        Some(template) => Ok(template.render(keys_prefix, keys_query)),
+        None => Err(wrong_kind(key)),
+    }
+}
+
+fn wrong_kind(key: &ObjectKey) -> ApiError {
+    ApiError::internal(format_args!("stored playlist {key:?} is of the wrong kind"))
+}
+
+/// A relative name like the transcoder writes (`240p/seg_00001.ts`): ASCII
+/// letters, digits, `._-` and `/`, never a `..` anywhere, so no layer's
+/// normalisation can read a traversal into it, and it resolves under the
+/// playlist's own (signed) path.
+fn is_plain(uri: &str) -> bool {
+    !uri.is_empty()
         && !uri.starts_with('/')
         && !uri.contains("..")
         && uri
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
-        && uri.split('/').all(|s| !s.is_empty() && s != ".");
-    if !plain {
-        return Err(ApiError::internal(format_args!(
+        && uri.split('/').all(|s| !s.is_empty() && s != ".")
+}
+
+fn plain(uri: &str) -> Result<(), ApiError> {
+    if is_plain(uri) {
+        Ok(())
+    } else {
+        Err(ApiError::internal(format_args!(
             "stored playlist has a URI that is not a relative name: {uri}"
-        )));
+        )))
     }
-    Ok(format!("{}{dir}{uri}?{query}", hls_prefix(session_id)))
 }
 
 /// m3u8-rs writes back verbatim what it could not read: unknown tags (a
 /// malformed `#EXT-X-KEY` with its placeholder among them) and attributes
-/// (`DEFAULT,URI="…"` read as one odd name), URIs unrewritten. The transcoder
+/// (`DEFAULT,URI="…"` read as one odd name), URIs unchecked. The transcoder
 /// writes none, nor date ranges (whose `X-ASSET-URI` players fetch), so a
 /// stored playlist holding any is refused.
 fn refuse_unread(tags: &[m3u8_rs::ExtTag], attributes: &[usize]) -> Result<(), ApiError> {
@@ -116,39 +140,49 @@ fn refuse_unread(tags: &[m3u8_rs::ExtTag], attributes: &[usize]) -> Result<(), A
 }
 
 /// The written text as a player reads it: every URI line and every `URI="`
-/// value is ours (signed, under this session) and nothing names another
-/// host. A quoted value holding a line break, which m3u8-rs reads and writes
-/// back, would otherwise start a line of its own.
-fn check_written(bytes: &[u8], session_id: &str) -> Result<(), ApiError> {
+/// value is a plain relative name, or (where `keys` allows) a key
+/// placeholder; nothing names another host. A quoted value holding a line
+/// break, which m3u8-rs reads and writes back, would otherwise start a line
+/// of its own. Returns where the key ids are.
+fn check_written(bytes: &[u8], keys: bool) -> Result<Vec<Range<usize>>, ApiError> {
     let refuse = || ApiError::internal("stored playlist writes lines that are not ours");
     let text = std::str::from_utf8(bytes).map_err(|_| refuse())?;
-    let (hls, keys) = (hls_prefix(session_id), keys_prefix(session_id));
-    let ours = |uri: &str| (uri.starts_with(&hls) || uri.starts_with(&keys)) && uri.contains('?');
-    if text.contains("://") || text.contains('\r') {
+    if text.contains('\r') {
         return Err(refuse());
     }
-    for line in text.lines().filter(|l| !l.is_empty()) {
-        if !line.starts_with('#') && !ours(line) {
+    let mut ids = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let body = line.strip_suffix('\n').unwrap_or(line);
+        if !body.is_empty() && !body.starts_with('#') && !is_plain(body) {
             return Err(refuse());
         }
-        for (at, _) in line.match_indices("URI=\"") {
-            if !ours(&line[at + 5..]) {
-                return Err(refuse());
+        for (at, _) in body.match_indices("URI=\"") {
+            let value = &body[at + 5..];
+            let value = &value[..value.find('"').ok_or_else(refuse)?];
+            let start = offset + at + 5;
+            match value.strip_prefix(KEY_URI_SCHEME) {
+                Some(id) if keys && is_valid_id(id) => {
+                    ids.push(start + KEY_URI_SCHEME.len()..start + value.len());
+                }
+                _ if is_plain(value) => {}
+                _ => return Err(refuse()),
             }
         }
+        offset += line.len();
     }
-    Ok(())
+    if text.matches("://").count() != ids.len() {
+        return Err(refuse());
+    }
+    Ok(ids)
 }
 
 fn count<K, V>(map: Option<&std::collections::HashMap<K, V>>) -> usize {
     map.map_or(0, std::collections::HashMap::len)
 }
 
-pub fn rewrite_master(
-    master: &MasterPlaylist,
-    session_id: &str,
-    hls_query: &str,
-) -> Result<Vec<u8>, ApiError> {
+/// A master playlist as served: checked, without session keys or data.
+pub fn write_master(master: &MasterPlaylist) -> Result<Vec<u8>, ApiError> {
     let mut attributes: Vec<usize> = master
         .variants
         .iter()
@@ -162,93 +196,125 @@ pub fn rewrite_master(
     );
     attributes.extend(master.start.iter().map(|s| s.other_attributes.len()));
     refuse_unread(&master.unknown_tags, &attributes)?;
-    let mut out = master.clone();
-    for variant in &mut out.variants {
-        variant.uri = signed_uri(session_id, "", &variant.uri, hls_query)?;
+    for variant in &master.variants {
+        plain(&variant.uri)?;
     }
-    for media in &mut out.alternatives {
-        if let Some(uri) = &media.uri {
-            media.uri = Some(signed_uri(session_id, "", uri, hls_query)?);
-        }
+    for uri in master.alternatives.iter().filter_map(|m| m.uri.as_ref()) {
+        plain(uri)?;
     }
     // Session keys would put one key URI in the master; ours live in variants.
     // Session data may name a URI too, and the transcoder writes none.
+    let mut out = master.clone();
     out.session_key.clear();
     out.session_data.clear();
     let mut bytes = Vec::new();
     out.write_to(&mut bytes).map_err(ApiError::internal)?;
-    check_written(&bytes, session_id)?;
+    check_written(&bytes, false)?;
     Ok(bytes)
 }
 
-pub fn rewrite_media(
-    media: &MediaPlaylist,
-    session_id: &str,
-    dir: &str,
-    hls_query: &str,
-    keys_query: &str,
-) -> Result<Vec<u8>, ApiError> {
-    let start = media.start.as_ref().map_or(0, |s| s.other_attributes.len());
-    refuse_unread(&media.unknown_tags, &[start])?;
-    let mut out = media.clone();
-    for segment in &mut out.segments {
-        let map = segment.map.as_ref().map_or(0, |m| m.other_attributes.len());
-        let dates = usize::from(segment.daterange.is_some());
-        refuse_unread(&segment.unknown_tags, &[map, dates])?;
-        segment.uri = signed_uri(session_id, dir, &segment.uri, hls_query)?;
-        if let Some(key) = &mut segment.key {
-            if let Some(uri) = &key.uri {
+/// A media playlist's text cut at its key ids: what sessions are served,
+/// with their key URI prefix and signature spliced around each id.
+#[derive(Debug)]
+pub struct Template {
+    text: Vec<u8>,
+    /// Where each `sealcast-key://{id}` placeholder is, and where its id is.
+    keys: Vec<(Range<usize>, Range<usize>)>,
+}
+
+impl Template {
+    /// Checks a stored media playlist and writes it once.
+    pub fn of(media: &MediaPlaylist) -> Result<Template, ApiError> {
+        let start = media.start.as_ref().map_or(0, |s| s.other_attributes.len());
+        refuse_unread(&media.unknown_tags, &[start])?;
+        for segment in &media.segments {
+            let map = segment.map.as_ref().map_or(0, |m| m.other_attributes.len());
+            let dates = usize::from(segment.daterange.is_some());
+            refuse_unread(&segment.unknown_tags, &[map, dates])?;
+            plain(&segment.uri)?;
+            if let Some(uri) = segment.key.as_ref().and_then(|k| k.uri.as_ref()) {
                 let key_id = uri.strip_prefix(KEY_URI_SCHEME).ok_or_else(|| {
                     ApiError::internal(format_args!("stored playlist has a real key URI: {uri}"))
                 })?;
-                if !sealcast_keyserver::signed_url::is_valid_id(key_id) {
+                if !is_valid_id(key_id) {
                     return Err(ApiError::internal("stored playlist has a malformed key id"));
                 }
-                // Same as playback::key_url: the signature covers the prefix,
-                // so one query serves every key of the session.
-                key.uri = Some(format!("{}{key_id}?{keys_query}", keys_prefix(session_id)));
+            }
+            if let Some(map) = &segment.map {
+                plain(&map.uri)?;
             }
         }
-        if let Some(map) = &mut segment.map {
-            map.uri = signed_uri(session_id, dir, &map.uri, hls_query)?;
-        }
+        let mut text = Vec::with_capacity(media.segments.len() * 40 + 256);
+        media.write_to(&mut text).map_err(ApiError::internal)?;
+        let keys = check_written(&text, true)?
+            .into_iter()
+            .map(|id| (id.start - KEY_URI_SCHEME.len()..id.end, id))
+            .collect();
+        Ok(Template { text, keys })
     }
-    let mut bytes = Vec::with_capacity(out.segments.len() * 200 + 256);
-    out.write_to(&mut bytes).map_err(ApiError::internal)?;
-    check_written(&bytes, session_id)?;
-    Ok(bytes)
+
+    /// The text with every placeholder replaced by `{keys_prefix}{id}?{keys_query}`.
+    pub fn render(&self, keys_prefix: &str, keys_query: &str) -> Vec<u8> {
+        let extra = (keys_prefix.len() + 1 + keys_query.len()).saturating_sub(KEY_URI_SCHEME.len());
+        let mut out = Vec::with_capacity(self.text.len() + self.keys.len() * extra);
+        let mut at = 0;
+        for (placeholder, id) in &self.keys {
+            out.extend_from_slice(&self.text[at..placeholder.start]);
+            out.extend_from_slice(keys_prefix.as_bytes());
+            out.extend_from_slice(&self.text[id.clone()]);
+            out.push(b'?');
+            out.extend_from_slice(keys_query.as_bytes());
+            at = placeholder.end;
+        }
+        out.extend_from_slice(&self.text[at..]);
+        out
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::playback::key_url;
+    use crate::playback::{key_url, keys_prefix};
     use sealcast_keyserver::UrlSigner;
 
     const SID: &str = "0123456789abcdef0123456789abcdef";
 
-    #[test]
-    fn media_playlist_uris_all_carry_signatures() {
-        let stored =
-            b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
-#EXT-X-KEY:METHOD=AES-128,URI=\"sealcast-key://k1\",IV=0x00000000000000000000000000000000\n\
-#EXTINF:2.0,\nseg_00000.ts\n#EXTINF:2.0,\nseg_00001.ts\n#EXT-X-ENDLIST\n";
+    fn template(stored: &[u8]) -> Result<Template, ApiError> {
         let Playlist::MediaPlaylist(media) = m3u8_rs::parse_playlist_res(stored).unwrap() else {
             panic!("media playlist expected")
         };
+        Template::of(&media)
+    }
+
+    fn master_of(stored: &[u8]) -> MasterPlaylist {
+        let Playlist::MasterPlaylist(master) = m3u8_rs::parse_playlist_res(stored).unwrap() else {
+            panic!("master playlist expected")
+        };
+        master
+    }
+
+    #[test]
+    fn segments_stay_relative_and_keys_get_the_session_url() {
+        let stored =
+            b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
+#EXT-X-KEY:METHOD=AES-128,URI=\"sealcast-key://k1\",IV=0x00000000000000000000000000000000\n\
+#EXTINF:2.0,\nseg_00000.ts\n\
+#EXT-X-KEY:METHOD=AES-128,URI=\"sealcast-key://k2\",IV=0x00000000000000000000000000000001\n\
+#EXTINF:2.0,\nseg_00001.ts\n#EXT-X-ENDLIST\n";
         let signer = UrlSigner::new(&[3u8; 32]).unwrap();
         let exp = 4_000_000_000;
-        let hq = signer.query(&hls_prefix(SID), SID, exp).unwrap();
         let kq = signer.query(&keys_prefix(SID), SID, exp).unwrap();
-        let text =
-            String::from_utf8(rewrite_media(&media, SID, "240p/", &hq, &kq).unwrap()).unwrap();
-        assert!(
-            text.contains(&format!("/hls/{SID}/240p/seg_00001.ts?{hq}")),
-            "{text}"
-        );
-        let key = key_url(&signer, SID, "k1", exp).unwrap();
-        assert!(text.contains(&format!("URI=\"{key}\"")), "{text}");
+        let text = template(stored).unwrap().render(&keys_prefix(SID), &kq);
+        let text = String::from_utf8(text).unwrap();
+        let uris: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(uris, ["seg_00000.ts", "seg_00001.ts"], "{text}");
+        for id in ["k1", "k2"] {
+            let key = key_url(&signer, SID, id, exp).unwrap();
+            assert!(text.contains(&format!("URI=\"{key}\"")), "{text}");
+        }
         assert!(!text.contains("sealcast-key://"));
+        let reparsed = m3u8_rs::parse_media_playlist_res(text.as_bytes()).unwrap();
+        assert_eq!(reparsed.segments.len(), 2);
     }
 
     #[test]
@@ -260,48 +326,61 @@ mod tests {
             "a/../b.ts",
             "x.ts?y=1",
         ] {
-            assert!(signed_uri(SID, "", bad, "q").is_err(), "{bad}");
+            assert!(!is_plain(bad), "{bad}");
+            let stored =
+                format!("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n{bad}\n#EXT-X-ENDLIST\n");
+            if let Ok(Playlist::MediaPlaylist(media)) =
+                m3u8_rs::parse_playlist_res(stored.as_bytes())
+            {
+                assert!(Template::of(&media).is_err(), "{bad}");
+            }
         }
+        assert!(!is_plain(""));
+        let real_key = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n\
+#EXT-X-KEY:METHOD=AES-128,URI=\"https://keys.example/k1\"\n#EXTINF:2,\nseg_00000.ts\n#EXT-X-ENDLIST\n";
+        assert!(template(real_key).is_err());
     }
 
     /// Found by `fuzz/` (target `playlist_rewrite`): a tag m3u8-rs could not
     /// read, here a key tag with an unterminated quote, was written back with
-    /// its `sealcast-key://` placeholder and no signature.
+    /// its `sealcast-key://` placeholder.
     #[test]
     fn tags_the_parser_could_not_read_are_refused() {
         let stored = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n\
 #EXT-X-KEY:METHOD=AES-128,URI=\"sealcast-key://k1\n#EXTINF:2,\nseg_00000.ts\n#EXT-X-ENDLIST\n";
-        let Playlist::MediaPlaylist(media) = m3u8_rs::parse_playlist_res(stored).unwrap() else {
-            panic!("media playlist expected")
-        };
-        assert!(rewrite_media(&media, SID, "240p/", "q", "k").is_err());
-        let master = b"#EXTM3U\n#EXT-X-SOMETHING:URI=\"https://elsewhere/\"\n\
-#EXT-X-STREAM-INF:BANDWIDTH=1\n240p/index.m3u8\n";
-        let Playlist::MasterPlaylist(master) = m3u8_rs::parse_playlist_res(master).unwrap() else {
-            panic!("master playlist expected")
-        };
-        assert!(rewrite_master(&master, SID, "q").is_err());
+        assert!(template(stored).is_err());
+        let master = master_of(
+            b"#EXTM3U\n#EXT-X-SOMETHING:URI=\"https://elsewhere/\"\n\
+#EXT-X-STREAM-INF:BANDWIDTH=1\n240p/index.m3u8\n",
+        );
+        assert!(write_master(&master).is_err());
         // An attribute without `=` makes the next one an unknown attribute.
-        let master = b"#EXTM3U\n\
+        let master = master_of(
+            b"#EXTM3U\n\
 #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",DEFAULT,URI=\"audio.m3u8\"\n\
-#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO=\"a\"\n240p/index.m3u8\n";
-        let Playlist::MasterPlaylist(master) = m3u8_rs::parse_playlist_res(master).unwrap() else {
-            panic!("master playlist expected")
-        };
-        assert!(rewrite_master(&master, SID, "q").is_err());
+#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO=\"a\"\n240p/index.m3u8\n",
+        );
+        assert!(write_master(&master).is_err());
         // A quoted value over two lines would be written back as two lines.
         let master = b"#EXTM3U\n\
 #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"x\nhttps://elsewhere/a.m3u8\"\n\
 #EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO=\"a\"\n240p/index.m3u8\n";
         if let Ok(Playlist::MasterPlaylist(master)) = m3u8_rs::parse_playlist_res(master) {
-            assert!(rewrite_master(&master, SID, "q").is_err());
+            assert!(write_master(&master).is_err());
         }
+        // A key placeholder has no place in a master.
+        let master = master_of(
+            b"#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",URI=\"sealcast-key://k1\"\n\
+#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO=\"a\"\n240p/index.m3u8\n",
+        );
+        assert!(write_master(&master).is_err());
     }
 
     /// Caption tracks join the master as a `SUBTITLES` group and get a
-    /// playlist of their own: every URI of both is signed under the session.
+    /// playlist of their own: every URI of both is relative, so it resolves
+    /// under the session's signed path.
     #[test]
-    fn subtitle_uris_are_signed_like_every_other() {
+    fn subtitle_uris_are_relative_like_every_other() {
         let stored = b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n240p/index.m3u8\n\
 #EXT-X-STREAM-INF:BANDWIDTH=2\n360p/index.m3u8\n";
         let mut master = m3u8_rs::parse_master_playlist_res(stored).unwrap();
@@ -316,12 +395,8 @@ mod tests {
             },
         ];
         add_to_master(&mut master, &tracks);
-        let q = "exp=1&sig=s";
-        let text = String::from_utf8(rewrite_master(&master, SID, q).unwrap()).unwrap();
-        assert!(
-            text.contains(&format!("URI=\"/hls/{SID}/subs/pt-BR/index.m3u8?{q}\"")),
-            "{text}"
-        );
+        let text = String::from_utf8(write_master(&master).unwrap()).unwrap();
+        assert!(text.contains("URI=\"subs/pt-BR/index.m3u8\""), "{text}");
         assert_eq!(text.matches("TYPE=SUBTITLES").count(), 2, "{text}");
         assert_eq!(text.matches("SUBTITLES=\"subs\"").count(), 2, "{text}");
         assert!(text.contains("NAME=\"Português BR\""), "{text}");
@@ -330,17 +405,10 @@ mod tests {
         )
         .unwrap();
         let playlist = crate::captions::Timeline::of(&variant).playlist();
-        let text =
-            String::from_utf8(rewrite_media(&playlist, SID, "subs/en/", q, "").unwrap()).unwrap();
+        let text = Template::of(&playlist).unwrap().render("/keys/x/", "q");
+        let text = String::from_utf8(text).unwrap();
         let uris: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
-        assert_eq!(
-            uris,
-            [
-                format!("/hls/{SID}/subs/en/seg_00000.vtt?{q}"),
-                format!("/hls/{SID}/subs/en/seg_00001.vtt?{q}")
-            ],
-            "{text}"
-        );
+        assert_eq!(uris, ["seg_00000.vtt", "seg_00001.vtt"], "{text}");
     }
 
     /// A stored playlist's URI: plain names, and everything a tampered or
@@ -357,10 +425,11 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Whatever the stored playlist holds, the rewrite either refuses it
-        /// or every URI it writes is a signed path under this session.
+        /// Whatever the stored playlist holds, the template either refuses it
+        /// or every URI a session is served is a relative name under the
+        /// session's path or a signed key URI of this session.
         #[test]
-        fn every_uri_written_is_signed_under_the_session(
+        fn every_uri_served_stays_under_the_session(
             uris in proptest::collection::vec(any_uri(), 1..6),
             key in proptest::prop_oneof!["sealcast-key://[0-9a-f]{32}", "\\PC{0,40}"],
         ) {
@@ -380,26 +449,25 @@ mod tests {
                     ..Default::default()
                 });
             }
-            let plain = |u: &str| signed_uri(SID, "", u, "q").is_ok();
-            let acceptable = uris.iter().all(|u| plain(u)) && key.starts_with(KEY_URI_SCHEME);
-            let rewritten = rewrite_media(&media, SID, "240p/", "exp=1&sig=s", "exp=1&sig=k");
-            let Ok(bytes) = rewritten else {
+            let acceptable = uris.iter().all(|u| is_plain(u)) && key.starts_with(KEY_URI_SCHEME);
+            let Ok(template) = Template::of(&media) else {
                 proptest::prop_assert!(!acceptable, "a plain playlist was refused: {:?}", uris);
                 return Ok(());
             };
-            let text = String::from_utf8(bytes).unwrap();
+            let text = String::from_utf8(template.render(&keys_prefix(SID), "exp=1&sig=k")).unwrap();
             let reparsed = match m3u8_rs::parse_media_playlist_res(text.as_bytes()) {
                 Ok(p) => p,
-                Err(e) => panic!("rewritten playlist does not parse: {e:?}\n{text}"),
+                Err(e) => panic!("served playlist does not parse: {e:?}\n{text}"),
             };
-            let hls = format!("/hls/{SID}/240p/");
             for segment in &reparsed.segments {
-                proptest::prop_assert!(segment.uri.starts_with(&hls), "{}", segment.uri);
-                proptest::prop_assert!(segment.uri.ends_with("?exp=1&sig=s"), "{}", segment.uri);
-                proptest::prop_assert!(!segment.uri[hls.len()..].contains(".."), "{}", segment.uri);
+                proptest::prop_assert!(is_plain(&segment.uri), "{}", segment.uri);
                 if let Some(uri) = segment.key.as_ref().and_then(|k| k.uri.as_ref()) {
                     proptest::prop_assert!(uri.starts_with(&keys_prefix(SID)), "{}", uri);
+                    proptest::prop_assert!(uri.ends_with("?exp=1&sig=k"), "{}", uri);
                 }
+            }
+            for line in text.lines().filter(|l| !l.starts_with('#')) {
+                proptest::prop_assert!(is_plain(line), "{}", line);
             }
         }
     }

@@ -1,11 +1,11 @@
-//! The storyboard of a session's video at `/hls/{session}/storyboard/…`:
-//! the WebVTT thumbnails track, rewritten for the session so every cue's
-//! sprite URL carries its signature, and the sprite sheets themselves.
+//! The storyboard of a session's video at `/hls/{session}/{token}/storyboard/…`:
+//! the WebVTT thumbnails track, whose relative sprite names resolve under
+//! the session's signed path, and the sprite sheets themselves.
 //!
-//! The invariant is the playlists': nothing a player is handed is unsigned,
-//! and a stored VTT line that is not exactly what the transcoder writes
-//! (`WEBVTT`, a blank, a cue timing, `sprite_NNN.jpg#xywh=x,y,w,h`) is
-//! refused rather than passed on.
+//! The invariant is the playlists': nothing a player is handed points
+//! outside the session's signed path, and a stored VTT line that is not
+//! exactly what the transcoder writes (`WEBVTT`, a blank, a cue timing,
+//! `sprite_NNN.jpg#xywh=x,y,w,h`) is refused rather than passed on.
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use crate::error::ApiError;
-use crate::playback::hls_prefix;
 use crate::storage::{collect, ObjectKey, StorageError};
 use crate::storyboards::is_sheet_name;
 use crate::videos::layout;
@@ -28,20 +27,15 @@ const MAX_VTT: usize = 4 * 1024 * 1024;
 const CACHE_CONTROL: &str = "private, max-age=3600";
 
 /// `file` under the storyboard folder of the session's video.
-pub async fn serve(
-    app: &AppState,
-    video_id: &str,
-    session_id: &str,
-    file: &str,
-    hls_query: &str,
-) -> Result<Response, ApiError> {
+pub async fn serve(app: &AppState, video_id: &str, file: &str) -> Result<Response, ApiError> {
     let key = ObjectKey::new(format!("{}{file}", layout::storyboard_prefix(video_id)))?;
     if file == VTT_NAME {
         let body = app.storage.get(&key, None).await.map_err(not_found)?;
         let text = collect(body.stream, MAX_VTT).await?;
         let text = std::str::from_utf8(&text)
             .map_err(|_| ApiError::internal("stored storyboard is not UTF-8"))?;
-        let out = rewrite_vtt(text, session_id, hls_query)?;
+        check_vtt(text)?;
+        let out = text.to_owned();
         return Ok((
             StatusCode::OK,
             [
@@ -90,57 +84,41 @@ fn is_timing(line: &str) -> bool {
     })
 }
 
-/// The stored VTT for a session: each `sprite_NNN.jpg#xywh=…` becomes
-/// `/hls/{session}/storyboard/sprite_NNN.jpg?{query}#xywh=…`.
-pub fn rewrite_vtt(text: &str, session_id: &str, hls_query: &str) -> Result<String, ApiError> {
+/// The stored VTT is served as stored once every line is one the
+/// transcoder writes: sprite names are relative, so they resolve under the
+/// session's signed path, and nothing else may point anywhere.
+pub fn check_vtt(text: &str) -> Result<(), ApiError> {
     let refuse = || ApiError::internal("stored storyboard has a line that is not ours");
     let mut lines = text.lines();
-    if lines.next() != Some("WEBVTT") {
+    if lines.next() != Some("WEBVTT") || text.contains('\r') {
         return Err(refuse());
     }
-    let mut out = String::with_capacity(text.len() * 2);
-    out.push_str("WEBVTT\n");
-    let prefix = format!("{}{DIR}/", hls_prefix(session_id));
     for line in lines {
         if line.is_empty() || is_timing(line) {
-            out.push_str(line);
-        } else {
-            let (name, xywh) = line.split_once("#xywh=").ok_or_else(refuse)?;
-            let numbers: Vec<&str> = xywh.split(',').collect();
-            let plain = numbers.len() == 4
-                && numbers.iter().all(|n| {
-                    !n.is_empty() && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit())
-                });
-            if !is_sheet_name(name) || !plain {
-                return Err(refuse());
-            }
-            out.push_str(&format!("{prefix}{name}?{hls_query}#xywh={xywh}"));
+            continue;
         }
-        out.push('\n');
+        let (name, xywh) = line.split_once("#xywh=").ok_or_else(refuse)?;
+        let numbers: Vec<&str> = xywh.split(',').collect();
+        let plain = numbers.len() == 4
+            && numbers
+                .iter()
+                .all(|n| !n.is_empty() && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit()));
+        if !is_sheet_name(name) || !plain {
+            return Err(refuse());
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const SID: &str = "0123456789abcdef0123456789abcdef";
-
     #[test]
-    fn every_cue_gets_a_signed_sprite_url() {
+    fn what_the_transcoder_writes_passes() {
         let stored = "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nsprite_000.jpg#xywh=0,0,160,90\n\n\
                       00:00:02.000 --> 00:00:03.500\nsprite_001.jpg#xywh=160,0,160,90\n";
-        let out = rewrite_vtt(stored, SID, "exp=1&sig=abc").unwrap();
-        assert_eq!(
-            out,
-            format!(
-                "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n\
-                 /hls/{SID}/storyboard/sprite_000.jpg?exp=1&sig=abc#xywh=0,0,160,90\n\n\
-                 00:00:02.000 --> 00:00:03.500\n\
-                 /hls/{SID}/storyboard/sprite_001.jpg?exp=1&sig=abc#xywh=160,0,160,90\n"
-            )
-        );
+        assert!(check_vtt(stored).is_ok());
     }
 
     #[test]
@@ -155,8 +133,10 @@ mod tests {
             "WEBVTT\n\nsprite_000.jpg#xywh=0,0,1\n",
             "WEBVTT\n\nsprite_000.jpg#xywh=0,0,1,1&x\n",
             "WEBVTT\n\nsprite_000.jpg\n",
+            "WEBVTT\r\n\nsprite_000.jpg#xywh=0,0,1,1\n",
+            "WEBVTT\n\n/hls/x/sprite_000.jpg#xywh=0,0,1,1\n",
         ] {
-            assert!(rewrite_vtt(bad, SID, "exp=1&sig=a").is_err(), "{bad:?}");
+            assert!(check_vtt(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -1,6 +1,6 @@
 //! A session's caption tracks: the subtitle media playlist (its segment
-//! URIs signed like every other) and WebVTT segments cut on demand from the
-//! stored track, aligned with the video's own segments.
+//! names relative, like every other) and WebVTT segments cut on demand from
+//! the stored track, aligned with the video's own segments.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,7 +9,6 @@ use m3u8_rs::Playlist;
 use super::{playlist_response, rewrite, AppState};
 use crate::captions::{self, segments, Timeline};
 use crate::error::ApiError;
-use crate::playback::hls_prefix;
 use crate::storage::ObjectKey;
 use crate::videos::layout;
 
@@ -17,7 +16,7 @@ use crate::videos::layout;
 async fn timeline(app: &AppState, video_id: &str) -> Result<Timeline, ApiError> {
     let prefix = layout::hls_prefix(video_id);
     let master = rewrite::load(app, &ObjectKey::new(format!("{prefix}master.m3u8"))?).await?;
-    let Playlist::MasterPlaylist(master) = &*master else {
+    let Playlist::MasterPlaylist(master) = &master.playlist else {
         return Err(ApiError::internal(
             "stored master playlist is of the wrong kind",
         ));
@@ -29,7 +28,7 @@ async fn timeline(app: &AppState, video_id: &str) -> Result<Timeline, ApiError> 
         .ok_or_else(|| ApiError::internal("stored master playlist has no variant"))?;
     // A relative name the transcoder wrote; the key check refuses `..`.
     let key = ObjectKey::new(format!("{prefix}{}", variant.uri))?;
-    match &*rewrite::load(app, &key).await? {
+    match &rewrite::load(app, &key).await?.playlist {
         Playlist::MediaPlaylist(media) => Ok(Timeline::of(media)),
         Playlist::MasterPlaylist(_) => Err(ApiError::internal(
             "stored variant playlist is of the wrong kind",
@@ -40,24 +39,17 @@ async fn timeline(app: &AppState, video_id: &str) -> Result<Timeline, ApiError> 
 /// `index.m3u8` or `seg_NNNNN.vtt` of the track in `lang`, for a live session.
 pub(super) async fn serve(
     app: &AppState,
-    session_id: &str,
     video_id: &str,
     lang: &str,
     file: &str,
-    exp: u64,
 ) -> Result<Response, ApiError> {
     let track = captions::model::find(&app.db, video_id, lang)
         .await?
         .ok_or_else(|| ApiError::not_found("caption track"))?;
     let timeline = timeline(app, video_id).await?;
     if file == "index.m3u8" {
-        let hls_query = app
-            .url_signer
-            .query(&hls_prefix(session_id), session_id, exp)
-            .map_err(ApiError::internal)?;
-        let dir = format!("subs/{lang}/");
-        // Signed and checked by the same rewrite as every video playlist.
-        let body = rewrite::rewrite_media(&timeline.playlist(), session_id, &dir, &hls_query, "")?;
+        // Checked by the same template as every video playlist; no keys.
+        let body = rewrite::Template::of(&timeline.playlist())?.render("", "");
         return Ok(playlist_response(body));
     }
     let index = segments::segment_index(file).ok_or_else(|| ApiError::not_found("file"))?;
