@@ -76,7 +76,7 @@ async fn no_route_ever_returns_the_uploaded_mp4() {
     let learner_token = app.learner_in(&course).await.token;
     let session = api.playback(&learner_token, &video).await;
     let (sid, master_url) = (session.session_id, session.master_url);
-    let (base, token) = split_token(&master_url);
+    let (base, hls_token) = split_token(&master_url);
     let admin_token = app.user("admin").await.token;
     let owner_token = token.clone();
 
@@ -119,7 +119,7 @@ async fn no_route_ever_returns_the_uploaded_mp4() {
                     .replace("{file}", file)
                     .replace("{lang}", "en");
                 paths.insert(path.replace("{token}", "x"));
-                paths.insert(path.replace("{token}", &token));
+                paths.insert(path.replace("{token}", &hls_token));
             }
         }
     }

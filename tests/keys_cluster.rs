@@ -143,8 +143,8 @@ async fn two_nodes_share_rotated_signing_and_url_keys_without_a_restart() {
     let old_token = c.learner.token.clone();
     assert_eq!(me_status(api_b, &old_token).await, 200);
     let old_master = a.playback(&c.learner, &video).await.master_url;
-    let (old_base, old_token) = common::hls::split_token(&old_master);
-    assert!(old_token.contains(".0."), "version 0: {old_master}");
+    let (old_base, old_path_token) = common::hls::split_token(&old_master);
+    assert!(old_path_token.contains(".0."), "version 0: {old_master}");
     assert_eq!(api_b.anonymous_get(&old_master).await.status(), 200);
 
     // Rotate the signing key against the database; no node restarts.
@@ -203,17 +203,17 @@ async fn two_nodes_share_rotated_signing_and_url_keys_without_a_restart() {
         "B's key route checks kv=1 and the new kid"
     );
     let new_master = a.playback(&c.learner, &video).await.master_url;
-    let (new_base, new_token) = common::hls::split_token(&new_master);
-    assert!(new_token.contains(".1."), "{new_master}");
+    let (new_base, new_path_token) = common::hls::split_token(&new_master);
+    assert!(new_path_token.contains(".1."), "{new_master}");
     assert_eq!(
         api_b.anonymous_get(&new_master).await.status(),
         200,
         "B checks kv=1"
     );
     // A version nobody made is refused, and so is a version-1 claim on an old signature.
-    let unknown = new_master.replace(&new_token, &new_token.replacen(".1.", ".9.", 1));
+    let unknown = new_master.replace(&new_path_token, &new_path_token.replacen(".1.", ".9.", 1));
     assert_eq!(api_b.anonymous_get(&unknown).await.status(), 403);
-    let claimed = old_master.replace(&old_token, &old_token.replacen(".0.", ".1.", 1));
+    let claimed = old_master.replace(&old_path_token, &old_path_token.replacen(".0.", ".1.", 1));
     assert_eq!(api_b.anonymous_get(&claimed).await.status(), 403);
     assert!(new_base != old_base);
 }
