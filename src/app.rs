@@ -20,6 +20,8 @@ pub struct App {
     pub config: Config,
     pub db: Db,
     pub storage: Arc<dyn ObjectStore>,
+    /// Small immutable objects (segments) kept in memory under a budget.
+    pub hot_segments: crate::storage::HotObjects,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Mints access tokens (login, refresh).
     pub tokens: Arc<TokenIssuer>,

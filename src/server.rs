@@ -142,10 +142,12 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, StartError> {
         config.identity.playback_starts_per_minute,
         Arc::new(SystemClock),
     );
+    let hot_segments = crate::storage::HotObjects::new(config.segment_cache_bytes, MAX_HOT_SEGMENT);
     Ok(Arc::new(App {
         config,
         db,
         storage: store,
+        hot_segments,
         metrics: crate::telemetry::install_metrics(),
         tokens,
         keyring,
@@ -171,6 +173,10 @@ pub struct Crypto {
 }
 
 /// Issuer and audience of locally minted access tokens.
+/// Segments larger than this always stream from storage (a 6 s segment of
+/// 1080p at 8 Mb/s is 6 MB).
+const MAX_HOT_SEGMENT: u64 = 16 << 20;
+
 pub const TOKEN_ISSUER: &str = "sealcast";
 pub const TOKEN_AUDIENCE: &str = "sealcast-api";
 

@@ -151,6 +151,8 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     pub database_url: String,
     pub storage: StorageConfig,
+    /// Bytes of encrypted segments kept in memory (`HotObjects`).
+    pub segment_cache_bytes: usize,
     pub log_format: LogFormat,
     pub cors_origins: Vec<String>,
     pub tls: Option<TlsConfig>,
@@ -204,6 +206,7 @@ impl Config {
             web_dir: checks::given("web_dir", server.web_dir.clone())?,
             database_url: storage.database_url(&data_dir)?,
             storage: storage.location(&data_dir)?,
+            segment_cache_bytes: storage.segment_cache_bytes()?,
             listen: checks::given("listen", server.listen)?,
             metrics_listen: server.metrics_listen,
             log_format: server.log_format()?,

@@ -26,6 +26,10 @@ pub struct StorageArgs {
     /// Objects larger than this many MiB are uploaded to S3 in parts.
     #[arg(long, env = "SEALCAST_S3_PART_SIZE_MIB")]
     pub s3_part_size_mib: Option<u64>,
+    /// MiB of encrypted segments kept in memory, shared by every learner
+    /// watching them (0 turns it off; segments over 16 MiB always stream).
+    #[arg(long, env = "SEALCAST_SEGMENT_CACHE_MIB")]
+    pub segment_cache_mib: Option<u64>,
 }
 
 impl StorageArgs {
@@ -34,6 +38,7 @@ impl StorageArgs {
     pub(super) fn defaults() -> Self {
         Self {
             s3_part_size_mib: Some(8),
+            segment_cache_mib: Some(128),
             ..Self::default()
         }
     }
@@ -54,6 +59,18 @@ impl StorageArgs {
                 "must start with `sqlite:` or `postgres://`",
             ))
         }
+    }
+
+    /// The hot-segment budget in bytes, at most 64 GiB.
+    pub(super) fn segment_cache_bytes(&self) -> Result<usize, ConfigError> {
+        let mib = given("segment_cache_mib", self.segment_cache_mib)?;
+        if mib > 64 * 1024 {
+            return Err(ConfigError::new(
+                "segment_cache_mib",
+                "at most 65536 (64 GiB)",
+            ));
+        }
+        Ok((mib as usize) << 20)
     }
 
     pub(super) fn location(&self, data_dir: &Path) -> Result<StorageConfig, ConfigError> {

@@ -173,6 +173,7 @@ fn bad_values_name_their_setting() {
         (&["--tls-cert", "c.pem"], "tls_key"),
         (&["--tls-key", "k.pem"], "tls_cert"),
         (&["--s3-part-size-mib", "1"], "s3_part_size_mib"),
+        (&["--segment-cache-mib", "65537"], "segment_cache_mib"),
         (&["--request-timeout-secs", "0"], "request_timeout_secs"),
         (&["--shutdown-grace-secs", "3601"], "shutdown_grace_secs"),
         (&["--workers", "65"], "workers"),

@@ -3,10 +3,12 @@
 //! Objects are addressed by validated [`ObjectKey`]s, so no caller can walk
 //! out of the store with `..`, an absolute path, a NUL or a backslash. Bodies
 //! are streams in both directions: nothing here ever holds a whole object in
-//! memory (the S3 backend holds at most a few parts).
+//! memory (the S3 backend holds at most a few parts), except [`HotObjects`],
+//! which keeps small segments under a byte budget.
 
 mod config;
 mod fs;
+mod hot;
 mod key;
 mod resumable;
 mod s3;
@@ -20,6 +22,7 @@ use futures::Stream;
 
 pub use self::config::{InvalidStorageSetting, S3Options, StorageConfig};
 pub use self::fs::FsStore;
+pub use self::hot::{HotObjects, Whole};
 pub use self::key::{ObjectKey, ObjectPrefix};
 pub use self::resumable::{Appended, Checkpoints, UploadProgress, UploadedPart};
 pub use self::s3::{S3Settings, S3Store};

@@ -1,16 +1,19 @@
 //! Encrypted segments from storage: single byte ranges, ETag and
 //! conditional requests, private caching (the bytes are useless without keys,
-//! but they are still one learner's).
+//! but they are still one learner's). Whole-segment requests fill the
+//! in-memory [`HotObjects`](crate::storage::HotObjects) cache, and any
+//! request for a segment held there (ranges included) is answered from it.
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use http_range_header::{EndPosition, StartPosition};
 use sha2::{Digest, Sha256};
 
 use super::AppState;
 use crate::error::{ApiError, ErrorCode};
-use crate::storage::{ByteRange, ObjectKey, StorageError};
+use crate::storage::{ByteRange, ObjectBody, ObjectKey, StorageError, Whole};
 
 const CACHE_CONTROL: &str = "private, max-age=3600";
 
@@ -67,9 +70,18 @@ pub async fn serve(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let wanted = parse_range(headers);
+    if let Some(bytes) = app.hot_segments.cached(key) {
+        return Ok(from_memory(key, headers, wanted, bytes));
+    }
     let range = match wanted {
-        Wanted::Whole => None,
-        Wanted::From(start, end) => Some(ByteRange { start, end }),
+        Wanted::Whole => {
+            return match app.hot_segments.whole(app.storage.as_ref(), key).await {
+                Ok(Whole::Cached(bytes)) => Ok(from_memory(key, headers, wanted, bytes)),
+                Ok(Whole::Stream(body)) => Ok(streamed(key, headers, false, body)),
+                Err(err) => Err(not_found_or(err)),
+            };
+        }
+        Wanted::From(start, end) => ByteRange { start, end },
         Wanted::Suffix(n) => {
             let size = app
                 .storage
@@ -77,22 +89,79 @@ pub async fn serve(
                 .await?
                 .ok_or_else(|| ApiError::not_found("file"))?
                 .size;
-            Some(ByteRange {
+            ByteRange {
                 start: size.saturating_sub(n),
                 end: None,
-            })
+            }
         }
     };
-    let body = match app.storage.get(key, range).await {
-        Ok(body) => body,
+    match app.storage.get(key, Some(range)).await {
+        Ok(body) => Ok(streamed(key, headers, true, body)),
         Err(StorageError::InvalidRange) => {
             let size = app.storage.head(key).await?.map_or(0, |m| m.size);
-            return Ok(not_satisfiable(size));
+            Ok(not_satisfiable(size))
         }
-        Err(StorageError::NotFound) => return Err(ApiError::not_found("file")),
-        Err(err) => return Err(err.into()),
+        Err(err) => Err(not_found_or(err)),
+    }
+}
+
+fn not_found_or(err: StorageError) -> ApiError {
+    match err {
+        StorageError::NotFound => ApiError::not_found("file"),
+        err => err.into(),
+    }
+}
+
+/// A segment held in memory: the whole of it or one range, sliced from the
+/// shared bytes (no copy).
+fn from_memory(key: &ObjectKey, headers: &HeaderMap, wanted: Wanted, bytes: Bytes) -> Response {
+    let size = bytes.len() as u64;
+    let range = match wanted {
+        Wanted::Whole => None,
+        Wanted::From(start, end) => Some(ByteRange { start, end }),
+        Wanted::Suffix(n) => Some(ByteRange {
+            start: size.saturating_sub(n),
+            end: None,
+        }),
     };
-    let tag = etag(key, body.size);
+    let Some((start, end)) = range.map_or(Some((0, size.saturating_sub(1))), |r| r.clamp(size))
+    else {
+        return not_satisfiable(size);
+    };
+    let body = if size == 0 {
+        bytes
+    } else {
+        bytes.slice(start as usize..=end as usize)
+    };
+    let parts = Parts {
+        size,
+        range: (start, end),
+        len: body.len() as u64,
+        partial: range.is_some(),
+    };
+    respond(key, headers, parts, Body::from(body))
+}
+
+fn streamed(key: &ObjectKey, headers: &HeaderMap, partial: bool, body: ObjectBody) -> Response {
+    let parts = Parts {
+        size: body.size,
+        range: body.range,
+        len: body.len(),
+        partial,
+    };
+    respond(key, headers, parts, Body::from_stream(body.stream))
+}
+
+/// What the headers of a segment response say about its body.
+struct Parts {
+    size: u64,
+    range: (u64, u64),
+    len: u64,
+    partial: bool,
+}
+
+fn respond(key: &ObjectKey, headers: &HeaderMap, parts: Parts, body: Body) -> Response {
+    let tag = etag(key, parts.size);
     let mut out = HeaderMap::new();
     out.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp2t"));
     out.insert(
@@ -106,21 +175,19 @@ pub async fn serve(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
     if matches {
-        return Ok((StatusCode::NOT_MODIFIED, out).into_response());
+        return (StatusCode::NOT_MODIFIED, out).into_response();
     }
-    out.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    let status = if range.is_some() {
-        let (start, end) = body.range;
-        let value = format!("bytes {start}-{end}/{}", body.size);
-        out.insert(
-            header::CONTENT_RANGE,
-            HeaderValue::from_str(&value).expect("numbers are header-safe"),
-        );
-        StatusCode::PARTIAL_CONTENT
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, out, Body::from_stream(body.stream)).into_response())
+    out.insert(header::CONTENT_LENGTH, HeaderValue::from(parts.len));
+    if !parts.partial {
+        return (StatusCode::OK, out, body).into_response();
+    }
+    let (start, end) = parts.range;
+    let value = format!("bytes {start}-{end}/{}", parts.size);
+    out.insert(
+        header::CONTENT_RANGE,
+        HeaderValue::from_str(&value).expect("numbers are header-safe"),
+    );
+    (StatusCode::PARTIAL_CONTENT, out, body).into_response()
 }
 
 #[cfg(test)]
