@@ -1,8 +1,7 @@
 //! Segment encryption: AES-128-CBC with PKCS#7 padding over the whole
 //! segment, as HLS `METHOD=AES-128` requires.
 //!
-//! The `aes` crate picks AES-NI at run time when the CPU has it;
-//! [`encrypt_segments`] keeps it busy with several chains at once.
+//! The `aes` crate picks AES-NI at run time when the CPU has it.
 
 use std::fmt;
 
@@ -126,51 +125,6 @@ pub fn encrypt_segment(key: &[u8; 16], iv: &[u8; 16], mut data: Vec<u8>) -> Vec<
     data
 }
 
-/// Encrypt several segments under one key at once (AES-128-CBC, PKCS#7
-/// each, with its own IV); the same bytes as [`encrypt_segment`] on each.
-///
-/// One CBC chain is a dependency chain: each block waits for the previous
-/// one's ciphertext, so a single segment runs at the latency of AES-NI, not
-/// its throughput. The rungs' segments of one index share their key, so
-/// they are encrypted as up to eight independent chains in lockstep, each
-/// step one eight-block call the CPU pipelines (lanes past the end of a
-/// shorter segment carry zeros and are thrown away).
-pub fn encrypt_segments(key: &[u8; 16], segments: Vec<([u8; 16], Vec<u8>)>) -> Vec<Vec<u8>> {
-    use aes::cipher::{BlockEncrypt, KeyInit};
-    const LANES: usize = 8;
-    let cipher = aes::Aes128::new(key.into());
-    let mut out = Vec::with_capacity(segments.len());
-    let mut segments = segments.into_iter().peekable();
-    while segments.peek().is_some() {
-        let mut group: Vec<([u8; 16], Vec<u8>)> = segments.by_ref().take(LANES).collect();
-        for (_, data) in &mut group {
-            let pad = 16 - data.len() % 16;
-            data.resize(data.len() + pad, pad as u8);
-        }
-        let steps = group.iter().map(|(_, d)| d.len() / 16).max().unwrap_or(0);
-        let mut blocks = [aes::Block::default(); LANES];
-        for step in 0..steps {
-            let at = step * 16;
-            for (lane, (prev, data)) in group.iter().enumerate() {
-                if let Some(plain) = data.get(at..at + 16) {
-                    let plain = u128::from_ne_bytes(plain.try_into().expect("16 bytes"));
-                    let xored = plain ^ u128::from_ne_bytes(*prev);
-                    blocks[lane].copy_from_slice(&xored.to_ne_bytes());
-                }
-            }
-            cipher.encrypt_blocks(&mut blocks);
-            for (lane, (prev, data)) in group.iter_mut().enumerate() {
-                if let Some(slot) = data.get_mut(at..at + 16) {
-                    slot.copy_from_slice(&blocks[lane]);
-                    prev.copy_from_slice(&blocks[lane]);
-                }
-            }
-        }
-        out.extend(group.into_iter().map(|(_, data)| data));
-    }
-    out
-}
-
 /// Decrypt a segment produced by [`encrypt_segment`]. Returns `None` when
 /// the padding is invalid (wrong key or IV, or a damaged segment).
 pub fn decrypt_segment(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Option<Vec<u8>> {
@@ -194,26 +148,6 @@ mod tests {
             if len > 0 {
                 assert_ne!(&enc[..len], &plain[..]);
             }
-            assert_eq!(decrypt_segment(&k.key, &iv, &enc).unwrap(), plain);
-        }
-    }
-
-    #[test]
-    fn segments_encrypted_together_are_each_what_alone_would_give() {
-        let k = ContentKey::generate();
-        // More than one group of lanes, unequal lengths, an empty one.
-        let lens = [0usize, 1, 15, 16, 17, 4000, 188 * 7, 100_000, 33, 64, 5];
-        let segs: Vec<([u8; 16], Vec<u8>)> = lens
-            .iter()
-            .map(|&len| {
-                let data = (0..len).map(|i| (i * 13 + len) as u8).collect();
-                (SegmentIv::generate().0, data)
-            })
-            .collect();
-        let together = encrypt_segments(&k.key, segs.clone());
-        assert_eq!(together.len(), segs.len());
-        for ((iv, plain), enc) in segs.into_iter().zip(together) {
-            assert_eq!(enc, encrypt_segment(&k.key, &iv, plain.clone()));
             assert_eq!(decrypt_segment(&k.key, &iv, &enc).unwrap(), plain);
         }
     }

@@ -48,9 +48,7 @@ mod storyboard;
 /// every segment, which subtitle segments' `X-TIMESTAMP-MAP` must name.
 pub const TS_PREROLL_90K: i64 = 126_000;
 
-pub use crypto::{
-    decrypt_segment, encrypt_segment, encrypt_segments, ContentKey, KeyId, SegmentIv,
-};
+pub use crypto::{decrypt_segment, encrypt_segment, ContentKey, KeyId, SegmentIv};
 pub use error::{ErrorKind, SinkError, TranscodeError};
 pub use ladder::{display_size, plan_ladder, Rendition, Rung};
 pub use options::{CopyTop, TranscodeOptions, X264_PRESETS};

@@ -3,15 +3,8 @@
 //! exposes little, shared by all rungs), encryption of each finished
 //! segment with its key and its own random IV, storage, and a tally of what
 //! every rung produced.
-//!
-//! A segment waits until every rung has delivered the segment of that
-//! index (the rungs run in near lockstep off one decode), so the index's
-//! segments, which share a key, are encrypted together as parallel CBC
-//! chains ([`encrypt_segments`]).
 
-use std::collections::BTreeMap;
-
-use crate::crypto::{encrypt_segments, ContentKey, SegmentIv};
+use crate::crypto::{encrypt_segment, ContentKey, SegmentIv};
 use crate::error::TranscodeError;
 use crate::ladder::Rendition;
 use crate::playlist::segment_path;
@@ -28,8 +21,6 @@ pub(super) struct Sealer<'s> {
     sealed: Vec<Vec<Option<Sealed>>>,
     /// Per rung, once finished: its codec string and segment count.
     done: Vec<Option<(String, usize)>>,
-    /// Segments delivered and not yet sealed, by index: (rung, bytes).
-    pending: BTreeMap<usize, Vec<(usize, Vec<u8>)>>,
 }
 
 impl<'s> Sealer<'s> {
@@ -45,7 +36,6 @@ impl<'s> Sealer<'s> {
             rotate_every: rotate_every as usize,
             sealed: vec![Vec::new(); renditions.len()],
             done: vec![None; renditions.len()],
-            pending: BTreeMap::new(),
         }
     }
 
@@ -63,27 +53,13 @@ impl<'s> Sealer<'s> {
     /// One result from a rung; a rung's failure becomes the job's error.
     pub(super) fn handle(&mut self, ev: Event) -> Result<(), TranscodeError> {
         match ev {
-            Event::Segment { rung, index, bytes } => {
-                let waiting = self.pending.entry(index).or_default();
-                waiting.push((rung, bytes));
-                if waiting.len() == self.names.len() {
-                    self.seal(index)?;
-                }
-                Ok(())
-            }
+            Event::Segment { rung, index, bytes } => self.seal(rung, index, bytes),
             Event::Done {
                 rung,
                 codecs,
                 segments,
             } => {
                 self.done[rung] = Some((codecs, segments));
-                if self.done.iter().all(Option::is_some) {
-                    // A rung that stopped short leaves indexes incomplete;
-                    // seal what came (`check_complete` names the short rung).
-                    while let Some(&index) = self.pending.keys().next() {
-                        self.seal(index)?;
-                    }
-                }
                 Ok(())
             }
             Event::Failed { error } => Err(error),
@@ -161,29 +137,23 @@ impl<'s> Sealer<'s> {
             .unwrap_or_default()
     }
 
-    /// Encrypts and stores the segments of `index` that have come.
-    fn seal(&mut self, index: usize) -> Result<(), TranscodeError> {
-        let waiting = self.pending.remove(&index).unwrap_or_default();
+    fn seal(&mut self, rung: usize, index: usize, bytes: Vec<u8>) -> Result<(), TranscodeError> {
         let (key, _) = self
             .keys
             .get(index / self.rotate_every)
             .ok_or_else(|| TranscodeError::Encoder(format!("segment {index} has no key")))?;
-        let ivs: Vec<SegmentIv> = waiting.iter().map(|_| SegmentIv::generate()).collect();
-        let (rungs, plain): (Vec<usize>, Vec<Vec<u8>>) = waiting.into_iter().unzip();
-        let chains = ivs.iter().map(|iv| iv.0).zip(plain).collect();
-        let sealed = encrypt_segments(&key.key, chains);
-        for ((rung, iv), enc) in rungs.into_iter().zip(ivs).zip(sealed) {
-            self.sink
-                .put(&segment_path(&self.names[rung], index), &enc)?;
-            let of_rung = &mut self.sealed[rung];
-            if of_rung.len() <= index {
-                of_rung.resize(index + 1, None);
-            }
-            of_rung[index] = Some(Sealed {
-                iv,
-                size: enc.len(),
-            });
+        let iv = SegmentIv::generate();
+        let enc = encrypt_segment(&key.key, &iv.0, bytes);
+        self.sink
+            .put(&segment_path(&self.names[rung], index), &enc)?;
+        let sealed = &mut self.sealed[rung];
+        if sealed.len() <= index {
+            sealed.resize(index + 1, None);
         }
+        sealed[index] = Some(Sealed {
+            iv,
+            size: enc.len(),
+        });
         Ok(())
     }
 }
