@@ -124,7 +124,10 @@ mod tests {
         assert_eq!(first.len(), 1000);
         // Gone from the store, still served: the second read came from memory.
         store.delete(&key).await.unwrap();
-        assert!(matches!(store.get(&key, None).await, Err(StorageError::NotFound)));
+        assert!(matches!(
+            store.get(&key, None).await,
+            Err(StorageError::NotFound)
+        ));
         let Whole::Cached(again) = hot.whole(&store, &key).await.unwrap() else {
             panic!("a hit");
         };
