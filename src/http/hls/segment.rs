@@ -139,7 +139,18 @@ fn from_memory(key: &ObjectKey, headers: &HeaderMap, wanted: Wanted, bytes: Byte
         len: body.len() as u64,
         partial: range.is_some(),
     };
-    respond(key, headers, parts, Body::from(body))
+    respond(key, headers, parts, in_chunks(body))
+}
+
+/// Bytes sent from memory go out in 64 KiB slices (no copy): hyper copies
+/// each body chunk into the connection's write buffer, which would otherwise
+/// grow to a whole segment and stay that size for the connection's life.
+fn in_chunks(bytes: Bytes) -> Body {
+    const CHUNK: usize = 64 * 1024;
+    let chunks = (0..bytes.len())
+        .step_by(CHUNK)
+        .map(move |at| Ok::<_, std::io::Error>(bytes.slice(at..(at + CHUNK).min(bytes.len()))));
+    Body::from_stream(futures::stream::iter(chunks.collect::<Vec<_>>()))
 }
 
 fn streamed(key: &ObjectKey, headers: &HeaderMap, partial: bool, body: ObjectBody) -> Response {
