@@ -42,6 +42,7 @@ bench: build
 	rm -f $(BENCH_RESULTS)
 	SEALCAST_BENCH_RESULTS=$(BENCH_RESULTS) cargo run --release --example keys_bench
 	SEALCAST_BENCH_RESULTS=$(BENCH_RESULTS) cargo run --release --example cluster_bench
+	SEALCAST_BENCH_RESULTS=$(BENCH_RESULTS) cargo run --release --example viewers_bench
 	SEALCAST_BENCH_RESULTS=$(BENCH_RESULTS) bench/transcode/ladder.sh
 	SEALCAST_BENCH_RESULTS=$(BENCH_RESULTS) bench/transcode/crypto.sh
 	bench/transcode/copy.sh

@@ -325,3 +325,10 @@ pub fn record(
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     writeln!(file, "{line}").unwrap();
 }
+
+impl Server {
+    /// The server process's id (for its /proc figures).
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
