@@ -58,49 +58,6 @@ async fn load(urls: &[String], token: &str, secs: u64, conns: u64, wrk: bool) ->
     total
 }
 
-/// Uploads `bytes` through tus on `base` into `course`; the video id.
-async fn upload(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    course: &str,
-    bytes: &[u8],
-) -> String {
-    use base64::Engine;
-    let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
-    let created = http
-        .post(format!("{base}/api/v1/uploads"))
-        .bearer_auth(token)
-        .header("tus-resumable", "1.0.0")
-        .header("upload-length", bytes.len().to_string())
-        .header(
-            "upload-metadata",
-            format!(
-                "filename {},course_id {},title {}",
-                b64("b.mp4"),
-                b64(course),
-                b64("Bench")
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let path = created.headers()["location"].to_str().unwrap().to_string();
-    let done = http
-        .patch(format!("{base}{path}"))
-        .bearer_auth(token)
-        .header("tus-resumable", "1.0.0")
-        .header("upload-offset", "0")
-        .header("content-type", "application/offset+octet-stream")
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), 204);
-    path.rsplit('/').next().unwrap().to_string()
-}
-
 /// Waits until every video is ready; fails on any failed one.
 async fn all_ready(http: &reqwest::Client, base: &str, token: &str, videos: &[String]) {
     let mut pending: Vec<&String> = videos.iter().collect();
@@ -324,7 +281,7 @@ async fn main() {
         let t0 = Instant::now();
         let mut videos = Vec::new();
         for _ in 0..jobs {
-            videos.push(upload(&http, &a, &creator, &course, &clip).await);
+            videos.push(common::tus_upload(&http, &a, &creator, &course, clip.clone()).await);
         }
         all_ready(&http, &a, &creator, &videos).await;
         let rate = jobs as f64 / t0.elapsed().as_secs_f64() * 60.0;

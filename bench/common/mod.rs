@@ -332,3 +332,46 @@ impl Server {
         self.0.id()
     }
 }
+
+/// Uploads `bytes` through tus on `base` into `course` in one PATCH, as
+/// `token`; the video id (the upload id).
+pub async fn tus_upload(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    course: &str,
+    bytes: Vec<u8>,
+) -> String {
+    let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
+    let created = http
+        .post(format!("{base}/api/v1/uploads"))
+        .bearer_auth(token)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", bytes.len().to_string())
+        .header(
+            "upload-metadata",
+            format!(
+                "filename {},course_id {},title {}",
+                b64("bench.mp4"),
+                b64(course),
+                b64("Bench")
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "{:?}", created.text().await);
+    let path = created.headers()["location"].to_str().unwrap().to_string();
+    let done = http
+        .patch(format!("{base}{path}"))
+        .bearer_auth(token)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-offset", "0")
+        .header("content-type", "application/offset+octet-stream")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 204, "{:?}", done.text().await);
+    path.rsplit('/').next().unwrap().to_string()
+}

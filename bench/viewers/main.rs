@@ -510,39 +510,7 @@ async fn upload_ready(
     course: &str,
     bytes: Vec<u8>,
 ) -> String {
-    use base64::Engine;
-    let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
-    let created = http
-        .post(format!("{base}/api/v1/uploads"))
-        .bearer_auth(token)
-        .header("tus-resumable", "1.0.0")
-        .header("upload-length", bytes.len().to_string())
-        .header(
-            "upload-metadata",
-            format!(
-                "filename {},course_id {},title {}",
-                b64("viewers.mp4"),
-                b64(course),
-                b64("Viewers bench")
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201, "{:?}", created.text().await);
-    let path = created.headers()["location"].to_str().unwrap().to_string();
-    let done = http
-        .patch(format!("{base}{path}"))
-        .bearer_auth(token)
-        .header("tus-resumable", "1.0.0")
-        .header("upload-offset", "0")
-        .header("content-type", "application/offset+octet-stream")
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), 204, "{:?}", done.text().await);
-    let id = path.rsplit('/').next().unwrap().to_string();
+    let id = common::tus_upload(http, base, token, course, bytes).await;
     let deadline = Instant::now() + Duration::from_secs(1800);
     loop {
         let v: Value = http
