@@ -38,7 +38,9 @@ test-web: web
 # bench/RESULTS.md and bench/charts/ratios.png from what they recorded
 # (release build; about an hour; by hand, not in `test`).
 BENCH_RESULTS := $(CURDIR)/target/bench/results.jsonl
-bench: build
+bench:
+	scripts/setup.sh --bench
+	cargo build --release --bin sealcast
 	rm -f $(BENCH_RESULTS)
 	SEALCAST_BENCH_RESULTS=$(BENCH_RESULTS) cargo run --release --example keys_bench
 	SEALCAST_BENCH_RESULTS=$(BENCH_RESULTS) cargo run --release --example cluster_bench

@@ -6,11 +6,15 @@
 #                             CLIs, PostgreSQL's server binaries, kill/pgrep/ps
 #                             (procps), runuser (util-linux), Debian's chromium for
 #                             the browser tests, rustfmt and clippy, Garage (S3)
+#   scripts/setup.sh --bench  also what `make bench` runs its peers with: nginx-light
+#                             (static sendfile), wrk, curl, sqlite3, python3's
+#                             cryptography, and @tus/server (bench/edge, `npm ci`)
 # Both also install the web app's npm packages (player-demo/) with `npm ci`.
 set -euo pipefail
 
-want_test=0
+want_test=0 want_bench=0
 [[ "${1:-}" == "--test" ]] && want_test=1
+[[ "${1:-}" == "--bench" ]] && want_test=1 want_bench=1
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 sudo_cmd=""
 [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
@@ -25,6 +29,7 @@ if (( want_test )); then
   # `standardwebhooks` package that verifies webhook signatures independently.
   packages+=(ffmpeg postgresql procps util-linux chromium openssl python3-venv)
 fi
+(( want_bench )) && packages+=(nginx-light wrk curl sqlite3 python3-cryptography)
 # The web app is built with the machine's Node.js: Debian 12's own (18.20) is enough.
 command -v node >/dev/null || packages+=(nodejs)
 command -v npm >/dev/null || packages+=(npm)
@@ -72,5 +77,9 @@ fi
 if (( want_test )); then
   # The real tus client (tus-js-client) the upload tests drive, pinned by the lock file.
   (cd "$repo_root/tests/node" && npm ci --no-audit --no-fund --silent)
+fi
+if (( want_bench )); then
+  # The Node tus reference (@tus/server) bench/edge/uploads.sh compares against.
+  (cd "$repo_root/bench/edge" && npm ci --no-audit --no-fund --silent)
 fi
 echo "setup: ready"
