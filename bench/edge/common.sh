@@ -55,7 +55,10 @@ start_nginx() {
     [ -x "$nginx" ] || { echo "bench needs nginx (apt-get install nginx-light)" >&2; exit 1; }
     port=$(free_port)
     mkdir -p "$WORK/nginx"
+    # sealcast keeps its data dir private (0700), so nginx's workers run as
+    # the user who owns it, not as nginx's default unprivileged user.
     cat > "$WORK/nginx/nginx.conf" <<CONF
+user $(id -un);
 worker_processes auto;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log;
