@@ -1,5 +1,7 @@
 //! Revocation against the real server: ending a session, a video, an
-//! enrollment or a user bites the very next key request, on every node,
+//! enrollment or a user bites the very next key request on the node that
+//! wrote it, and on every other node the next one after it heard the
+//! revocation bus (key servers remember granting sessions under its epoch),
 //! and on PostgreSQL too.
 
 mod common;
@@ -7,10 +9,22 @@ mod common;
 use common::{assert_error, Api, AtRest, Login, Postgres, TestApp};
 use serde_json::json;
 
-/// The very next key request after a revocation is denied with `code`:
-/// no cache, no grace period, on whichever node answers.
-async fn next_key_request_denied(api: &Api, url: &str, token: &str, code: &str) {
-    assert_error(api.key(url, Some(token)).await, 403, code).await;
+/// After a revocation written through `writer`: once `node` has heard of it
+/// (its revocation epoch reached the writer's), its very next key request is
+/// denied with `code`. No grace period beyond hearing.
+async fn next_key_request_denied(writer: &Api, node: &Api, url: &str, token: &str, code: &str) {
+    node.heard_revocation(writer.revocation_epoch().await).await;
+    assert_error(node.key(url, Some(token)).await, 403, code).await;
+}
+
+/// How many key requests `node` answered from its remembered sessions.
+async fn session_cache_hits(node: &Api) -> u64 {
+    let text = node.anonymous_get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("sealcast_cache_requests_total{cache=\"key_sessions\",result=\"hit\"} ")
+        })
+        .map_or(0, |v| v.trim().parse().unwrap())
 }
 
 /// A new session of `user` on `video`, and the signed URL of its `nth` key
@@ -44,15 +58,30 @@ async fn revocation_bites_the_next_key_request_on_every_node() {
     // The key-server-only node has no API, the edge has both.
     assert_eq!(node.get("/api/v1/me", &c.learner.token).await.status(), 404);
 
-    // Session revoked (admin on node A, key request on node B).
+    // Session revoked (admin on node A, key requests on A and on node B).
+    // Twice on each node first: the second grant may come from its cache.
     let (s1, u1) = session_key(&app, &c.learner, &video, 0).await;
-    assert_eq!(node.key(&u1, Some(&c.learner.token)).await.status(), 200);
+    for _ in 0..2 {
+        assert_eq!(node.key(&u1, Some(&c.learner.token)).await.status(), 200);
+        assert_eq!(api.key(&u1, Some(&c.learner.token)).await.status(), 200);
+    }
+    assert!(
+        session_cache_hits(&node).await >= 1,
+        "node B answered a repeat from memory, so what follows tests its cache"
+    );
     let r = api.revoke(&c.admin.token, json!({"session_id": s1})).await;
     assert_eq!(
         r,
         json!({"revoked": {"kind": "session", "id": s1}, "sessions_ended": 1})
     );
-    next_key_request_denied(&node, &u1, &c.learner.token, "session_revoked").await;
+    // On the node that wrote it, the very next request, no waiting.
+    assert_error(
+        api.key(&u1, Some(&c.learner.token)).await,
+        403,
+        "session_revoked",
+    )
+    .await;
+    next_key_request_denied(api, &node, &u1, &c.learner.token, "session_revoked").await;
 
     // Video revoked: every session of that video.
     let (_, u2) = session_key(&app, &c.learner, &video, 1).await;
@@ -61,8 +90,8 @@ async fn revocation_bites_the_next_key_request_on_every_node() {
     assert_eq!(node.key(&u2, Some(&c.learner.token)).await.status(), 200);
     let r = api.revoke(&c.admin.token, json!({"video_id": video})).await;
     assert_eq!(r["sessions_ended"], 2);
-    next_key_request_denied(&node, &u2, &c.learner.token, "session_revoked").await;
-    next_key_request_denied(&node, &u2b, &c.creator.token, "session_revoked").await;
+    next_key_request_denied(api, &node, &u2, &c.learner.token, "session_revoked").await;
+    next_key_request_denied(api, &node, &u2b, &c.creator.token, "session_revoked").await;
     assert_eq!(
         node.key(&u3, Some(&c.learner.token)).await.status(),
         200,
@@ -74,7 +103,7 @@ async fn revocation_bites_the_next_key_request_on_every_node() {
         .unenroll(&c.creator.token, &c.course, &c.learner.user_id)
         .await;
     assert_eq!(r.status(), 204);
-    next_key_request_denied(&node, &u3, &c.learner.token, "session_revoked").await;
+    next_key_request_denied(api, &node, &u3, &c.learner.token, "session_revoked").await;
     // And no new session starts.
     assert_error(
         api.post(
@@ -97,7 +126,7 @@ async fn revocation_bites_the_next_key_request_on_every_node() {
         .revoke(&c.admin.token, json!({"user_id": c.learner.user_id}))
         .await;
     assert_eq!(r["revoked"]["kind"], "user");
-    next_key_request_denied(&node, &u4, &c.learner.token, "session_revoked").await;
+    next_key_request_denied(api, &node, &u4, &c.learner.token, "session_revoked").await;
     let refresh = api.refresh(&c.learner.refresh_cookie).await;
     assert_eq!(refresh.status(), 401);
 

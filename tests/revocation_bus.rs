@@ -10,14 +10,6 @@ use std::time::Duration;
 use common::{assert_error, eventually, Api, Postgres, TestApp};
 use serde_json::json;
 
-/// `sealcast_revocation_epoch` as a node's `/metrics` shows it (0 before any change).
-async fn epoch_of(api: &Api) -> i64 {
-    let text = api.anonymous_get("/metrics").await.text().await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("sealcast_revocation_epoch "))
-        .map_or(0, |v| v.trim().parse::<f64>().unwrap() as i64)
-}
-
 /// The first segment URL of a session, as its playlists name it.
 async fn first_segment(api: &Api, master_url: &str) -> String {
     common::hls::segments(api, master_url).await[0]
@@ -86,14 +78,9 @@ async fn a_revocation_on_one_node_stops_segments_on_another_once_it_hears() {
     app.api
         .revoke(&c.admin.token, json!({"session_id": playback.session_id}))
         .await;
-    let announced = epoch_of(&app.api).await;
+    let announced = app.api.revocation_epoch().await;
     assert!(announced > 0, "the revocation was announced");
-    eventually(
-        Duration::from_secs(10),
-        "node B hears the revocation",
-        || async { (epoch_of(&b).await >= announced).then_some(()) },
-    )
-    .await;
+    b.heard_revocation(announced).await;
     // Once heard, B's very next segment request is refused.
     assert_error(b.anonymous_get(&segment).await, 403, "session_ended").await;
 }

@@ -61,7 +61,11 @@ pub fn run_wrk(url: &str, token: &str, secs: u64, conns: u64) -> Option<Result_>
         .arg(url)
         .output()
         .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    parse_wrk(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Requests per second, p50, p99 and non-2xx count from wrk's `--latency` output.
+fn parse_wrk(text: &str) -> Option<Result_> {
     let ms = |v: &str| -> f64 {
         let v = v.trim();
         if let Some(x) = v.strip_suffix("us") {
@@ -374,4 +378,119 @@ pub async fn tus_upload(
         .unwrap();
     assert_eq!(done.status(), 204, "{:?}", done.text().await);
     path.rsplit('/').next().unwrap().to_string()
+}
+
+/// `{prefix}0..{prefix}{n-1}@bench.test`, learners enrolled in `course` with
+/// `password`: the first through the library, the rest with its password hash
+/// (one argon2 hash instead of n) in one transaction, as `create_user` and
+/// `enroll` write them.
+pub async fn learners(db: &Db, course: &str, prefix: &str, n: usize, password: &str) {
+    let first = create_user(
+        db,
+        &format!("{prefix}0@bench.test"),
+        password,
+        Role::Learner,
+    )
+    .await
+    .unwrap();
+    enroll(db, course, &first.id).await.unwrap();
+    let (hash, role): (String, String) =
+        sqlx::query_as("SELECT password_hash, role FROM users WHERE id = $1")
+            .bind(&first.id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let mut tx = db.pool.begin().await.unwrap();
+    for i in 1..n {
+        let (id, now) = (new_id(), now_ms());
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(format!("{prefix}{i}@bench.test"))
+        .bind(&hash)
+        .bind(&role)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO enrollments (course_id, user_id, created_at) VALUES ($1, $2, $3)")
+            .bind(course)
+            .bind(&id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// Seals and stores `n` more content keys `k1..k{n}` of `video` (the seeded
+/// `k0` is the first), as the transcoder stores its rotated keys.
+pub async fn more_keys(db: &Db, video: &str, master_pub: PathBuf, n: usize) -> Vec<String> {
+    let public = public_key_from_slice(&b64_file(master_pub)).unwrap();
+    let mut ids = Vec::new();
+    for i in 1..=n {
+        let key_id = format!("k{i}");
+        let sealed = seal(
+            &public,
+            &KeyContext {
+                video_id: video,
+                key_id: &key_id,
+            },
+            &[i as u8; 16],
+        )
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO content_keys (video_id, key_id, sealed, master_fingerprint, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(video)
+        .bind(&key_id)
+        .bind(sealed.to_base64())
+        .bind(sealed.recipient_fingerprint().to_hex())
+        .bind(now_ms())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        ids.push(key_id);
+    }
+    ids
+}
+
+/// wrk over many requests in rotation: each wrk thread walks `requests`
+/// (path and Bearer token, against `base`) in turn from its own starting
+/// point, so no URL is simply repeated. Same figures as [`run_wrk`].
+pub fn run_wrk_rotating(
+    base: &str,
+    requests: &[(String, String)],
+    secs: u64,
+    conns: u64,
+) -> Option<Result_> {
+    let dir = tempfile::tempdir().ok()?;
+    let script = dir.path().join("rotate.lua");
+    let mut lua = String::from("local reqs = {\n");
+    for (path, token) in requests {
+        lua.push_str(&format!("  {{ {:?}, {:?} }},\n", path, token));
+    }
+    lua.push_str(
+        "}\nlocal counter = 0\nlocal i = 0\n\
+         function setup(thread) counter = counter + 1; thread:set(\"start\", counter * 7919) end\n\
+         function init(args) i = start or 0 end\n\
+         function request()\n  i = i + 1\n  local r = reqs[(i % #reqs) + 1]\n\
+           return wrk.format(\"GET\", r[1], { [\"Authorization\"] = \"Bearer \" .. r[2] })\nend\n",
+    );
+    std::fs::write(&script, lua).ok()?;
+    let out = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{conns}"),
+            &format!("-d{secs}s"),
+            "--latency",
+        ])
+        .arg("-s")
+        .arg(&script)
+        .arg(base)
+        .output()
+        .ok()?;
+    parse_wrk(&String::from_utf8_lossy(&out.stdout))
 }

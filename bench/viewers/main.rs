@@ -51,8 +51,8 @@ use bytes::Bytes;
 use common::{arg, record, Better};
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 use reqwest::{Client, RequestBuilder, Url};
-use sealcast::db::{new_id, now_ms, Db};
-use sealcast::identity::{create_course, create_user, enroll, Role};
+use sealcast::db::Db;
+use sealcast::identity::{create_course, create_user, Role};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio::time::{sleep, sleep_until, Instant};
@@ -531,45 +531,6 @@ async fn upload_ready(
     }
 }
 
-/// `viewer0..viewer{n-1}@bench.test`, learners enrolled in `course`: the
-/// first through the library, the rest with its password hash (one argon2
-/// hash instead of n) in one transaction, as `create_user` and `enroll` write them.
-async fn viewers(db: &Db, course: &str, n: usize) {
-    let first = create_user(db, "viewer0@bench.test", PASSWORD, Role::Learner)
-        .await
-        .unwrap();
-    enroll(db, course, &first.id).await.unwrap();
-    let (hash, role): (String, String) =
-        sqlx::query_as("SELECT password_hash, role FROM users WHERE id = $1")
-            .bind(&first.id)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-    let mut tx = db.pool.begin().await.unwrap();
-    for i in 1..n {
-        let (id, now) = (new_id(), now_ms());
-        sqlx::query(
-            "INSERT INTO users (id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&id)
-        .bind(format!("viewer{i}@bench.test"))
-        .bind(&hash)
-        .bind(&role)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-        sqlx::query("INSERT INTO enrollments (course_id, user_id, created_at) VALUES ($1, $2, $3)")
-            .bind(course)
-            .bind(&id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-    }
-    tx.commit().await.unwrap();
-}
-
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -679,7 +640,7 @@ async fn main() {
             &course.id,
             std::fs::read(&clip).unwrap()
         ),
-        viewers(&db, &course.id, n),
+        common::learners(&db, &course.id, "viewer", n, PASSWORD),
     );
     println!(
         "setup: {clip_seconds} s clip transcoded (360p/240p, 6 s segments, key every {rotate_every} segments), {n} learners, {:.0} s",

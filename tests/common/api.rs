@@ -84,6 +84,25 @@ impl Api {
         self.send(self.http.get(self.url(path))).await
     }
 
+    /// `sealcast_revocation_epoch` as this node's `/metrics` shows it: the
+    /// newest revocation it has heard of (0 before any).
+    pub async fn revocation_epoch(&self) -> i64 {
+        let text = self.anonymous_get("/metrics").await.text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("sealcast_revocation_epoch "))
+            .map_or(0, |v| v.trim().parse::<f64>().unwrap() as i64)
+    }
+
+    /// Waits (up to 10 s) until this node has heard of revocation `epoch`.
+    pub async fn heard_revocation(&self, epoch: i64) {
+        super::eventually(
+            std::time::Duration::from_secs(10),
+            &format!("the node hears revocation epoch {epoch}"),
+            || async { (self.revocation_epoch().await >= epoch).then_some(()) },
+        )
+        .await;
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Response {
         self.send(
             self.http

@@ -1,6 +1,6 @@
 //! The checks of one key request, in the order the module docs of [`super`] give.
-//! Each step either passes or names its [`KeyErrorCode`]; nothing is cached, so a
-//! revocation bites on the very next request on every node.
+//! Each step either passes or names its [`KeyErrorCode`]. Nothing here caches access
+//! state; what the store remembers it drops when any node announces a revocation.
 
 use super::audit::KeyAuditEvent;
 use super::error::{Denial, KeyErrorCode};
@@ -57,7 +57,7 @@ pub(super) async fn serve_key(
         .check(&req.session_id)
         .map_err(|secs| Denial::retry_after(KeyErrorCode::RateLimited, secs))?;
 
-    // 4. Entitlement, fresh from the store every time.
+    // 4. Entitlement, as the store answers it now.
     entitled(entitlement)?;
 
     // 5. The key belongs to this session's video.
@@ -105,7 +105,7 @@ pub(super) async fn serve_key(
 ///
 /// Not access state: every check above still runs on every request (the
 /// session, its user, the entitlement and that the key is the session's
-/// video's are read from the store each time); this only skips the X25519
+/// video's are asked of the store each time); this only skips the X25519
 /// open, a fifth of the route's cost. The process that holds these keys
 /// holds the master key that opens every one of them anyway.
 pub(super) type OpenedKeys = BudgetCache<(String, String), Zeroizing<[u8; 16]>>;

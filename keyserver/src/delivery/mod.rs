@@ -1,8 +1,10 @@
 //! Key delivery: the axum route `GET /keys/{session_id}/{key_id}?exp=…&sig=…`.
 //!
-//! Checks, in this order, every request (nothing about sessions or entitlements is
-//! cached, so a revocation in the shared database bites on the very next key request
-//! on every node):
+//! Checks, in this order, every request. Session and entitlement come from the
+//! [`KeyStore`], which may answer from memory only under the rule its docs give (a
+//! revocation anywhere is seen by a node's next key request once the node has heard of
+//! it, within a second, and never on a node that cannot hear); this crate caches
+//! neither:
 //!
 //! 1. signed URL (`403 bad_signature` / `403 expired_signature`), verified here and
 //!    nowhere else;
@@ -32,7 +34,8 @@
 //! (by SHA-256, until their own expiry) and content keys this process opened (the
 //! X25519 open), each in a byte-budgeted [`crate::cache::BudgetCache`] with metrics.
 //!
-//! This module must never: cache session or entitlement state; return a key before all
+//! This module must never: cache session or entitlement state itself (that is the
+//! store's, under the revocation bus); return a key before all
 //! checks pass; add CORS headers (the key route is not for cross-origin scripts beyond
 //! what the root crate deliberately configures); log or echo key bytes, tokens or
 //! cookie values; or let the master secret leave [`KeyDelivery`].

@@ -1,5 +1,5 @@
 //! What the key route asks of the root crate's database: sessions, entitlements and
-//! sealed keys, read fresh on every request, and somewhere to write the audit trail.
+//! sealed keys, asked on every request, and somewhere to write the audit trail.
 
 use super::audit::KeyAuditEvent;
 use crate::custody::SealedKey;
@@ -48,7 +48,8 @@ pub enum Entitlement {
 pub struct StoreError(pub String);
 
 /// The storage the root crate implements over its database. No method may be
-/// answered from a node-local cache that could outlive a revocation by > 1 s.
+/// answered from a node-local cache that could outlive a revocation by > 1 s, or
+/// that the node which wrote the revocation would still use.
 #[async_trait]
 pub trait KeyStore: Send + Sync + 'static {
     /// Load a playback session.
@@ -67,8 +68,8 @@ pub trait KeyStore: Send + Sync + 'static {
 
     /// Everything one key request needs: the session and, if it exists, its user's
     /// entitlement and the sealed key `key_id` of its video. The default makes the
-    /// three calls above; a store may override it to answer in one round trip. The
-    /// same rule holds: read now, never from a cache.
+    /// three calls above; a store may override it to answer in one round trip, or
+    /// from what it remembers under the rule above.
     async fn lookup(
         &self,
         session_id: &str,

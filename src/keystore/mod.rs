@@ -1,17 +1,25 @@
 //! [`DbKeyStore`]: the key server's view of the shared database.
 //!
-//! Every method is one indexed query against the database every node shares,
-//! with no node-local cache, so a revocation written by any node is seen by
-//! the very next key request on every other node. Content keys leave the
-//! database sealed; only `KeyDelivery` (which owns the master private key)
-//! opens them.
+//! A key request reads the session, its user's entitlement and the sealed key
+//! in one indexed query, unless this node remembers a granting answer for the
+//! session under a revocation epoch that is still current ([`cache`]): a
+//! revocation written by any node is seen by this node's very next key
+//! request once it has heard the bus (at once on the writing node, by
+//! `NOTIFY` or within one poll elsewhere, and a node that cannot hear reads
+//! the database every time). Content keys leave the database sealed; only
+//! `KeyDelivery` (which owns the master private key) opens them.
+
+mod cache;
 
 use async_trait::async_trait;
 use sealcast_keyserver::{
     reseal, Entitlement, KeyAuditEvent, KeyContext, KeyLookup, KeyStore, MasterKeyPair, Role,
     SealedKey, SessionRecord, StoreError,
 };
+use std::sync::Arc;
 use std::time::Duration;
+
+use cache::LookupCache;
 
 use crate::db::Db;
 use crate::identity::audit_writer::{AuditWriter, OwnedAuditRecord};
@@ -20,17 +28,131 @@ use crate::videos::access::{self, Access, Viewer};
 use crate::videos::VideoStatus;
 
 /// [`KeyStore`] over the sealcast database.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DbKeyStore {
     db: Db,
     audit: AuditWriter,
+    cache: Arc<LookupCache>,
+}
+
+impl std::fmt::Debug for DbKeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbKeyStore").finish_non_exhaustive()
+    }
 }
 
 impl DbKeyStore {
     /// Starts the audit writer task, so call it inside the runtime.
     pub fn new(db: Db) -> Self {
         let audit = AuditWriter::spawn(db.clone());
-        Self { db, audit }
+        Self {
+            db,
+            audit,
+            cache: Arc::new(LookupCache::new()),
+        }
+    }
+
+    /// The sealed key `key_id` of `video_id`, remembered once read.
+    async fn sealed_cached(
+        &self,
+        video_id: &str,
+        key_id: &str,
+    ) -> Result<Option<SealedKey>, StoreError> {
+        if let Some(sealed) = self.cache.sealed(video_id, key_id) {
+            return Ok(Some(sealed));
+        }
+        let sealed = self.sealed_key(video_id, key_id).await?;
+        if let Some(sealed) = &sealed {
+            self.cache.remember_sealed(video_id, key_id, sealed);
+        }
+        Ok(sealed)
+    }
+
+    /// One query for the session, its entitlement inputs and the sealed key.
+    async fn lookup_fresh(
+        &self,
+        session_id: &str,
+        key_id: &str,
+    ) -> Result<Option<KeyLookup>, StoreError> {
+        type Row = (
+            String,
+            String,
+            i64,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+            Option<String>,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT s.user_id, s.video_id, s.expires_at, s.ended_at, s.end_reason, s.crypto_period_ms, s.cookie_hash, \
+             u.disabled_at, u.role, v.status, c.owner_id, v.owner_id, \
+             (SELECT COUNT(*) FROM enrollments e WHERE e.course_id = v.course_id AND e.user_id = s.user_id), \
+             (SELECT k.sealed FROM content_keys k WHERE k.video_id = s.video_id AND k.key_id = $2) \
+             FROM playback_sessions s \
+             LEFT JOIN users u ON u.id = s.user_id \
+             LEFT JOIN videos v ON v.id = s.video_id \
+             LEFT JOIN courses c ON c.id = v.course_id \
+             WHERE s.id = $1",
+        )
+        .bind(session_id)
+        .bind(key_id)
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(store_err)?;
+        let Some((
+            user_id,
+            video_id,
+            expires_at,
+            ended_at,
+            end_reason,
+            period,
+            cookie,
+            disabled_at,
+            role,
+            status,
+            course_owner,
+            video_owner,
+            enrolled,
+            sealed,
+        )) = row
+        else {
+            return Ok(None);
+        };
+        let entitlement = match (role, status, course_owner, video_owner) {
+            (Some(role), Some(status), Some(course_owner), Some(video_owner)) => decide(
+                disabled_at,
+                &role,
+                &status,
+                (&course_owner, &video_owner),
+                &user_id,
+                enrolled,
+            ),
+            (None, ..) => Entitlement::NotEnrolled,
+            _ => Entitlement::VideoGone,
+        };
+        let sealed = sealed
+            .map(|s| SealedKey::from_base64(&s).map_err(store_err))
+            .transpose()?;
+        Ok(Some(KeyLookup {
+            session: session_record(
+                user_id,
+                video_id,
+                expires_at,
+                ended_at,
+                end_reason.as_deref(),
+                period,
+                cookie.as_deref(),
+            ),
+            entitlement,
+            sealed,
+        }))
     }
 }
 
@@ -173,91 +295,29 @@ impl KeyStore for DbKeyStore {
             .transpose()
     }
 
-    /// One query for the session, its entitlement inputs and the sealed key.
+    /// From [`cache`] when this node remembers the session granting under a
+    /// current epoch (the sealed key then from memory or one small query),
+    /// otherwise one query for everything.
     async fn lookup(
         &self,
         session_id: &str,
         key_id: &str,
     ) -> Result<Option<KeyLookup>, StoreError> {
-        type Row = (
-            String,
-            String,
-            i64,
-            Option<i64>,
-            Option<String>,
-            Option<i64>,
-            Option<String>,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            i64,
-            Option<String>,
-        );
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT s.user_id, s.video_id, s.expires_at, s.ended_at, s.end_reason, s.crypto_period_ms, s.cookie_hash, \
-             u.disabled_at, u.role, v.status, c.owner_id, v.owner_id, \
-             (SELECT COUNT(*) FROM enrollments e WHERE e.course_id = v.course_id AND e.user_id = s.user_id), \
-             (SELECT k.sealed FROM content_keys k WHERE k.video_id = s.video_id AND k.key_id = $2) \
-             FROM playback_sessions s \
-             LEFT JOIN users u ON u.id = s.user_id \
-             LEFT JOIN videos v ON v.id = s.video_id \
-             LEFT JOIN courses c ON c.id = v.course_id \
-             WHERE s.id = $1",
-        )
-        .bind(session_id)
-        .bind(key_id)
-        .fetch_optional(&self.db.pool)
-        .await
-        .map_err(store_err)?;
-        let Some((
-            user_id,
-            video_id,
-            expires_at,
-            ended_at,
-            end_reason,
-            period,
-            cookie,
-            disabled_at,
-            role,
-            status,
-            course_owner,
-            video_owner,
-            enrolled,
-            sealed,
-        )) = row
-        else {
-            return Ok(None);
-        };
-        let entitlement = match (role, status, course_owner, video_owner) {
-            (Some(role), Some(status), Some(course_owner), Some(video_owner)) => decide(
-                disabled_at,
-                &role,
-                &status,
-                (&course_owner, &video_owner),
-                &user_id,
-                enrolled,
-            ),
-            (None, ..) => Entitlement::NotEnrolled,
-            _ => Entitlement::VideoGone,
-        };
-        let sealed = sealed
-            .map(|s| SealedKey::from_base64(&s).map_err(store_err))
-            .transpose()?;
-        Ok(Some(KeyLookup {
-            session: session_record(
-                user_id,
-                video_id,
-                expires_at,
-                ended_at,
-                end_reason.as_deref(),
-                period,
-                cookie.as_deref(),
-            ),
-            entitlement,
-            sealed,
-        }))
+        if let Some(session) = self.cache.granting(&self.db.bus, session_id) {
+            let sealed = self.sealed_cached(&session.video_id, key_id).await?;
+            return Ok(Some(KeyLookup {
+                session,
+                entitlement: Entitlement::Allowed,
+                sealed,
+            }));
+        }
+        // Before the read: a revocation committed after it bumps past this.
+        let epoch = self.db.bus.epoch();
+        let found = self.lookup_fresh(session_id, key_id).await?;
+        if let Some(found) = &found {
+            self.cache.remember(epoch, session_id, key_id, found);
+        }
+        Ok(found)
     }
 
     async fn audit(&self, event: KeyAuditEvent) -> Result<(), StoreError> {
