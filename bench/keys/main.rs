@@ -52,7 +52,7 @@ async fn main() {
             "--key-requests-per-second",
             "1000000",
             "--key-pacing-allowance-secs",
-            "100000000",
+            "86400",
             "--login-attempts-per-ip",
             "100000",
         ],

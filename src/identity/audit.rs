@@ -101,13 +101,61 @@ pub async fn record(db: &Db, r: &AuditRecord<'_>) -> Result<(), IdentityError> {
 
 /// Appends several entries in one transaction (one commit for all of them).
 pub async fn record_batch(db: &Db, records: &[AuditRecord<'_>]) -> Result<(), IdentityError> {
-    let details: Vec<Option<String>> = records.iter().map(stored_detail).collect();
+    let chunks: Vec<&[AuditRecord<'_>]> = records.chunks(ROWS_PER_INSERT).collect();
+    if let [only] = chunks.as_slice() {
+        // One statement is atomic on its own: no BEGIN/COMMIT round trips.
+        insert_rows(&db.pool, only).await?;
+        return Ok(());
+    }
     let mut tx = db.pool.begin().await?;
-    for (r, d) in records.iter().zip(&details) {
-        insert_query(r, d).execute(&mut *tx).await?;
+    for chunk in chunks {
+        insert_rows(&mut *tx, chunk).await?;
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Rows per multi-row INSERT: 12 parameters each stays far below SQLite's
+/// and PostgreSQL's parameter limits.
+const ROWS_PER_INSERT: usize = 64;
+
+/// One multi-row INSERT: on SQLite every statement is a hand-off to the
+/// connection's worker thread, so a batch of n records costs one, not n.
+async fn insert_rows<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    ex: E,
+    records: &[AuditRecord<'_>],
+) -> Result<(), sqlx::Error> {
+    const COLUMNS: usize = 12;
+    let mut sql = String::from(
+        "INSERT INTO audit_log (seq, id, at, actor_id, action, outcome, reason, session_id, video_id, key_id, ip, detail) VALUES ",
+    );
+    for row in 0..records.len() {
+        let params: Vec<String> = (1..=COLUMNS)
+            .map(|c| format!("${}", row * COLUMNS + c))
+            .collect();
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("({})", params.join(", ")));
+    }
+    let details: Vec<Option<String>> = records.iter().map(stored_detail).collect();
+    let mut query = sqlx::query(&sql);
+    for (r, detail) in records.iter().zip(&details) {
+        query = query
+            .bind(next_seq())
+            .bind(new_id())
+            .bind(now_ms())
+            .bind(r.actor_id)
+            .bind(r.action)
+            .bind(r.outcome)
+            .bind(r.reason)
+            .bind(r.session_id)
+            .bind(r.video_id)
+            .bind(r.key_id)
+            .bind(r.ip.map(|ip| ip.to_string()))
+            .bind(detail.as_deref());
+    }
+    query.execute(ex).await.map(|_| ())
 }
 
 /// Records and logs instead of failing: for denials and admin actions whose
@@ -193,5 +241,54 @@ mod tests {
         let b = super::next_seq();
         assert!(b > a);
         assert!(b < (1i64 << 53));
+    }
+
+    /// Batches of one statement and of several (over [`super::ROWS_PER_INSERT`])
+    /// land whole, every field in place.
+    #[tokio::test]
+    async fn a_batch_lands_whole_in_one_or_several_inserts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", tmp.path().join("audit.db").display());
+        let db = crate::db::Db::connect(&url).await.unwrap();
+        for n in [1, 3, super::ROWS_PER_INSERT * 2 + 5] {
+            let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+            let records: Vec<super::AuditRecord<'_>> = keys
+                .iter()
+                .map(|k| super::AuditRecord {
+                    action: "key",
+                    outcome: "granted",
+                    reason: Some("granted"),
+                    key_id: Some(k),
+                    ip: Some("192.0.2.7".parse().unwrap()),
+                    pacing: true,
+                    ..Default::default()
+                })
+                .collect();
+            super::record_batch(&db, &records).await.unwrap();
+            let listed = super::list(&db, 1000, None).await.unwrap();
+            let mut got: Vec<String> = listed
+                .iter()
+                .filter(|e| {
+                    e.key_id
+                        .as_deref()
+                        .is_some_and(|k| keys.contains(&k.to_string()))
+                })
+                .map(|e| {
+                    assert_eq!(
+                        (e.action.as_str(), e.ip.as_deref()),
+                        ("key", Some("192.0.2.7"))
+                    );
+                    assert!(e.pacing);
+                    e.key_id.clone().unwrap()
+                })
+                .collect();
+            got.sort();
+            got.dedup();
+            assert_eq!(got.len(), n, "batch of {n}");
+            sqlx::query("DELETE FROM audit_log")
+                .execute(&db.pool)
+                .await
+                .unwrap();
+        }
     }
 }

@@ -171,6 +171,33 @@ impl TokenVerifier {
         Ok((identity, exp))
     }
 
+    /// Whether `token` names a local signing key (`kid`) this verifier does not
+    /// hold, as after a rotation on another node since this one last reloaded
+    /// its keyring. Reads the header only, no signature check: for a layer in
+    /// front of a route that verifies anyway and wants to reload first. A
+    /// token of the external issuer, or one without a `kid`, is never "unknown"
+    /// here: reloading the local keyring could not help it.
+    pub fn names_unknown_local_key(&self, token: &str) -> bool {
+        let Ok((h, p, _)) = split_token(token) else {
+            return false;
+        };
+        let (Ok(header), Ok(payload)) = (peek_segment::<RawHeader>(h), peek_segment::<Value>(p))
+        else {
+            return false;
+        };
+        let iss = payload.get("iss").and_then(Value::as_str);
+        if matches!((&self.external, iss), (Some(ext), Some(i)) if i == ext.cfg.issuer) {
+            return false;
+        }
+        header.kid.as_deref().is_some_and(|kid| {
+            self.local
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(kid)
+                .is_none()
+        })
+    }
+
     fn verify_local(
         &self,
         token: &str,
@@ -373,5 +400,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(refused(&verifier, &tok), TokenError::UnknownKid);
+        assert!(
+            !verifier.names_unknown_local_key(&tok),
+            "no kid: a reload cannot help"
+        );
+    }
+
+    #[test]
+    fn an_unknown_kid_is_seen_without_verifying() {
+        let (issuer, verifier) = setup();
+        let known = sign_raw(&issuer.keyring(), &claims_json(NOW));
+        assert!(!verifier.names_unknown_local_key(&known));
+        let other = sign_raw(&SigningKeyring::generate(), &claims_json(NOW));
+        assert!(verifier.names_unknown_local_key(&other));
+        for g in ["", "a.b", "!!!.???.###"] {
+            assert!(!verifier.names_unknown_local_key(g));
+        }
     }
 }
