@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use sealcast::db::{new_id, now_ms, Db};
 use sealcast::identity::{create_course, create_user, enroll, Role};
-use sealcast_keyserver::{public_key_from_slice, seal, KeyContext};
+use sealcast_keyserver::{public_key_from_slice, seal, KeyContext, MasterPublicKey};
 use serde_json::{json, Value};
 
 pub struct Server(Child);
@@ -50,6 +50,12 @@ pub struct Result_ {
 
 /// wrk's "Requests/sec" and the 50%/99% latency lines.
 pub fn run_wrk(url: &str, token: &str, secs: u64, conns: u64) -> Option<Result_> {
+    let auth = format!("Authorization: Bearer {token}");
+    wrk(&["-H", &auth, url], secs, conns)
+}
+
+/// wrk with two threads, `conns` connections for `secs` seconds and `args`.
+fn wrk(args: &[&str], secs: u64, conns: u64) -> Option<Result_> {
     let out = Command::new("wrk")
         .args([
             "-t2",
@@ -57,8 +63,7 @@ pub fn run_wrk(url: &str, token: &str, secs: u64, conns: u64) -> Option<Result_>
             &format!("-d{secs}s"),
             "--latency",
         ])
-        .args(["-H", &format!("Authorization: Bearer {token}")])
-        .arg(url)
+        .args(args)
         .output()
         .ok()?;
     parse_wrk(&String::from_utf8_lossy(&out.stdout))
@@ -210,28 +215,9 @@ pub async fn seed(db: &Db, master_pub: PathBuf) -> Seeded {
     .execute(&db.pool)
     .await
     .unwrap();
-    let public = public_key_from_slice(&b64_file(master_pub)).unwrap();
     let key_id = "k0";
-    let sealed = seal(
-        &public,
-        &KeyContext {
-            video_id: &video,
-            key_id,
-        },
-        &[7u8; 16],
-    )
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO content_keys (video_id, key_id, sealed, master_fingerprint, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&video)
-    .bind(key_id)
-    .bind(sealed.to_base64())
-    .bind(sealed.recipient_fingerprint().to_hex())
-    .bind(now_ms())
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    let public = public_key_from_slice(&b64_file(master_pub)).unwrap();
+    store_key(db, &public, &video, key_id, [7u8; 16]).await;
 
     Seeded {
         video,
@@ -432,29 +418,34 @@ pub async fn more_keys(db: &Db, video: &str, master_pub: PathBuf, n: usize) -> V
     let mut ids = Vec::new();
     for i in 1..=n {
         let key_id = format!("k{i}");
-        let sealed = seal(
-            &public,
-            &KeyContext {
-                video_id: video,
-                key_id: &key_id,
-            },
-            &[i as u8; 16],
-        )
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO content_keys (video_id, key_id, sealed, master_fingerprint, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(video)
-        .bind(&key_id)
-        .bind(sealed.to_base64())
-        .bind(sealed.recipient_fingerprint().to_hex())
-        .bind(now_ms())
-        .execute(&db.pool)
-        .await
-        .unwrap();
+        store_key(db, &public, video, &key_id, [i as u8; 16]).await;
         ids.push(key_id);
     }
     ids
+}
+
+/// Seals `key` to `public` for (video, key id) and stores it as the transcoder does.
+async fn store_key(db: &Db, public: &MasterPublicKey, video: &str, key_id: &str, key: [u8; 16]) {
+    let sealed = seal(
+        public,
+        &KeyContext {
+            video_id: video,
+            key_id,
+        },
+        &key,
+    )
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO content_keys (video_id, key_id, sealed, master_fingerprint, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(video)
+    .bind(key_id)
+    .bind(sealed.to_base64())
+    .bind(sealed.recipient_fingerprint().to_hex())
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await
+    .unwrap();
 }
 
 /// wrk over many requests in rotation: each wrk thread walks `requests`
@@ -480,17 +471,5 @@ pub fn run_wrk_rotating(
            return wrk.format(\"GET\", r[1], { [\"Authorization\"] = \"Bearer \" .. r[2] })\nend\n",
     );
     std::fs::write(&script, lua).ok()?;
-    let out = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{conns}"),
-            &format!("-d{secs}s"),
-            "--latency",
-        ])
-        .arg("-s")
-        .arg(&script)
-        .arg(base)
-        .output()
-        .ok()?;
-    parse_wrk(&String::from_utf8_lossy(&out.stdout))
+    wrk(&["-s", script.to_str()?, base], secs, conns)
 }

@@ -68,22 +68,35 @@ pub(crate) fn insert_query<'q>(
     r: &'q AuditRecord<'q>,
     detail: &'q Option<String>,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    sqlx::query(
-        "INSERT INTO audit_log (seq, id, at, actor_id, action, outcome, reason, session_id, video_id, key_id, ip, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    bind_record(
+        sqlx::query(
+            "INSERT INTO audit_log (seq, id, at, actor_id, action, outcome, reason, session_id, video_id, key_id, ip, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        ),
+        r,
+        detail,
     )
-    .bind(next_seq())
-    .bind(new_id())
-    .bind(now_ms())
-    .bind(r.actor_id)
-    .bind(r.action)
-    .bind(r.outcome)
-    .bind(r.reason)
-    .bind(r.session_id)
-    .bind(r.video_id)
-    .bind(r.key_id)
-    .bind(r.ip.map(|ip| ip.to_string()))
-    .bind(detail.as_deref())
+}
+
+/// Binds one record's twelve columns, in the order of [`insert_query`].
+fn bind_record<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    r: &'q AuditRecord<'q>,
+    detail: &'q Option<String>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(next_seq())
+        .bind(new_id())
+        .bind(now_ms())
+        .bind(r.actor_id)
+        .bind(r.action)
+        .bind(r.outcome)
+        .bind(r.reason)
+        .bind(r.session_id)
+        .bind(r.video_id)
+        .bind(r.key_id)
+        .bind(r.ip.map(|ip| ip.to_string()))
+        .bind(detail.as_deref())
 }
 
 /// Appends an entry.
@@ -141,19 +154,7 @@ async fn insert_rows<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     let details: Vec<Option<String>> = records.iter().map(stored_detail).collect();
     let mut query = sqlx::query(&sql);
     for (r, detail) in records.iter().zip(&details) {
-        query = query
-            .bind(next_seq())
-            .bind(new_id())
-            .bind(now_ms())
-            .bind(r.actor_id)
-            .bind(r.action)
-            .bind(r.outcome)
-            .bind(r.reason)
-            .bind(r.session_id)
-            .bind(r.video_id)
-            .bind(r.key_id)
-            .bind(r.ip.map(|ip| ip.to_string()))
-            .bind(detail.as_deref());
+        query = bind_record(query, r, detail);
     }
     query.execute(ex).await.map(|_| ())
 }
