@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use common::{arg, b64_file, login, measure, median, new_session, record, Better, Result_};
 use sealcast::db::{now_ms, Db};
 use sealcast_keyserver::UrlSigner;
-use serde_json::{json, Value};
+use serde_json::json;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
@@ -56,34 +56,6 @@ async fn load(urls: &[String], token: &str, secs: u64, conns: u64, wrk: bool) ->
         total.errors += r.errors;
     }
     total
-}
-
-/// Waits until every video is ready; fails on any failed one.
-async fn all_ready(http: &reqwest::Client, base: &str, token: &str, videos: &[String]) {
-    let mut pending: Vec<&String> = videos.iter().collect();
-    let deadline = Instant::now() + Duration::from_secs(1800);
-    while !pending.is_empty() {
-        assert!(Instant::now() < deadline, "jobs did not finish in 30 min");
-        let mut still = Vec::new();
-        for id in pending {
-            let v: Value = http
-                .get(format!("{base}/api/v1/videos/{id}"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            match v["status"].as_str() {
-                Some("ready") => {}
-                Some("failed") => panic!("a bench job failed: {v}"),
-                _ => still.push(id),
-            }
-        }
-        pending = still;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 async fn epoch_of(http: &reqwest::Client, base: &str) -> i64 {
@@ -227,38 +199,7 @@ async fn main() {
     // 2. Transcode jobs per minute: one worker vs two, same batch of uploads.
     let jobs = arg("--jobs", 4) as usize;
     let clip = tmp.path().join("clip.mp4");
-    let status = std::process::Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg("testsrc2=size=640x360:rate=25")
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-            "-t",
-            "20",
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(["-c:a", "aac", "-shortest"])
-        .arg(&clip)
-        .status()
-        .expect("the ffmpeg CLI");
-    assert!(status.success());
+    common::make_clip(&clip, 20, 25);
     let clip = std::fs::read(&clip).unwrap();
     let creator = login(&http, &a, "creator@bench.test", seeded.password).await;
     let course: String = sqlx::query_scalar("SELECT course_id FROM videos WHERE id = $1")
@@ -283,7 +224,7 @@ async fn main() {
         for _ in 0..jobs {
             videos.push(common::tus_upload(&http, &a, &creator, &course, clip.clone()).await);
         }
-        all_ready(&http, &a, &creator, &videos).await;
+        common::all_ready(&http, &a, &creator, &videos).await;
         let rate = jobs as f64 / t0.elapsed().as_secs_f64() * 60.0;
         if workers == 1 {
             per_min_one.push(rate);

@@ -473,3 +473,66 @@ pub fn run_wrk_rotating(
     std::fs::write(&script, lua).ok()?;
     wrk(&["-s", script.to_str()?, base], secs, conns)
 }
+
+/// A `seconds`-long 640x360 test clip at `fps` with a 440 Hz tone, H.264 and
+/// AAC, made with the ffmpeg CLI.
+pub fn make_clip(path: &std::path::Path, seconds: u64, fps: u32) {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=size=640x360:rate={fps}"),
+        ])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", &seconds.to_string()])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-c:a", "aac", "-shortest"])
+        .arg(path)
+        .output()
+        .expect("the ffmpeg CLI");
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits (up to 30 min) until every video is ready; fails on a failed one.
+pub async fn all_ready(http: &reqwest::Client, base: &str, token: &str, videos: &[String]) {
+    let mut pending: Vec<&String> = videos.iter().collect();
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    while !pending.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "not ready in 30 min: {pending:?}"
+        );
+        let mut still = Vec::new();
+        for id in pending {
+            let v: Value = http
+                .get(format!("{base}/api/v1/videos/{id}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            match v["status"].as_str() {
+                Some("ready") => {}
+                Some("failed") => panic!("the transcode failed: {v}"),
+                _ => still.push(id),
+            }
+        }
+        pending = still;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -42,7 +42,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -476,31 +475,6 @@ fn arg_f64(name: &str, default: f64) -> f64 {
         .unwrap_or(default)
 }
 
-fn make_clip(path: &Path, seconds: u64) {
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=24"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", &seconds.to_string()])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(["-c:a", "aac", "-shortest"])
-        .arg(path)
-        .output()
-        .expect("the ffmpeg CLI");
-    assert!(
-        out.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Uploads `bytes` with tus as `token` into `course`, waits until the
 /// server has transcoded it; the video id.
 async fn upload_ready(
@@ -511,24 +485,8 @@ async fn upload_ready(
     bytes: Vec<u8>,
 ) -> String {
     let id = common::tus_upload(http, base, token, course, bytes).await;
-    let deadline = Instant::now() + Duration::from_secs(1800);
-    loop {
-        let v: Value = http
-            .get(format!("{base}/api/v1/videos/{id}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        match v["status"].as_str() {
-            Some("ready") => return id,
-            Some("failed") => panic!("the transcode failed: {v}"),
-            _ => assert!(Instant::now() < deadline, "not ready in 30 min: {v}"),
-        }
-        sleep(Duration::from_millis(500)).await;
-    }
+    common::all_ready(http, base, token, std::slice::from_ref(&id)).await;
+    id
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -620,7 +578,7 @@ async fn main() {
 
     let setup = Instant::now();
     let clip = tmp.path().join("clip.mp4");
-    make_clip(&clip, clip_seconds);
+    common::make_clip(&clip, clip_seconds, 24);
     let db = Db::connect(&format!("sqlite://{}", data.join("sealcast.db").display()))
         .await
         .unwrap();

@@ -142,9 +142,11 @@ fn from_memory(key: &ObjectKey, headers: &HeaderMap, wanted: Wanted, bytes: Byte
     respond(key, headers, parts, in_chunks(body))
 }
 
-/// Bytes sent from memory go out in 64 KiB slices (no copy): hyper copies
-/// each body chunk into the connection's write buffer, which would otherwise
-/// grow to a whole segment and stay that size for the connection's life.
+/// Bytes sent from memory go out in 64 KiB slices (no copy). On a vectored
+/// stream (plain TCP: `connections::IdleLimited` forwards vectored writes)
+/// hyper queues them as they are; on any stream that is not, hyper copies
+/// each chunk into the connection's write buffer, which the slices keep at
+/// 64 KiB instead of a whole segment for the connection's life.
 fn in_chunks(bytes: Bytes) -> Body {
     const CHUNK: usize = 64 * 1024;
     let chunks = (0..bytes.len())
