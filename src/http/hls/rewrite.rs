@@ -215,11 +215,19 @@ pub fn write_master(master: &MasterPlaylist) -> Result<Vec<u8>, ApiError> {
 
 /// A media playlist's text cut at its key ids: what sessions are served,
 /// with their key URI prefix and signature spliced around each id.
+///
+/// The transcoder writes a key tag per segment (each has its own random
+/// IV) but rotates keys only every few segments, so a 3-hour playlist names
+/// 1,800 key URIs and a few hundred distinct keys. A session's URIs are
+/// built once per distinct key and each tag then costs two copies; the
+/// copy is sized exactly, so it is allocated once.
 #[derive(Debug)]
 pub struct Template {
     text: Vec<u8>,
-    /// Where each `sealcast-key://{id}` placeholder is, and where its id is.
-    keys: Vec<(Range<usize>, Range<usize>)>,
+    /// The distinct key ids, as ranges of `text`.
+    ids: Vec<Range<usize>>,
+    /// Where each `sealcast-key://{id}` placeholder is, and which id it names.
+    keys: Vec<(Range<usize>, usize)>,
 }
 
 impl Template {
@@ -246,27 +254,53 @@ impl Template {
         }
         let mut text = Vec::with_capacity(media.segments.len() * 40 + 256);
         media.write_to(&mut text).map_err(ApiError::internal)?;
+        let mut ids: Vec<Range<usize>> = Vec::new();
+        let mut index = std::collections::HashMap::new();
         let keys = check_written(&text, true)?
             .into_iter()
-            .map(|id| (id.start - KEY_URI_SCHEME.len()..id.end, id))
+            .map(|id| {
+                let n = *index.entry(&text[id.clone()]).or_insert_with(|| {
+                    ids.push(id.clone());
+                    ids.len() - 1
+                });
+                (id.start - KEY_URI_SCHEME.len()..id.end, n)
+            })
             .collect();
-        Ok(Template { text, keys })
+        Ok(Template { text, ids, keys })
     }
 
     /// The text with every placeholder replaced by `{keys_prefix}{id}?{keys_query}`.
     pub fn render(&self, keys_prefix: &str, keys_query: &str) -> Vec<u8> {
-        let extra = (keys_prefix.len() + 1 + keys_query.len()).saturating_sub(KEY_URI_SCHEME.len());
-        let mut out = Vec::with_capacity(self.text.len() + self.keys.len() * extra);
+        // Every distinct key's URI, end to end in one buffer.
+        let mut uris = Vec::with_capacity(
+            self.ids.len() * (keys_prefix.len() + 1 + keys_query.len())
+                + self.ids.iter().map(Range::len).sum::<usize>(),
+        );
+        let ends: Vec<usize> = (self.ids.iter())
+            .map(|id| {
+                uris.extend_from_slice(keys_prefix.as_bytes());
+                uris.extend_from_slice(&self.text[id.clone()]);
+                uris.push(b'?');
+                uris.extend_from_slice(keys_query.as_bytes());
+                uris.len()
+            })
+            .collect();
+        let uri = |n: usize| &uris[n.checked_sub(1).map_or(0, |p| ends[p])..ends[n]];
+        let len = self
+            .keys
+            .iter()
+            .fold(self.text.len(), |len, (placeholder, n)| {
+                len - placeholder.len() + uri(*n).len()
+            });
+        let mut out = Vec::with_capacity(len);
         let mut at = 0;
-        for (placeholder, id) in &self.keys {
+        for (placeholder, n) in &self.keys {
             out.extend_from_slice(&self.text[at..placeholder.start]);
-            out.extend_from_slice(keys_prefix.as_bytes());
-            out.extend_from_slice(&self.text[id.clone()]);
-            out.push(b'?');
-            out.extend_from_slice(keys_query.as_bytes());
+            out.extend_from_slice(uri(*n));
             at = placeholder.end;
         }
         out.extend_from_slice(&self.text[at..]);
+        debug_assert_eq!(out.len(), len);
         out
     }
 }
@@ -315,6 +349,29 @@ mod tests {
         assert!(!text.contains("sealcast-key://"));
         let reparsed = m3u8_rs::parse_media_playlist_res(text.as_bytes()).unwrap();
         assert_eq!(reparsed.segments.len(), 2);
+    }
+
+    #[test]
+    fn a_key_named_by_many_segments_is_built_once_and_spliced_at_each() {
+        let mut stored = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n");
+        for i in 0..12 {
+            stored += &format!(
+                "#EXT-X-KEY:METHOD=AES-128,URI=\"sealcast-key://k{}\",IV=0x{i:032x}\n#EXTINF:2.0,\nseg_{i:05}.ts\n",
+                i / 5
+            );
+        }
+        stored += "#EXT-X-ENDLIST\n";
+        let template = template(stored.as_bytes()).unwrap();
+        assert_eq!(template.ids.len(), 3);
+        let out = template.render("/keys/s/", "exp=1&sig=x");
+        assert_eq!(out.len(), out.capacity(), "the copy is sized exactly");
+        let reparsed = m3u8_rs::parse_media_playlist_res(&out).unwrap();
+        for (i, segment) in reparsed.segments.iter().enumerate() {
+            let key = segment.key.as_ref().unwrap();
+            let want = format!("/keys/s/k{}?exp=1&sig=x", i / 5);
+            assert_eq!(key.uri.as_deref(), Some(want.as_str()));
+            assert_eq!(key.iv.as_deref(), Some(format!("0x{i:032x}").as_str()));
+        }
     }
 
     #[test]
