@@ -5,9 +5,9 @@
 #   scripts/setup.sh --test   also every tool the tests call: the ffmpeg and ffprobe
 #                             CLIs, PostgreSQL's server binaries, kill/pgrep/ps
 #                             (procps), runuser (util-linux), Debian's chromium for
-#                             the browser tests, rustfmt and clippy, Garage (S3)
-#   scripts/setup.sh --bench  also what `make bench` runs its peers with: nginx-light
-#                             (static sendfile), wrk, curl, sqlite3, python3's
+#                             the browser tests, nginx-light (the nginx front's test),
+#                             rustfmt and clippy, Garage (S3)
+#   scripts/setup.sh --bench  also what `make bench` runs its peers with: wrk, curl, sqlite3, python3's
 #                             cryptography, and @tus/server (bench/edge, `npm ci`)
 # Both also install the web app's npm packages (player-demo/) with `npm ci`.
 set -euo pipefail
@@ -26,10 +26,12 @@ if (( want_test )); then
   # postgresql: initdb and pg_ctl for the PostgreSQL tests; procps: kill, pgrep, ps;
   # util-linux: runuser (PostgreSQL refuses to run as root); chromium: browser tests;
   # openssl: the certificate of the TLS tests; python3-venv: a venv for the PyPI
-  # `standardwebhooks` package that verifies webhook signatures independently.
-  packages+=(ffmpeg postgresql procps util-linux chromium openssl python3-venv)
+  # `standardwebhooks` package that verifies webhook signatures independently;
+  # nginx-light: deploy/nginx/'s front runs in tests/nginx_front.rs (and is
+  # bench/edge's static peer).
+  packages+=(ffmpeg postgresql procps util-linux chromium openssl python3-venv nginx-light)
 fi
-(( want_bench )) && packages+=(nginx-light wrk curl sqlite3 python3-cryptography)
+(( want_bench )) && packages+=(wrk curl sqlite3 python3-cryptography)
 # The web app is built with the machine's Node.js: Debian 12's own (18.20) is enough.
 command -v node >/dev/null || packages+=(nodejs)
 command -v npm >/dev/null || packages+=(npm)

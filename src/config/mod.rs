@@ -153,6 +153,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Bytes of encrypted segments kept in memory (`HotObjects`).
     pub segment_cache_bytes: usize,
+    /// The `X-Accel-Redirect` prefix segments are handed to nginx under, if any.
+    pub segment_redirect: Option<String>,
     pub log_format: LogFormat,
     pub cors_origins: Vec<String>,
     pub tls: Option<TlsConfig>,
@@ -205,6 +207,7 @@ impl Config {
             webhooks: layers.extract::<WebhookArgs>()?.settings()?,
             web_dir: checks::given("web_dir", server.web_dir.clone())?,
             database_url: storage.database_url(&data_dir)?,
+            segment_redirect: storage.segment_redirect(&storage.location(&data_dir)?)?,
             storage: storage.location(&data_dir)?,
             segment_cache_bytes: storage.segment_cache_bytes()?,
             listen: checks::given("listen", server.listen)?,

@@ -30,6 +30,12 @@ pub struct StorageArgs {
     /// watching them (0 turns it off; segments over 16 MiB always stream).
     #[arg(long, env = "SEALCAST_SEGMENT_CACHE_MIB")]
     pub segment_cache_mib: Option<u64>,
+    /// Behind nginx: answer a segment request, once every check has passed,
+    /// with `X-Accel-Redirect: {prefix}{object key}` and let nginx send the
+    /// file (sendfile). File storage only; `deploy/nginx/` has the config.
+    /// Example: `/_sealcast_objects/`.
+    #[arg(long, env = "SEALCAST_SEGMENT_REDIRECT_PREFIX")]
+    pub segment_redirect_prefix: Option<String>,
 }
 
 impl StorageArgs {
@@ -71,6 +77,37 @@ impl StorageArgs {
             ));
         }
         Ok((mib as usize) << 20)
+    }
+
+    /// The `X-Accel-Redirect` prefix: an absolute path of plain names that
+    /// nginx maps onto the objects folder, so only file storage has one.
+    pub(super) fn segment_redirect(
+        &self,
+        storage: &StorageConfig,
+    ) -> Result<Option<String>, ConfigError> {
+        let Some(prefix) = &self.segment_redirect_prefix else {
+            return Ok(None);
+        };
+        let plain = prefix.len() <= 64
+            && prefix.starts_with('/')
+            && prefix.ends_with('/')
+            && prefix.len() > 2
+            && !prefix.contains("//")
+            && prefix.split('/').all(|s| s != "." && s != "..")
+            && (prefix.bytes()).all(|b| b.is_ascii_alphanumeric() || b"/_-.".contains(&b));
+        if !plain {
+            return Err(ConfigError::new(
+                "segment_redirect_prefix",
+                "must be a path like `/_sealcast_objects/` (letters, digits, `_-.`, ending in `/`)",
+            ));
+        }
+        if !matches!(storage, StorageConfig::File { .. }) {
+            return Err(ConfigError::new(
+                "segment_redirect_prefix",
+                "needs file storage: nginx sends the files from the objects folder",
+            ));
+        }
+        Ok(Some(prefix.clone()))
     }
 
     pub(super) fn location(&self, data_dir: &Path) -> Result<StorageConfig, ConfigError> {

@@ -174,6 +174,23 @@ fn bad_values_name_their_setting() {
         (&["--tls-key", "k.pem"], "tls_cert"),
         (&["--s3-part-size-mib", "1"], "s3_part_size_mib"),
         (&["--segment-cache-mib", "65537"], "segment_cache_mib"),
+        (
+            &["--segment-redirect-prefix", "/x/../etc/"],
+            "segment_redirect_prefix",
+        ),
+        (
+            &["--segment-redirect-prefix", "no-slash"],
+            "segment_redirect_prefix",
+        ),
+        (
+            &[
+                "--storage",
+                "s3://bucket",
+                "--segment-redirect-prefix",
+                "/_o/",
+            ],
+            "segment_redirect_prefix",
+        ),
         (&["--request-timeout-secs", "0"], "request_timeout_secs"),
         (&["--shutdown-grace-secs", "3601"], "shutdown_grace_secs"),
         (&["--workers", "65"], "workers"),

@@ -124,6 +124,15 @@ pub async fn variant_or_segment(
     if !file.ends_with(".ts") {
         return Err(ApiError::not_found("file"));
     }
+    if let Some(prefix) = &app.config.segment_redirect {
+        let response = segment::redirect(&app, prefix, &key).await?;
+        // nginx sends the bytes, so a whole segment is credited as it is
+        // handed over (a range is not, as below).
+        if !headers.contains_key(header::RANGE) {
+            app.deliveries.record(&session_id, &rung, &file);
+        }
+        return Ok(response);
+    }
     let response = segment::serve(&app, &key, &headers).await?;
     if response.status() != StatusCode::OK {
         return Ok(response);

@@ -142,6 +142,27 @@ fn from_memory(key: &ObjectKey, headers: &HeaderMap, wanted: Wanted, bytes: Byte
     respond(key, headers, parts, in_chunks(body))
 }
 
+/// Behind nginx (`--segment-redirect-prefix`): every check has passed, so
+/// nginx is told which file to send (`X-Accel-Redirect`, which nginx never
+/// passes on), with our content type and caching; nginx answers ranges and
+/// conditional requests itself. A segment that is not stored gets our 404
+/// here rather than nginx's page.
+pub async fn redirect(app: &AppState, prefix: &str, key: &ObjectKey) -> Result<Response, ApiError> {
+    if app.storage.head(key).await?.is_none() {
+        return Err(ApiError::not_found("file"));
+    }
+    let target =
+        HeaderValue::from_str(&format!("{prefix}{}", key.as_str())).map_err(ApiError::internal)?;
+    let mut out = HeaderMap::new();
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp2t"));
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
+    out.insert("x-accel-redirect", target);
+    Ok((StatusCode::OK, out).into_response())
+}
+
 /// Bytes sent from memory go out in 64 KiB slices (no copy). On a vectored
 /// stream (plain TCP: `connections::IdleLimited` forwards vectored writes)
 /// hyper queues them as they are; on any stream that is not, hyper copies
