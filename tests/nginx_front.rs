@@ -119,7 +119,11 @@ async fn nginx_sends_checked_segments_from_disk_and_nothing_else() {
 
     let scratch = tempfile::tempdir().unwrap();
     let upstream = direct.url("").trim_start_matches("http://").to_string();
-    let nginx = start_nginx(scratch.path(), &upstream, &app.data_path().join("objects/objects"));
+    let nginx = start_nginx(
+        scratch.path(),
+        &upstream,
+        &app.data_path().join("objects/objects"),
+    );
     let front = Api::at(&nginx.base);
     common::eventually(Duration::from_secs(10), "nginx answering", || async {
         let ok = front.http.get(front.url("/healthz")).send().await;
