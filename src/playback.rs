@@ -7,8 +7,13 @@
 //! playlists name variants and segments by relative names, which players
 //! resolve under that path, so they are served as stored. The one thing
 //! they never contain is a usable key URI: the transcoder writes
-//! `sealcast-key://{key_id}` and the edge splices in
-//! `/keys/{session_id}/{key_id}?exp=…&sig=…` per session.
+//! `sealcast-key://{key_id}`, and the edge serves `../{key_id}.key` in its
+//! place, the same for every session (so it writes each playlist once per
+//! process): from a rung's `index.m3u8` that resolves to
+//! `/hls/{session_id}/{token}/{key_id}.key`, the key route under the
+//! session's token, one URI per key whichever rung names it. The key
+//! server's own form, `/keys/{session_id}/{key_id}?exp=…&sig=…`, is
+//! [`key_url`].
 
 use sealcast_keyserver::{UrlSigner, UrlSignerError};
 
@@ -19,6 +24,12 @@ pub const KEY_URI_SCHEME: &str = "sealcast-key://";
 pub fn key_placeholder(key_id: &str) -> String {
     format!("{KEY_URI_SCHEME}{key_id}")
 }
+
+/// What a session's playlists name a content key by, relative to a rung's
+/// `index.m3u8`: `../{key_id}.key` (see the module docs).
+pub const SESSION_KEY_BEFORE: &str = "../";
+/// See [`SESSION_KEY_BEFORE`].
+pub const SESSION_KEY_AFTER: &str = ".key";
 
 /// `/hls/{session_id}/`: the signed prefix of every playlist and segment.
 pub fn hls_prefix(session_id: &str) -> String {
@@ -67,7 +78,7 @@ pub fn storyboard_url(
     ))
 }
 
-/// The signed key URI written into a session's playlists.
+/// A key's URL in the key server's own form, signed over `/keys/{session_id}/`.
 pub fn key_url(
     signer: &UrlSigner,
     session_id: &str,
@@ -106,7 +117,7 @@ mod tests {
         signer.verify_query(path, sid, &kq, now).unwrap();
         assert!(
             signer.verify_query(path, sid, &q, now).is_err(),
-            "the HLS token does not open keys"
+            "the HLS token opens no /keys/ URL"
         );
         let board = storyboard_url(&signer, sid, now + 3600).unwrap();
         assert_eq!(

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::hls::{self, resolve, split_token, split_url};
+use common::hls::{self, resolve, split_token};
 use common::{error_code, eventually, TestApp};
 use sealcast_keyserver::SignedQuery;
 
@@ -68,6 +68,8 @@ async fn hls_signed_chain_ranges_and_refusals() {
         "{master}"
     );
     let mut segment_url = String::new();
+    let mut key_urls = std::collections::BTreeSet::new();
+    let mut media_texts = Vec::new();
     for variant in &variants {
         assert!(
             !variant.starts_with('/') && variant.ends_with("/index.m3u8"),
@@ -88,13 +90,37 @@ async fn hls_signed_chain_ranges_and_refusals() {
                 segment_url = resolve(&variant, &uri);
                 assert!(segment_url.starts_with(&base), "{segment_url}");
             } else {
-                let (path, query) = split_url(&uri);
-                let q = SignedQuery::parse(&query).unwrap();
-                signer.verify_query(&path, &sid, &q, now()).unwrap();
-                assert!(path.starts_with(&format!("/keys/{sid}/")), "{uri}");
+                // `../{key_id}.key`: the key route under the same token, one
+                // URI per key whichever rung names it.
+                let id = uri.strip_prefix("../").and_then(|u| u.strip_suffix(".key"));
+                assert!(id.is_some_and(|id| !id.contains('/')), "{uri}");
+                let url = resolve(&variant, &uri);
+                assert_eq!(url, format!("{base}{}.key", id.unwrap()));
+                key_urls.insert(url);
             }
         }
+        media_texts.push(media);
     }
+    // Every session is sent the same playlist bytes (nothing per session in
+    // them), and its keys open with the learner's token under its own token.
+    let other = app.playback(&learner, &video).await;
+    let other_variant = resolve(&other.master_url, &variants[0]);
+    let resp = api.send(api.http.get(api.url(&other_variant))).await;
+    assert_eq!(resp.text().await.unwrap(), media_texts[0]);
+    let key_url = key_urls.iter().next().expect("a key").clone();
+    let resp = api.key(&key_url, Some(&learner.token)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    assert_eq!(resp.bytes().await.unwrap().len(), 16);
+    let (_, other_token) = split_token(&other.master_url);
+    let crossed = key_url.replace(&token, &other_token);
+    let resp = api.key(&crossed, Some(&learner.token)).await;
+    assert_eq!(
+        resp.status(),
+        403,
+        "another session's token opens no key here"
+    );
+    assert_eq!(error_code(resp).await, "bad_signature");
 
     // Segments: encrypted MPEG-TS with ETag, ranges and private caching.
     let resp = api.send(api.http.get(api.url(&segment_url))).await;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::api::{set_cookie, upload_id};
+use common::api::upload_id;
 use common::{assert_error, Cast, TestApp};
 use serde_json::{json, Value};
 
@@ -58,16 +58,26 @@ async fn playback_needs_a_ready_video_and_entitlement_and_is_limited_per_user() 
         .await;
     assert_eq!(resp.status(), 201);
     assert_eq!(resp.headers()["cache-control"], "no-store");
-    let cookie = set_cookie(&resp);
+    // One cookie per key path: `/hls/{session}/` (the playlists' key URIs)
+    // and `/keys/{session}/`.
+    let cookies: Vec<String> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
     let body: Value = resp.json().await.unwrap();
     let first = body["session_id"].as_str().unwrap().to_string();
-    for attr in [
-        format!("sealcast_ks_{first}="),
-        "HttpOnly".into(),
-        "SameSite=Strict".into(),
-        format!("Path=/keys/{first}/"),
-    ] {
-        assert!(cookie.contains(&attr), "{cookie}");
+    for (cookie, root) in cookies.iter().zip(["hls", "keys"]) {
+        for attr in [
+            format!("sealcast_ks_{first}="),
+            "HttpOnly".into(),
+            "SameSite=Strict".into(),
+            format!("Path=/{root}/{first}/"),
+        ] {
+            assert!(cookie.contains(&attr), "{cookie}");
+        }
     }
     let master = body["master_url"].as_str().unwrap();
     let (base, token) = common::hls::split_token(master);

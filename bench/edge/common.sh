@@ -47,6 +47,25 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) 
 # and compares medians, so a burst of load elsewhere hits both sides.
 ROUNDS=${ROUNDS:-3}
 
+run_wrk() { wrk -t2 -c64 -d"${DURATION}s" --latency "$1" 2>&1; }
+rps() { awk '/Requests\/sec/ { print $2 }' <<<"$1"; }
+p99() { awk '$1 == "99%" { print $2 }' <<<"$1"; }
+
+# wrk_rounds URL_S URL_N: ROUNDS rounds of wrk (64 connections, DURATION s)
+# against each URL, the order swapped every other round; sets S_RPS, N_RPS
+# (req/s) and S_P99, N_P99 (each round's p99).
+wrk_rounds() {
+    S_RPS=(); N_RPS=(); S_P99=(); N_P99=()
+    local round side out
+    for round in $(seq "$ROUNDS"); do
+        for side in s n; do
+            if [ $(( round % 2 )) = 0 ]; then side=$([ "$side" = s ] && echo n || echo s); fi
+            if [ "$side" = s ]; then out=$(run_wrk "$1"); S_RPS+=("$(rps "$out")"); S_P99+=("$(p99 "$out")")
+            else out=$(run_wrk "$2"); N_RPS+=("$(rps "$out")"); N_P99+=("$(p99 "$out")"); fi
+        done
+    done
+}
+
 # start_nginx ROOT: nginx serving ROOT statically (sendfile), as a CDN edge
 # or any static server would; sets NGINX_URL.
 start_nginx() {

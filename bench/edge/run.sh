@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ./uploads.sh
 ./segments.sh
+./segments_front.sh
 ./playlist.sh

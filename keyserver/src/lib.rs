@@ -36,9 +36,9 @@ pub use custody::{
     MasterKeyPair, SealedFormat, SealedKey,
 };
 pub use delivery::{
-    cookie_name, new_session_cookie, session_cookie_header, AuditOutcome, ClientIp, Entitlement,
+    cookie_name, new_session_cookie, session_cookie_headers, AuditOutcome, ClientIp, Entitlement,
     KeyAuditEvent, KeyDelivery, KeyDeliveryConfig, KeyErrorCode, KeyLookup, KeyStore,
-    SessionRecord, StoreError, DEFAULT_KEY_REQUESTS_PER_SECOND,
+    SessionRecord, StoreError, DEFAULT_KEY_REQUESTS_PER_SECOND, HLS_KEY_ROUTE,
 };
 pub use keyed_limit::KeyedLimit;
 pub use pacing::{Clock, KeyPacer, ManualClock, PacingConfig, PacingDecision, SystemClock};

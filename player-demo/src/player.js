@@ -23,7 +23,9 @@ const REFUSALS = {
   not_entitled: 'You are no longer enrolled in this course, so this video cannot play.',
 };
 
-const isKeyUrl = (url) => new URL(url, location.href).pathname.startsWith('/keys/');
+/** A key's URL: `/keys/{session}/{key}`, or `/hls/{session}/{token}/{key}.key` as playlists name keys. */
+const KEY_PATH = /^\/(keys\/[^/]+\/[^/]+$|hls\/[^/]+\/[^/]+\/[^/]+\.key$)/;
+const isKeyUrl = (url) => KEY_PATH.test(new URL(url, location.href).pathname);
 
 /** Reads the JSON error code from a failed XHR (hls.js hands it over as networkDetails). */
 function refusalOf(data) {

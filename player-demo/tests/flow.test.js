@@ -8,7 +8,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SMALL_TRANSCODE, artifactPath, foreignRequests, useKit } from './helpers.js';
+import { SMALL_TRANSCODE, artifactPath, foreignRequests, isKeyPath, useKit } from './helpers.js';
 
 const kit = useKit('flow', { env: SMALL_TRANSCODE });
 const CREATOR = kit.account('creator');
@@ -68,11 +68,11 @@ test('admin → creator → learner → revoke, in the browser', { timeout: 2400
   const playlists = [];
   learner.on('response', (resp) => {
     const path = new URL(resp.url()).pathname;
-    if (!path.startsWith('/keys/') && !path.startsWith('/hls/')) return;
+    if (!isKeyPath(path) && !path.startsWith('/hls/')) return;
     const status = resp.status();
     if (status === 200 && path.endsWith('.m3u8') && !path.endsWith('/master.m3u8')) playlists.push(resp.text());
     const code = status === 403 ? resp.json().then((b) => b?.error?.code ?? null, () => null) : null;
-    answers.push({ url: resp.url(), path, key: path.startsWith('/keys/'), status, code });
+    answers.push({ url: resp.url(), path, key: isKeyPath(path), status, code });
   });
   const keyResponses = () => answers.filter((a) => a.key);
   await kit.login(learner, 'learner');
@@ -109,12 +109,19 @@ test('admin → creator → learner → revoke, in the browser', { timeout: 2400
   assert.equal(await player.getAttribute('data-hls-fatal'), '0', 'no hls.js fatal error while playing');
   assert.ok(keyResponses().length >= 2, `keys were fetched: ${JSON.stringify(keyResponses())}`);
   for (const k of keyResponses()) assert.equal(k.status, 200, `key request ${k.url}`);
-  const keyRequests = learnerCtx.requests.filter((r) => new URL(r.url).pathname.startsWith('/keys/'));
+  const keyRequests = learnerCtx.requests.filter((r) => isKeyPath(new URL(r.url).pathname));
   assert.ok(
     keyRequests.every((r) => /^Bearer /.test(r.headers.authorization || '')),
     'key requests carry the access token',
   );
-  const segmentRequests = learnerCtx.requests.filter((r) => new URL(r.url).pathname.startsWith('/hls/'));
+  assert.ok(
+    keyRequests.length >= 2 && keyRequests.every((r) => /^\/hls\/[^/]+\/[^/]+\/[^/]+\.key$/.test(new URL(r.url).pathname)),
+    `hls.js resolves the playlists' relative key URIs under the session's token: ${keyRequests.map((r) => r.url)}`,
+  );
+  const segmentRequests = learnerCtx.requests.filter((r) => {
+    const path = new URL(r.url).pathname;
+    return path.startsWith('/hls/') && !isKeyPath(path);
+  });
   assert.ok(
     segmentRequests.every((r) => !r.headers.authorization),
     'segments and playlists carry no token (their URLs are signed)',

@@ -285,6 +285,14 @@ function launchBrowser() {
  * Polls `probe` until it returns something truthy and resolves to that;
  * rejects naming `what` once `timeout` ms have passed.
  */
+/**
+ * A key request's path: the key server's own `/keys/{session}/{key}` or, as
+ * a session's playlists name keys, `/hls/{session}/{token}/{key}.key`.
+ */
+export function isKeyPath(path) {
+  return /^\/(keys\/[^/]+\/[^/]+$|hls\/[^/]+\/[^/]+\/[^/]+\.key$)/.test(path);
+}
+
 export async function waitUntil(probe, { what, timeout = 30000, interval = 100 }) {
   const deadline = Date.now() + timeout;
   for (;;) {

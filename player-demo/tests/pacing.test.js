@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SMALL_TRANSCODE, artifactPath, useKit } from './helpers.js';
+import { SMALL_TRANSCODE, artifactPath, isKeyPath, useKit } from './helpers.js';
 
 const kit = useKit('pacing', {
   env: { ...SMALL_TRANSCODE, SEALCAST_KEY_PACING_ALLOWANCE_SECS: '1', SEALCAST_KEY_PACING_SPEEDUP: '1' },
@@ -28,7 +28,7 @@ test('a paced key request is shown, waited out and playback goes on', { timeout:
   const keyAnswers = [];
   page.on('response', (resp) => {
     const path = new URL(resp.url()).pathname;
-    if (path.startsWith('/keys/')) keyAnswers.push({ path, status: resp.status(), retryAfter: resp.headers()['retry-after'] });
+    if (isKeyPath(path)) keyAnswers.push({ path, status: resp.status(), retryAfter: resp.headers()['retry-after'] });
   });
   await page.goto(`${kit.url}/watch/${videoId}`);
 

@@ -13,7 +13,7 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { SMALL_TRANSCODE, servePlayerPages, useKit } from './helpers.js';
+import { SMALL_TRANSCODE, isKeyPath, servePlayerPages, useKit } from './helpers.js';
 
 const pages = await servePlayerPages();
 after(() => pages.close());
@@ -69,7 +69,7 @@ async function playerPage() {
   const keys = [];
   page.on('response', (resp) => {
     const path = new URL(resp.url()).pathname;
-    if (path.startsWith('/keys/') && resp.request().method() === 'GET') keys.push({ path, status: resp.status() });
+    if (isKeyPath(path) && resp.request().method() === 'GET') keys.push({ path, status: resp.status() });
   });
   await page.goto(`${pages.origin}/players.html`);
   return { context, page, keys };

@@ -19,11 +19,17 @@ pub async fn reload_for_unknown_keys(
     request: Request,
     next: Next,
 ) -> Response {
-    let unknown_version = request
-        .uri()
-        .query()
-        .and_then(SignedQuery::parse)
-        .is_some_and(|q| !app.url_signer.knows_version(q.kv));
+    // The signature is in the query (`/keys/…`) or the path token (`/hls/…`).
+    let uri = request.uri();
+    let signed = match uri.query() {
+        Some(query) => SignedQuery::parse(query),
+        None => uri
+            .path()
+            .split('/')
+            .nth(3)
+            .and_then(SignedQuery::from_path_token),
+    };
+    let unknown_version = signed.is_some_and(|q| !app.url_signer.knows_version(q.kv));
     let unknown_kid = request
         .headers()
         .get(AUTHORIZATION)

@@ -1,4 +1,6 @@
-//! `/keys/` on an edge that is not a key server: each request is forwarded to
+//! `/keys/` on an edge that is not a key server, and a session's keys under
+//! its path token (`/hls/{session}/{token}/{key_id}.key`, the URIs its
+//! playlists name): each request is forwarded to
 //! one of `--keyserver-url`, so a deployment needs no path-routing load
 //! balancer and the edge still never holds the master private key.
 //!
@@ -95,6 +97,7 @@ pub fn routes(upstreams: Vec<Url>) -> Router {
     tracing::info!(upstreams = ?names, "key requests forwarded to the key servers");
     Router::new()
         .route("/keys/{*rest}", get(forward))
+        .route(sealcast_keyserver::HLS_KEY_ROUTE, get(forward))
         .with_state(Arc::new(KeyProxy { upstreams, client }))
 }
 
@@ -110,11 +113,8 @@ async fn forward(State(proxy): State<Arc<KeyProxy>>, request: Request) -> Respon
         }
     }
     let path = request.uri().path();
-    let session_id = path
-        .trim_start_matches("/keys/")
-        .split('/')
-        .next()
-        .unwrap_or("");
+    // `/keys/{session}/…` or `/hls/{session}/…`: the session is the second part.
+    let session_id = path.split('/').nth(2).unwrap_or("");
     for upstream in proxy.order(session_id) {
         let mut url = upstream.clone();
         url.set_path(path);

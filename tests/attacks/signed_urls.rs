@@ -19,7 +19,14 @@ pub async fn cases(w: &World) -> Vec<Case> {
         .strip_prefix(&base)
         .expect("segments resolve under the session's base")
         .to_string();
-    let key = segments[0].key_uri.split('?').next().unwrap().to_string();
+    let key_id = &segments[0].key_id;
+    let key = format!("/keys/{sid}/{key_id}");
+    let key_at = |token: &str| {
+        w.get_as(
+            &format!("/hls/{sid}/{token}/{key_id}.key"),
+            &w.cast.learner.token,
+        )
+    };
     let q = sealcast_keyserver::SignedQuery::from_path_token(&token).unwrap();
     let (exp, kv, sig) = (q.exp, q.kv, q.sig);
     let flipped = {
@@ -125,6 +132,30 @@ pub async fn cases(w: &World) -> Vec<Case> {
             w.get_as(&format!("{key}?{hls_query}"), &w.cast.learner.token),
             403,
             "bad_signature",
+        ),
+        case(
+            "key under a changed path token",
+            key_at(&format!("{exp}.{kv}.{flipped}")),
+            403,
+            "bad_signature",
+        ),
+        case(
+            "key under another session's path token",
+            key_at(&other_token),
+            403,
+            "bad_signature",
+        ),
+        case(
+            "key under the key prefix's path token",
+            key_at(&keys_token),
+            403,
+            "bad_signature",
+        ),
+        case(
+            "key under an expired path token",
+            key_at(&expired),
+            403,
+            "expired_signature",
         ),
         case(
             "poster without a signature",

@@ -69,5 +69,15 @@ pub fn cases(w: &World) -> Vec<Case> {
             403,
             "bad_signature",
         ),
+        case(
+            "a key id with ../ under the session's token",
+            w.get_as(
+                &format!("{base}..%2f..%2fsecrets.key"),
+                &w.cast.learner.token,
+            ),
+            // Not a key id: no key is looked up, nothing is audited.
+            404,
+            "not_found",
+        ),
     ]
 }

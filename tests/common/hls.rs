@@ -18,9 +18,10 @@ pub fn media(text: &str) -> MediaPlaylist {
 #[derive(Debug, Clone)]
 pub struct SegmentKey {
     pub segment_uri: String,
-    /// The key's URI as written (signed `/keys/…` when served, `sealcast-key://…` at rest).
+    /// The key's URI as written (`../{key_id}.key` when served, `sealcast-key://…`
+    /// at rest); resolved to its path by [`segments`].
     pub key_uri: String,
-    /// The last path part of the key URI.
+    /// The last path part of the key URI, without `.key`.
     pub key_id: String,
     pub iv: [u8; 16],
 }
@@ -39,7 +40,8 @@ pub fn keyed_segments(playlist: &MediaPlaylist) -> Vec<SegmentKey> {
         assert_eq!(key.method, m3u8_rs::KeyMethod::AES128, "{key:?}");
         let key_uri = key.uri.expect("EXT-X-KEY with a URI");
         let path = key_uri.split('?').next().unwrap();
-        let key_id = path.rsplit(['/', ':']).next().unwrap().to_string();
+        let key_id = path.rsplit(['/', ':']).next().unwrap();
+        let key_id = key_id.strip_suffix(".key").unwrap_or(key_id).to_string();
         let iv = key.iv.expect("EXT-X-KEY with an IV");
         let iv: [u8; 16] = hex::decode(iv.trim_start_matches("0x").trim_start_matches("0X"))
             .unwrap()
@@ -57,16 +59,20 @@ pub fn keyed_segments(playlist: &MediaPlaylist) -> Vec<SegmentKey> {
 
 /// A playlist's `uri` as a player resolves it against the playlist's own
 /// `base` path (RFC 3986 for the names ours hold: absolute paths as they
-/// are, relative names under the base's folder).
+/// are, relative names under the base's folder, each leading `../` one
+/// folder up).
 pub fn resolve(base: &str, uri: &str) -> String {
     if uri.starts_with('/') {
         return uri.to_string();
     }
     let base = base.split('?').next().unwrap();
-    format!(
-        "{}{uri}",
-        &base[..=base.rfind('/').expect("an absolute base")]
-    )
+    let mut folder = &base[..base.rfind('/').expect("an absolute base")];
+    let mut uri = uri;
+    while let Some(rest) = uri.strip_prefix("../") {
+        folder = &folder[..folder.rfind('/').expect("not above the root")];
+        uri = rest;
+    }
+    format!("{folder}/{uri}")
 }
 
 /// The first variant's URL of the master playlist at `master_url`.
@@ -78,7 +84,7 @@ pub async fn first_variant(api: &Api, master_url: &str) -> String {
 }
 
 /// Fetches a signed master URL and its first variant; that variant's
-/// segments (resolved to absolute paths) with their signed key URLs.
+/// segments and keys, their URIs resolved to absolute paths.
 pub async fn segments(api: &Api, master_url: &str) -> Vec<SegmentKey> {
     let variant = first_variant(api, master_url).await;
     let resp = api.anonymous_get(&variant).await;
@@ -86,6 +92,7 @@ pub async fn segments(api: &Api, master_url: &str) -> Vec<SegmentKey> {
     let mut segments = keyed_segments(&media(&resp.text().await.unwrap()));
     for segment in &mut segments {
         segment.segment_uri = resolve(&variant, &segment.segment_uri);
+        segment.key_uri = resolve(&variant, &segment.key_uri);
     }
     segments
 }

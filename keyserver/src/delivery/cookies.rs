@@ -28,18 +28,22 @@ pub(super) fn cookie_hash(value: &str) -> [u8; 32] {
     Sha256::digest(value.as_bytes()).into()
 }
 
-/// `Set-Cookie` value for the session cookie: scoped to `/keys/{session_id}/`,
-/// HttpOnly (no script access), Secure, SameSite=Strict.
-pub fn session_cookie_header(session_id: &str, value: &str, max_age_secs: u64) -> String {
+/// The two `Set-Cookie` values of the session cookie, one per key path:
+/// `/hls/{session_id}/`, where a session's playlists name its keys
+/// (`{token}/{key_id}.key`), and `/keys/{session_id}/`, the key server's own
+/// form. HttpOnly (no script access), Secure, SameSite=Strict.
+pub fn session_cookie_headers(session_id: &str, value: &str, max_age_secs: u64) -> [String; 2] {
     let max_age = i64::try_from(max_age_secs).unwrap_or(i64::MAX);
-    Cookie::build((cookie_name(session_id), value.to_owned()))
-        .path(format!("/keys/{session_id}/"))
-        .max_age(cookie::time::Duration::seconds(max_age))
-        .http_only(true)
-        .secure(true)
-        .same_site(SameSite::Strict)
-        .build()
-        .to_string()
+    ["hls", "keys"].map(|root| {
+        Cookie::build((cookie_name(session_id), value.to_owned()))
+            .path(format!("/{root}/{session_id}/"))
+            .max_age(cookie::time::Duration::seconds(max_age))
+            .http_only(true)
+            .secure(true)
+            .same_site(SameSite::Strict)
+            .build()
+            .to_string()
+    })
 }
 
 /// Values of every cookie named `name` in the request's `Cookie` headers (at most
@@ -63,16 +67,19 @@ mod tests {
 
     #[test]
     fn set_cookie_is_scoped_and_locked_down() {
-        let set = session_cookie_header("sess1", "v4lue", 60);
-        for attr in [
-            "sealcast_ks_sess1=v4lue",
-            "Path=/keys/sess1/",
-            "Max-Age=60",
-            "HttpOnly",
-            "Secure",
-            "SameSite=Strict",
-        ] {
-            assert!(set.contains(attr), "{set}");
+        let [hls, keys] = session_cookie_headers("sess1", "v4lue", 60);
+        assert!(hls.contains("Path=/hls/sess1/"), "{hls}");
+        assert!(keys.contains("Path=/keys/sess1/"), "{keys}");
+        for set in [hls, keys] {
+            for attr in [
+                "sealcast_ks_sess1=v4lue",
+                "Max-Age=60",
+                "HttpOnly",
+                "Secure",
+                "SameSite=Strict",
+            ] {
+                assert!(set.contains(attr), "{set}");
+            }
         }
     }
 

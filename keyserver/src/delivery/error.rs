@@ -36,6 +36,9 @@ pub enum KeyErrorCode {
     VideoGone,
     /// The session's video has no such key.
     KeyNotFound,
+    /// Under a session's path token, a name that is not `{key_id}.key`: the
+    /// edge's own `not_found`, as for any other file the session lacks.
+    NotFound,
     /// Too many key requests for this session (any key, repeats included).
     RateLimited,
     /// New keys requested faster than playback.
@@ -109,6 +112,7 @@ impl KeyErrorCode {
             C::UserDisabled => (S::FORBIDDEN, "user_disabled", "user account disabled"),
             C::VideoGone => (S::NOT_FOUND, "video_gone", "video no longer available"),
             C::KeyNotFound => (S::NOT_FOUND, "key_not_found", "no such key"),
+            C::NotFound => (S::NOT_FOUND, "not_found", "no such file"),
             C::RateLimited => (
                 S::TOO_MANY_REQUESTS,
                 "rate_limited",

@@ -1,4 +1,8 @@
-//! Key delivery: the axum route `GET /keys/{session_id}/{key_id}?exp=…&sig=…`.
+//! Key delivery: the axum route `GET /keys/{session_id}/{key_id}?exp=…&sig=…`,
+//! and the same key at `GET /hls/{session_id}/{token}/{key_id}.key`, the
+//! relative URI (`../{key_id}.key`) a session's media playlists name it by,
+//! so that they need no per-session work (signed over `/hls/{session_id}/`
+//! by the session's path token; every check below runs the same).
 //!
 //! Checks, in this order, every request. Session and entitlement come from the
 //! [`KeyStore`], which may answer from memory only under the rule its docs give (a
@@ -52,8 +56,11 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+/// The key route under a session's path token (see the module docs).
+pub const HLS_KEY_ROUTE: &str = "/hls/{session_id}/{token}/{key_file}";
+
 pub use audit::{AuditOutcome, KeyAuditEvent};
-pub use cookies::{cookie_name, cookie_values, new_session_cookie, session_cookie_header};
+pub use cookies::{cookie_name, cookie_values, new_session_cookie, session_cookie_headers};
 pub use error::KeyErrorCode;
 pub use request::ClientIp;
 pub use store::{Entitlement, KeyLookup, KeyStore, SessionRecord, StoreError};
@@ -163,10 +170,14 @@ impl KeyDelivery {
         *self.inner.master.public_key()
     }
 
-    /// The router to mount (merge, don't nest: the signed prefix is `/keys/{session_id}/`).
+    /// The router to mount (merge, don't nest: the signed prefixes are
+    /// `/keys/{session_id}/` and `/hls/{session_id}/`). Both key routes ([`HLS_KEY_ROUTE`] too). Where the edge's routes are
+    /// merged in, its `/hls/{session_id}/{token}/master.m3u8` is the one static
+    /// name beside it, and takes precedence.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/keys/{session_id}/{key_id}", get(route::get_key))
+            .route(HLS_KEY_ROUTE, get(route::get_key_by_token))
             .with_state(self.clone())
     }
 }

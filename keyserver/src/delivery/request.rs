@@ -30,10 +30,25 @@ pub(super) enum Credential {
     Missing,
 }
 
-/// Everything the checks need from one `GET /keys/{session_id}/{key_id}`.
+/// Which of the two URL forms a key was asked by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum KeyPath {
+    /// `/keys/{session_id}/{key_id}?exp=…&kv=…&sig=…`, signed over `/keys/{session_id}/`.
+    Keys,
+    /// `/hls/{session_id}/{token}/{key_id}.key`: the relative key URI of a
+    /// session's playlists (`../{key_id}.key` from a rung's `index.m3u8`),
+    /// under the session's path token, signed over `/hls/{session_id}/`.
+    Hls,
+}
+
+/// The file name a key has under a session's `/hls/` path.
+pub(super) const HLS_KEY_SUFFIX: &str = ".key";
+
+/// Everything the checks need from one key request.
 pub(super) struct KeyRequest {
     pub(super) session_id: String,
     pub(super) key_id: String,
+    pub(super) form: KeyPath,
     /// `None` when `exp`/`sig` are missing, malformed or repeated.
     pub(super) signed: Option<SignedQuery>,
     pub(super) credential: Credential,
@@ -41,20 +56,43 @@ pub(super) struct KeyRequest {
 }
 
 impl KeyRequest {
+    /// `GET /keys/{session_id}/{key_id}?exp=…&sig=…`.
     pub(super) fn parse(parts: &Parts, session_id: String, key_id: String) -> Self {
-        let credential = credential(parts, &session_id);
+        let signed = SignedQuery::parse(parts.uri.query().unwrap_or(""));
+        Self::new(parts, session_id, key_id, signed, KeyPath::Keys)
+    }
+
+    /// `GET /hls/{session_id}/{token}/{key_id}.key`; `file` is the last part.
+    pub(super) fn parse_hls(parts: &Parts, session_id: String, token: &str, file: &str) -> Self {
+        let key_id = file.strip_suffix(HLS_KEY_SUFFIX).unwrap_or(file).to_owned();
+        let signed = SignedQuery::from_path_token(token);
+        Self::new(parts, session_id, key_id, signed, KeyPath::Hls)
+    }
+
+    fn new(
+        parts: &Parts,
+        session_id: String,
+        key_id: String,
+        signed: Option<SignedQuery>,
+        form: KeyPath,
+    ) -> Self {
         Self {
-            signed: SignedQuery::parse(parts.uri.query().unwrap_or("")),
-            credential,
+            credential: credential(parts, &session_id),
+            signed,
             ip: client_ip(parts),
             session_id,
             key_id,
+            form,
         }
     }
 
-    /// The path the URL signature must cover.
+    /// The path the URL signature must cover (the token taken out of an
+    /// `/hls/` path, as the edge signs and checks it).
     pub(super) fn path(&self) -> String {
-        format!("/keys/{}/{}", self.session_id, self.key_id)
+        match self.form {
+            KeyPath::Keys => format!("/keys/{}/{}", self.session_id, self.key_id),
+            KeyPath::Hls => format!("/hls/{}/{}{HLS_KEY_SUFFIX}", self.session_id, self.key_id),
+        }
     }
 }
 

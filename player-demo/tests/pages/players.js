@@ -17,8 +17,9 @@ function watch(video) {
   }
 }
 
+/** `/keys/{session}/{key}`, or `/hls/{session}/{token}/{key}.key` as playlists name keys. */
 function isKeyUrl(url) {
-  return new URL(url, location.href).pathname.startsWith('/keys/');
+  return /^\/(keys\/[^/]+\/[^/]+$|hls\/[^/]+\/[^/]+\/[^/]+\.key$)/.test(new URL(url, location.href).pathname);
 }
 
 function videoElement() {

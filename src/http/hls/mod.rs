@@ -5,8 +5,9 @@
 //! `/hls/{session_id}/` until the session's expiry (no bearer token: players
 //! fetch these URLs themselves), then the session must still be live. The
 //! token sits in the path so that the relative names of stored playlists
-//! inherit it: playlists go out as stored, but for key URIs, which are
-//! spliced in per session ([`rewrite`]); segments stream from storage.
+//! inherit it: playlists go out the same for every session, written once
+//! per process with relative key URIs ([`rewrite`]), which the key route
+//! answers under the same token; segments stream from storage.
 //! Nothing here can reach an upload: only `index.m3u8`, `master.m3u8`,
 //! `.ts` files and the storyboard's VTT and sheets under a video's `hls/`
 //! prefix are ever read, and caption tracks through their rows
@@ -28,7 +29,7 @@ use super::signed;
 use super::AppState;
 use crate::db::now_ms;
 use crate::error::ApiError;
-use crate::playback::{hls_prefix, keys_prefix};
+use crate::playback::hls_prefix;
 use crate::storage::ObjectKey;
 use crate::videos::layout;
 
@@ -57,21 +58,17 @@ fn is_safe_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
-/// Signature, then session: returns the session's video id and the expiry
-/// the token carries (key URIs are signed until the same instant). `rest`
-/// is the path after the token, which the signature's prefix must cover.
+/// Signature, then session: returns the session's video id. `rest` is the
+/// path after the token, which the signature's prefix must cover.
 async fn authorize(
     app: &AppState,
     session_id: &str,
     token: &str,
     rest: &str,
-) -> Result<(String, u64), ApiError> {
+) -> Result<String, ApiError> {
     let path = format!("{}{rest}", hls_prefix(session_id));
-    let exp = signed::verify_token(app, &path, session_id, token)
-        .await?
-        .exp;
-    let video_id = session::live_video(app, session_id, now_ms()).await?;
-    Ok((video_id, exp))
+    signed::verify_token(app, &path, session_id, token).await?;
+    session::live_video(app, session_id, now_ms()).await
 }
 
 #[utoipa::path(get, path = "/hls/{session_id}/{token}/master.m3u8", tag = "playback",
@@ -82,7 +79,7 @@ pub async fn master(
     State(app): State<AppState>,
     Path((session_id, token)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (video_id, _) = authorize(&app, &session_id, &token, "master.m3u8").await?;
+    let video_id = authorize(&app, &session_id, &token, "master.m3u8").await?;
     let key = ObjectKey::new(format!("{}master.m3u8", layout::hls_prefix(&video_id)))?;
     let tracks = crate::captions::model::list(&app.db, &video_id).await?;
     let subtitles = crate::captions::refs(&tracks);
@@ -94,7 +91,7 @@ pub async fn master(
     params(("session_id" = String, Path), ("token" = String, Path, description = "the session's signature, `{exp}.{kv}.{sig}`"),
            ("rung" = String, Path, description = "a rendition, or `storyboard`"), ("file" = String, Path, description = "`index.m3u8` or a `.ts` segment; under `storyboard`, `storyboard.vtt` or a `sprite_NNN.jpg` sheet"),
            ("Range" = Option<String>, Header)),
-    responses((status = 200, description = "variant playlist (segments relative, key URIs signed), encrypted segment (video/mp2t), storyboard VTT (text/vtt, sprite names relative) or sheet (image/jpeg)"),
+    responses((status = 200, description = "variant playlist (segments relative, keys as `../{key_id}.key`, the key route under the same token), encrypted segment (video/mp2t), storyboard VTT (text/vtt, sprite names relative) or sheet (image/jpeg)"),
               (status = 206, description = "partial segment"),
               (status = 403, description = "bad_signature, expired_signature or session_ended"),
               (status = 404, description = "no such file")))]
@@ -104,7 +101,7 @@ pub async fn variant_or_segment(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let rest = format!("{rung}/{file}");
-    let (video_id, exp) = authorize(&app, &session_id, &token, &rest).await?;
+    let video_id = authorize(&app, &session_id, &token, &rest).await?;
     if !is_safe_name(&rung) || !is_safe_name(&file) {
         return Err(ApiError::not_found("file"));
     }
@@ -113,13 +110,7 @@ pub async fn variant_or_segment(
     }
     let key = ObjectKey::new(format!("{}{rest}", layout::hls_prefix(&video_id)))?;
     if file == "index.m3u8" {
-        let keys = keys_prefix(&session_id);
-        let keys_query = app
-            .url_signer
-            .query(&keys, &session_id, exp)
-            .map_err(ApiError::internal)?;
-        let body = rewrite::media(&app, &key, &keys, &keys_query).await?;
-        return Ok(playlist_response(body));
+        return Ok(playlist_response(rewrite::media(&app, &key).await?));
     }
     if !file.ends_with(".ts") {
         return Err(ApiError::not_found("file"));
@@ -193,14 +184,14 @@ pub async fn subtitles(
     Path((session_id, token, lang, file)): Path<(String, String, String, String)>,
 ) -> Result<Response, ApiError> {
     let rest = format!("subs/{lang}/{file}");
-    let (video_id, _) = authorize(&app, &session_id, &token, &rest).await?;
+    let video_id = authorize(&app, &session_id, &token, &rest).await?;
     if !is_safe_name(&lang) || !is_safe_name(&file) {
         return Err(ApiError::not_found("file"));
     }
     subs::serve(&app, &video_id, &lang, &file).await
 }
 
-fn playlist_response(body: Vec<u8>) -> Response {
+fn playlist_response(body: impl Into<axum::body::Body>) -> Response {
     (
         StatusCode::OK,
         [
@@ -210,7 +201,7 @@ fn playlist_response(body: Vec<u8>) -> Response {
             ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
-        body,
+        body.into(),
     )
         .into_response()
 }

@@ -1,11 +1,10 @@
 //! Per-session playlists without per-session work: a session's media is
 //! served under `/hls/{session}/{token}/`, and stored playlists name
 //! variants and segments by relative names, which players resolve under
-//! that path. So a stored media playlist is checked and cut into a
-//! [`Template`] once per process, and a session's copy is those bytes with
-//! the session's key URI prefix spliced in at each `EXT-X-KEY`: the
-//! placeholder `sealcast-key://{key_id}` becomes
-//! `/keys/{session}/{key_id}?exp=…&sig=…`, signed over `/keys/{session}/`.
+//! that path. So a stored media playlist is checked and written once per
+//! process with each key placeholder `sealcast-key://{key_id}` turned into
+//! the relative `../{key_id}.key` (the key route under the session's token,
+//! see [`crate::playback`]), and every session is sent those same bytes.
 //!
 //! A URI in a stored playlist that is neither a plain relative name nor a
 //! key placeholder is refused, never passed on; so is anything m3u8-rs could
@@ -14,6 +13,7 @@
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
 use m3u8_rs::{MasterPlaylist, MediaPlaylist, Playlist};
 use sealcast_keyserver::cache::BudgetCache;
 use sealcast_keyserver::signed_url::is_valid_id;
@@ -21,7 +21,7 @@ use sealcast_keyserver::signed_url::is_valid_id;
 use super::AppState;
 use crate::captions::{add_to_master, TrackRef};
 use crate::error::ApiError;
-use crate::playback::KEY_URI_SCHEME;
+use crate::playback::{KEY_URI_SCHEME, SESSION_KEY_AFTER, SESSION_KEY_BEFORE};
 use crate::storage::{collect, ObjectKey};
 
 /// Stored playlists are small; anything larger is not ours.
@@ -32,10 +32,10 @@ const MAX_PLAYLIST: usize = 16 * 1024 * 1024;
 const CACHE_BUDGET: usize = 64 << 20;
 
 /// A stored playlist as read once: parsed (the caption timeline reads its
-/// segments), and for a media playlist the template sessions are served from.
+/// segments), and for a media playlist the bytes every session is sent.
 pub struct Stored {
     pub playlist: Playlist,
-    template: Option<Template>,
+    served: Option<Bytes>,
 }
 
 fn cache() -> &'static BudgetCache<String, Arc<Stored>> {
@@ -51,11 +51,13 @@ pub(super) async fn load(app: &AppState, key: &ObjectKey) -> Result<Arc<Stored>,
     let bytes = collect(body.stream, MAX_PLAYLIST).await?;
     let playlist = m3u8_rs::parse_playlist_res(&bytes)
         .map_err(|e| ApiError::internal(format_args!("stored playlist {key:?} unreadable: {e}")))?;
-    let template = match &playlist {
-        Playlist::MediaPlaylist(media) => Some(Template::of(media)?),
+    let served = match &playlist {
+        Playlist::MediaPlaylist(media) => Some(Bytes::from(
+            Template::of(media)?.render(SESSION_KEY_BEFORE, SESSION_KEY_AFTER),
+        )),
         Playlist::MasterPlaylist(_) => None,
     };
-    let stored = Arc::new(Stored { playlist, template });
+    let stored = Arc::new(Stored { playlist, served });
     cache().insert(key.as_str().to_string(), stored.clone(), 5 * bytes.len());
     Ok(stored)
 }
@@ -78,15 +80,10 @@ pub async fn master(
     }
 }
 
-/// The session's copy of the stored media playlist at `key`.
-pub async fn media(
-    app: &AppState,
-    key: &ObjectKey,
-    keys_prefix: &str,
-    keys_query: &str,
-) -> Result<Vec<u8>, ApiError> {
-    match &load(app, key).await?.template {
-        Some(template) => Ok(template.render(keys_prefix, keys_query)),
+/// The media playlist at `key` as every session is sent it (shared bytes).
+pub async fn media(app: &AppState, key: &ObjectKey) -> Result<Bytes, ApiError> {
+    match &load(app, key).await?.served {
+        Some(served) => Ok(served.clone()),
         None => Err(wrong_kind(key)),
     }
 }
@@ -213,14 +210,14 @@ pub fn write_master(master: &MasterPlaylist) -> Result<Vec<u8>, ApiError> {
     Ok(bytes)
 }
 
-/// A media playlist's text cut at its key ids: what sessions are served,
-/// with their key URI prefix and signature spliced around each id.
+/// A media playlist's text cut at its key ids, to be written with a key URI
+/// around each id.
 ///
 /// The transcoder writes a key tag per segment (each has its own random
 /// IV) but rotates keys only every few segments, so a 3-hour playlist names
-/// 1,800 key URIs and a few hundred distinct keys. A session's URIs are
-/// built once per distinct key and each tag then costs two copies; the
-/// copy is sized exactly, so it is allocated once.
+/// 1,800 key URIs and a few hundred distinct keys. Each distinct URI is
+/// built once and each tag then costs two copies; the copy is sized
+/// exactly, so it is allocated once.
 #[derive(Debug)]
 pub struct Template {
     text: Vec<u8>,
@@ -269,19 +266,18 @@ impl Template {
         Ok(Template { text, ids, keys })
     }
 
-    /// The text with every placeholder replaced by `{keys_prefix}{id}?{keys_query}`.
-    pub fn render(&self, keys_prefix: &str, keys_query: &str) -> Vec<u8> {
+    /// The text with every placeholder replaced by `{before}{id}{after}`.
+    pub fn render(&self, before: &str, after: &str) -> Vec<u8> {
         // Every distinct key's URI, end to end in one buffer.
         let mut uris = Vec::with_capacity(
-            self.ids.len() * (keys_prefix.len() + 1 + keys_query.len())
+            self.ids.len() * (before.len() + after.len())
                 + self.ids.iter().map(Range::len).sum::<usize>(),
         );
         let ends: Vec<usize> = (self.ids.iter())
             .map(|id| {
-                uris.extend_from_slice(keys_prefix.as_bytes());
+                uris.extend_from_slice(before.as_bytes());
                 uris.extend_from_slice(&self.text[id.clone()]);
-                uris.push(b'?');
-                uris.extend_from_slice(keys_query.as_bytes());
+                uris.extend_from_slice(after.as_bytes());
                 uris.len()
             })
             .collect();
@@ -308,10 +304,6 @@ impl Template {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::playback::{key_url, keys_prefix};
-    use sealcast_keyserver::UrlSigner;
-
-    const SID: &str = "0123456789abcdef0123456789abcdef";
 
     fn template(stored: &[u8]) -> Result<Template, ApiError> {
         let Playlist::MediaPlaylist(media) = m3u8_rs::parse_playlist_res(stored).unwrap() else {
@@ -328,23 +320,23 @@ mod tests {
     }
 
     #[test]
-    fn segments_stay_relative_and_keys_get_the_session_url() {
+    fn segments_stay_relative_and_keys_resolve_under_the_session_token() {
         let stored =
             b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
 #EXT-X-KEY:METHOD=AES-128,URI=\"sealcast-key://k1\",IV=0x00000000000000000000000000000000\n\
 #EXTINF:2.0,\nseg_00000.ts\n\
 #EXT-X-KEY:METHOD=AES-128,URI=\"sealcast-key://k2\",IV=0x00000000000000000000000000000001\n\
 #EXTINF:2.0,\nseg_00001.ts\n#EXT-X-ENDLIST\n";
-        let signer = UrlSigner::new(&[3u8; 32]).unwrap();
-        let exp = 4_000_000_000;
-        let kq = signer.query(&keys_prefix(SID), SID, exp).unwrap();
-        let text = template(stored).unwrap().render(&keys_prefix(SID), &kq);
+        let text = template(stored)
+            .unwrap()
+            .render(SESSION_KEY_BEFORE, SESSION_KEY_AFTER);
         let text = String::from_utf8(text).unwrap();
         let uris: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert_eq!(uris, ["seg_00000.ts", "seg_00001.ts"], "{text}");
+        // From `/hls/{s}/{token}/240p/index.m3u8`, `../k1.key` is the key
+        // route under the same token, whichever rung names it.
         for id in ["k1", "k2"] {
-            let key = key_url(&signer, SID, id, exp).unwrap();
-            assert!(text.contains(&format!("URI=\"{key}\"")), "{text}");
+            assert!(text.contains(&format!("URI=\"../{id}.key\"")), "{text}");
         }
         assert!(!text.contains("sealcast-key://"));
         let reparsed = m3u8_rs::parse_media_playlist_res(text.as_bytes()).unwrap();
@@ -363,7 +355,7 @@ mod tests {
         stored += "#EXT-X-ENDLIST\n";
         let template = template(stored.as_bytes()).unwrap();
         assert_eq!(template.ids.len(), 3);
-        let out = template.render("/keys/s/", "exp=1&sig=x");
+        let out = template.render("/keys/s/", "?exp=1&sig=x");
         assert_eq!(out.len(), out.capacity(), "the copy is sized exactly");
         let reparsed = m3u8_rs::parse_media_playlist_res(&out).unwrap();
         for (i, segment) in reparsed.segments.iter().enumerate() {
@@ -462,7 +454,7 @@ mod tests {
         )
         .unwrap();
         let playlist = crate::captions::Timeline::of(&variant).playlist();
-        let text = Template::of(&playlist).unwrap().render("/keys/x/", "q");
+        let text = Template::of(&playlist).unwrap().render("/keys/x/", "?q");
         let text = String::from_utf8(text).unwrap();
         let uris: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert_eq!(uris, ["seg_00000.vtt", "seg_00001.vtt"], "{text}");
@@ -484,7 +476,7 @@ mod tests {
     proptest::proptest! {
         /// Whatever the stored playlist holds, the template either refuses it
         /// or every URI a session is served is a relative name under the
-        /// session's path or a signed key URI of this session.
+        /// session's path, or the relative key URI of a well-formed key id.
         #[test]
         fn every_uri_served_stays_under_the_session(
             uris in proptest::collection::vec(any_uri(), 1..6),
@@ -511,7 +503,7 @@ mod tests {
                 proptest::prop_assert!(!acceptable, "a plain playlist was refused: {:?}", uris);
                 return Ok(());
             };
-            let text = String::from_utf8(template.render(&keys_prefix(SID), "exp=1&sig=k")).unwrap();
+            let text = String::from_utf8(template.render(SESSION_KEY_BEFORE, SESSION_KEY_AFTER)).unwrap();
             let reparsed = match m3u8_rs::parse_media_playlist_res(text.as_bytes()) {
                 Ok(p) => p,
                 Err(e) => panic!("served playlist does not parse: {e:?}\n{text}"),
@@ -519,8 +511,8 @@ mod tests {
             for segment in &reparsed.segments {
                 proptest::prop_assert!(is_plain(&segment.uri), "{}", segment.uri);
                 if let Some(uri) = segment.key.as_ref().and_then(|k| k.uri.as_ref()) {
-                    proptest::prop_assert!(uri.starts_with(&keys_prefix(SID)), "{}", uri);
-                    proptest::prop_assert!(uri.ends_with("?exp=1&sig=k"), "{}", uri);
+                    let id = uri.strip_prefix("../").and_then(|u| u.strip_suffix(".key"));
+                    proptest::prop_assert!(id.is_some_and(is_valid_id), "{}", uri);
                 }
             }
             for line in text.lines().filter(|l| !l.starts_with('#')) {

@@ -168,7 +168,7 @@ pub async fn start(
     )
     .await;
 
-    let cookie = sealcast_keyserver::session_cookie_header(&session_id, &cookie_value, lifetime);
+    let cookies = sealcast_keyserver::session_cookie_headers(&session_id, &cookie_value, lifetime);
     let mut resp = (
         StatusCode::CREATED,
         Json(PlaybackSession {
@@ -180,10 +180,12 @@ pub async fn start(
     )
         .into_response();
     let h = resp.headers_mut();
-    h.insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
-    );
+    for cookie in cookies {
+        h.append(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
+        );
+    }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
 }

@@ -216,6 +216,7 @@ fn error_codes_are_stable_and_distinct() {
         C::UserDisabled,
         C::VideoGone,
         C::KeyNotFound,
+        C::NotFound,
         C::RateLimited,
         C::KeyPacing,
         C::KeyUnavailable,
@@ -252,4 +253,35 @@ async fn a_remembered_token_is_refused_once_it_expires() {
     assert_denied(&f, r, StatusCode::FORBIDDEN, "wrong_user").await;
     let r = f.get(&f.url("sess1", "k0"), Some(&mallory), None).await;
     assert_denied(&f, r, StatusCode::FORBIDDEN, "wrong_user").await;
+}
+
+#[tokio::test]
+async fn only_the_sessions_own_path_token_opens_a_key_under_it() {
+    let f = fixture();
+    let auth = format!("Bearer {}", f.token("alice"));
+    let at = |token: String| format!("/hls/sess1/{token}/k3.key");
+    let sign =
+        |prefix: &str, session: &str, exp: u64| f.signer.path_token(prefix, session, exp).unwrap();
+    for (token, code) in [
+        (sign("/keys/sess1/", "sess1", NOW + 600), "bad_signature"),
+        (sign("/hls/sess2/", "sess2", NOW + 600), "bad_signature"),
+        (sign("/hls/sess1/", "sess1", NOW - 1), "expired_signature"),
+        ("600.0.x".to_string(), "bad_signature"),
+    ] {
+        let r = f.get(&at(token), Some(&auth), None).await;
+        assert_denied(&f, r, StatusCode::FORBIDDEN, code).await;
+    }
+    // Under the token, only `{key_id}.key` names a key; anything else is
+    // a file the session does not have, refused before any check.
+    let good = f.hls_url("sess1", "k3");
+    let audits = f.audit_count();
+    for name in ["k3.ts", "..%2fk3.key", ".key", "k3"] {
+        let r = f
+            .get(&good.replace("k3.key", name), Some(&auth), None)
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{name}");
+        let v: serde_json::Value = serde_json::from_slice(&body_bytes(r).await).unwrap();
+        assert_eq!(v["error"]["code"], "not_found", "{name}");
+    }
+    assert_eq!(f.audit_count(), audits);
 }

@@ -43,10 +43,28 @@ async fn grant_with_session_cookie() {
     let c = format!("{}={}", cookie_name("sess2"), f.cookie);
     let r = f.get(&f.url("sess1", "k0"), None, Some(&c)).await;
     assert_denied(&f, r, StatusCode::UNAUTHORIZED, "missing_token").await;
-    let set = session_cookie_header("sess1", &f.cookie, 60);
-    assert!(
-        set.contains("HttpOnly") && set.contains("Secure") && set.contains("Path=/keys/sess1/")
+    let [hls, keys] = session_cookie_headers("sess1", &f.cookie, 60);
+    assert!(hls.contains("HttpOnly") && hls.contains("Secure") && hls.contains("Path=/hls/sess1/"));
+    assert!(keys.contains("HttpOnly") && keys.contains("Path=/keys/sess1/"));
+}
+
+#[tokio::test]
+async fn the_same_key_under_the_sessions_path_token() {
+    let f = fixture();
+    let auth = format!("Bearer {}", f.token("alice"));
+    let r = f.get(&f.hls_url("sess1", "k3"), Some(&auth), None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
+    assert_eq!(body_bytes(r).await, key_bytes("v1", 3));
+    let a = f.last_audit();
+    assert_eq!(
+        (a.outcome, a.key_id.as_str()),
+        (AuditOutcome::Granted, "k3")
     );
+    // By the cookie too, which Safari's native HLS sends under `/hls/{session}/`.
+    let c = format!("{}={}", cookie_name("sess1"), f.cookie);
+    let r = f.get(&f.hls_url("sess1", "k3"), None, Some(&c)).await;
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -163,6 +163,12 @@ impl Fixture {
         let q = self.signer.query(&prefix, session, NOW + 600).unwrap();
         format!("{prefix}{key}?{q}")
     }
+    /// The key as a session's playlists name it: under the path token.
+    pub(super) fn hls_url(&self, session: &str, key: &str) -> String {
+        let prefix = format!("/hls/{session}/");
+        let token = self.signer.path_token(&prefix, session, NOW + 600).unwrap();
+        format!("{prefix}{token}/{key}.key")
+    }
     pub(super) fn token(&self, user: &str) -> String {
         self.issuer
             .issue_at(user, Role::Learner, None, NOW)
