@@ -189,6 +189,14 @@ async fn a_transcoded_video_has_a_storyboard_signed_under_its_session() {
         let url = format!("{base}storyboard/{name}");
         assert_error(app.api.anonymous_get(&url).await, 404, "not_found").await;
     }
+    // Read and checked once per process: with the stored VTT gone, the
+    // session is still sent the same bytes.
+    let served = app.api.anonymous_get(vtt_url).await.bytes().await.unwrap();
+    let stored = ObjectKey::new(format!("videos/{video}/hls/storyboard/storyboard.vtt")).unwrap();
+    app.at_rest().await.store.delete(&stored).await.unwrap();
+    let again = app.api.anonymous_get(vtt_url).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.bytes().await.unwrap(), served);
     // An ended session serves nothing, its storyboard included.
     let stop = app
         .api

@@ -7,9 +7,13 @@
 //! exactly what the transcoder writes (`WEBVTT`, a blank, a cue timing,
 //! `sprite_NNN.jpg#xywh=x,y,w,h`) is refused rather than passed on.
 
+use std::sync::OnceLock;
+
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use sealcast_keyserver::cache::BudgetCache;
 
 use super::AppState;
 use crate::error::ApiError;
@@ -25,17 +29,39 @@ const VTT_NAME: &str = "storyboard.vtt";
 const MAX_VTT: usize = 4 * 1024 * 1024;
 /// Sheets are fetched once per hover session; they are one learner's.
 const CACHE_CONTROL: &str = "private, max-age=3600";
+/// Bytes of checked VTTs kept per process: about 200 three-hour videos.
+const VTT_CACHE_BUDGET: usize = 16 << 20;
+
+/// Checked VTTs by storage key. A stored VTT never changes (the backfill
+/// leaves an existing one alone, and a video's id is never reused), and
+/// every session of a video is sent the same bytes, so each is read and
+/// checked once per process.
+fn vtts() -> &'static BudgetCache<String, Bytes> {
+    static CACHE: OnceLock<BudgetCache<String, Bytes>> = OnceLock::new();
+    CACHE.get_or_init(|| BudgetCache::new("storyboard_vtts", VTT_CACHE_BUDGET))
+}
+
+/// The stored VTT at `key`, checked.
+async fn vtt(app: &AppState, key: &ObjectKey) -> Result<Bytes, ApiError> {
+    if let Some(hit) = vtts().get(key.as_str(), |_| true) {
+        return Ok(hit);
+    }
+    let body = app.storage.get(key, None).await.map_err(not_found)?;
+    let text = collect(body.stream, MAX_VTT).await?;
+    check_vtt(
+        std::str::from_utf8(&text)
+            .map_err(|_| ApiError::internal("stored storyboard is not UTF-8"))?,
+    )?;
+    let text = Bytes::from(text);
+    vtts().insert(key.as_str().to_string(), text.clone(), text.len());
+    Ok(text)
+}
 
 /// `file` under the storyboard folder of the session's video.
 pub async fn serve(app: &AppState, video_id: &str, file: &str) -> Result<Response, ApiError> {
     let key = ObjectKey::new(format!("{}{file}", layout::storyboard_prefix(video_id)))?;
     if file == VTT_NAME {
-        let body = app.storage.get(&key, None).await.map_err(not_found)?;
-        let text = collect(body.stream, MAX_VTT).await?;
-        let text = std::str::from_utf8(&text)
-            .map_err(|_| ApiError::internal("stored storyboard is not UTF-8"))?;
-        check_vtt(text)?;
-        let out = text.to_owned();
+        let out = vtt(app, &key).await?;
         return Ok((
             StatusCode::OK,
             [
