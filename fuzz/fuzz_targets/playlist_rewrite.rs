@@ -4,28 +4,15 @@
 //! Asserts: parsing, checking and rendering never panic; a served playlist
 //! parses again as the kind the player asked for, and every URI in it
 //! (variants, renditions, segments, maps) is a plain relative name, which
-//! resolves under the session's signed path, or (keys only) an absolute
-//! path under the session's `/keys/` prefix carrying its signature; no key
+//! resolves under the session's signed path, or (keys only) the relative
+//! `../{key_id}.key`, the key route under the same path token; no key
 //! placeholder and no other URI of the stored playlist is passed on.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use m3u8_rs::Playlist;
 use sealcast::http::hls::{write_master, Template};
-use sealcast::playback::{keys_prefix, KEY_URI_SCHEME};
-use sealcast_keyserver::UrlSigner;
-use std::sync::OnceLock;
-
-const SID: &str = "0123456789abcdef0123456789abcdef";
-const EXP: u64 = 4_000_000_000;
-
-fn keys_query() -> &'static str {
-    static Q: OnceLock<String> = OnceLock::new();
-    Q.get_or_init(|| {
-        let signer = UrlSigner::new(&[9u8; 32]).unwrap();
-        signer.query(&keys_prefix(SID), SID, EXP).unwrap()
-    })
-}
+use sealcast::playback::{KEY_URI_SCHEME, SESSION_KEY_AFTER, SESSION_KEY_BEFORE};
 
 /// A name that stays under the playlist's own path when resolved.
 fn relative(uri: &str) {
@@ -41,18 +28,19 @@ fn relative(uri: &str) {
     );
 }
 
-fn signed_key(uri: &str, keys: &str, kq: &str) {
-    let (path, q) = uri
-        .split_once('?')
-        .unwrap_or_else(|| panic!("unsigned {uri}"));
-    assert_eq!(q, kq, "{uri}");
-    let id = path.strip_prefix(keys).unwrap_or_else(|| panic!("{uri}"));
-    assert!(!id.is_empty() && !id.contains('/') && id != "." && id != "..");
+/// `../{key_id}.key`: one folder up from the rung, to the session's token.
+fn session_key(uri: &str) {
+    let id = uri
+        .strip_prefix(SESSION_KEY_BEFORE)
+        .and_then(|u| u.strip_suffix(SESSION_KEY_AFTER))
+        .unwrap_or_else(|| panic!("not a session key URI: {uri}"));
+    assert!(
+        !id.is_empty() && !id.contains(['/', '?', '#']) && id != "." && id != "..",
+        "{uri}"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
-    let kq = keys_query();
-    let keys = keys_prefix(SID);
     let Ok(playlist) = m3u8_rs::parse_playlist_res(data) else {
         return;
     };
@@ -76,13 +64,13 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             assert!(out.session_key.is_empty());
-            check_text(&bytes, &keys, kq);
+            check_text(&bytes);
         }
         Playlist::MediaPlaylist(media) => {
             let Ok(template) = Template::of(&media) else {
                 return;
             };
-            let bytes = template.render(&keys, kq);
+            let bytes = template.render(SESSION_KEY_BEFORE, SESSION_KEY_AFTER);
             let Ok(out) = m3u8_rs::parse_media_playlist_res(&bytes) else {
                 panic!(
                     "served media does not parse: {}",
@@ -93,21 +81,21 @@ fuzz_target!(|data: &[u8]| {
             for s in &out.segments {
                 relative(&s.uri);
                 if let Some(uri) = s.key.as_ref().and_then(|k| k.uri.as_ref()) {
-                    signed_key(uri, &keys, kq);
+                    session_key(uri);
                 }
                 if let Some(map) = &s.map {
                     relative(&map.uri);
                 }
             }
-            check_text(&bytes, &keys, kq);
+            check_text(&bytes);
         }
     }
 });
 
 /// The text as a player reads it, unknown tags included: every URI line is
-/// relative and every `URI="…"` attribute relative or a signed key; no key
-/// placeholder survives.
-fn check_text(bytes: &[u8], keys: &str, kq: &str) {
+/// relative and every `URI="…"` attribute relative or a session key URI; no
+/// key placeholder survives.
+fn check_text(bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
     assert!(!text.contains(KEY_URI_SCHEME), "{text}");
     for line in text.lines().map(str::trim) {
@@ -125,8 +113,8 @@ fn check_text(bytes: &[u8], keys: &str, kq: &str) {
                 rest = &rest[at + sep.len()..];
                 let end = rest.find('"').unwrap_or(rest.len());
                 let uri = &rest[..end];
-                if uri.starts_with('/') {
-                    signed_key(uri, keys, kq);
+                if uri.starts_with(SESSION_KEY_BEFORE) {
+                    session_key(uri);
                 } else {
                     relative(uri);
                 }
