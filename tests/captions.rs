@@ -129,6 +129,9 @@ async fn tracks_are_added_listed_replaced_and_deleted_and_bad_input_stores_nothi
     while huge.len() <= 2 * 1024 * 1024 {
         huge.push_str("00:00:01.000 --> 00:00:02.000\nsome words to fill the file\n\n");
     }
+    // Far more than the socket buffers hold: the 413 reaches a client that
+    // is still writing (the server reads the rest before answering).
+    let huger = huge.repeat(3);
     let (vtt, srt) = (Some("text/vtt"), Some("application/x-subrip"));
     let bad_tag = format!("/api/v1/videos/{video}/captions/en_US");
     let bad_label = format!("/api/v1/videos/{video}/captions/de?label=%22x%22");
@@ -139,6 +142,7 @@ async fn tracks_are_added_listed_replaced_and_deleted_and_bad_input_stores_nothi
         (&creator, &en, vtt, "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nok\n\nno timing here\nat all\n".into(), 400, "invalid_captions", "line 6"),
         (&creator, &en, vtt, "WEBVTT\n".into(), 400, "invalid_captions", "no cues"),
         (&creator, &en, vtt, huge, 413, "payload_too_large", "2 MiB"),
+        (&creator, &en, vtt, huger, 413, "payload_too_large", "2 MiB"),
         (&creator, &en, Some("application/json"), VTT.into(), 415, "unsupported_media_type", "text/vtt"),
         (&creator, &en, Some("text/plain"), VTT.into(), 415, "unsupported_media_type", "text/vtt"),
         (&creator, &en, Some("text/vtt; charset=latin1"), VTT.into(), 415, "unsupported_media_type", "UTF-8"),
