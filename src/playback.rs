@@ -28,8 +28,8 @@ pub fn key_placeholder(key_id: &str) -> String {
 /// What a session's playlists name a content key by, relative to a rung's
 /// `index.m3u8`: `../{key_id}.key` (see the module docs).
 pub const SESSION_KEY_BEFORE: &str = "../";
-/// See [`SESSION_KEY_BEFORE`].
-pub const SESSION_KEY_AFTER: &str = ".key";
+/// See [`SESSION_KEY_BEFORE`]; the key route's own suffix.
+pub const SESSION_KEY_AFTER: &str = sealcast_keyserver::HLS_KEY_SUFFIX;
 
 /// `/hls/{session_id}/`: the signed prefix of every playlist and segment.
 pub fn hls_prefix(session_id: &str) -> String {

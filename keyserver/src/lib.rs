@@ -38,7 +38,7 @@ pub use custody::{
 pub use delivery::{
     cookie_name, new_session_cookie, session_cookie_headers, AuditOutcome, ClientIp, Entitlement,
     KeyAuditEvent, KeyDelivery, KeyDeliveryConfig, KeyErrorCode, KeyLookup, KeyStore,
-    SessionRecord, StoreError, DEFAULT_KEY_REQUESTS_PER_SECOND, HLS_KEY_ROUTE,
+    SessionRecord, StoreError, DEFAULT_KEY_REQUESTS_PER_SECOND, HLS_KEY_ROUTE, HLS_KEY_SUFFIX,
 };
 pub use keyed_limit::KeyedLimit;
 pub use pacing::{Clock, KeyPacer, ManualClock, PacingConfig, PacingDecision, SystemClock};

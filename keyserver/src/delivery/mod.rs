@@ -62,7 +62,7 @@ pub const HLS_KEY_ROUTE: &str = "/hls/{session_id}/{token}/{key_file}";
 pub use audit::{AuditOutcome, KeyAuditEvent};
 pub use cookies::{cookie_name, cookie_values, new_session_cookie, session_cookie_headers};
 pub use error::KeyErrorCode;
-pub use request::ClientIp;
+pub use request::{ClientIp, HLS_KEY_SUFFIX};
 pub use store::{Entitlement, KeyLookup, KeyStore, SessionRecord, StoreError};
 
 use crate::custody::MasterKeyPair;
@@ -170,10 +170,11 @@ impl KeyDelivery {
         *self.inner.master.public_key()
     }
 
-    /// The router to mount (merge, don't nest: the signed prefixes are
-    /// `/keys/{session_id}/` and `/hls/{session_id}/`). Both key routes ([`HLS_KEY_ROUTE`] too). Where the edge's routes are
-    /// merged in, its `/hls/{session_id}/{token}/master.m3u8` is the one static
-    /// name beside it, and takes precedence.
+    /// The router to mount, with both key routes (merge, don't nest: the
+    /// signed prefixes are `/keys/{session_id}/` and `/hls/{session_id}/`).
+    /// Where the edge's routes are merged in, its
+    /// `/hls/{session_id}/{token}/master.m3u8` is the one static name beside
+    /// [`HLS_KEY_ROUTE`], and takes precedence.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/keys/{session_id}/{key_id}", get(route::get_key))

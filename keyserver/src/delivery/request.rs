@@ -41,8 +41,8 @@ pub(super) enum KeyPath {
     Hls,
 }
 
-/// The file name a key has under a session's `/hls/` path.
-pub(super) const HLS_KEY_SUFFIX: &str = ".key";
+/// What follows a key's id in its file name under a session's `/hls/` path.
+pub const HLS_KEY_SUFFIX: &str = ".key";
 
 /// Everything the checks need from one key request.
 pub(super) struct KeyRequest {
@@ -62,9 +62,13 @@ impl KeyRequest {
         Self::new(parts, session_id, key_id, signed, KeyPath::Keys)
     }
 
-    /// `GET /hls/{session_id}/{token}/{key_id}.key`; `file` is the last part.
-    pub(super) fn parse_hls(parts: &Parts, session_id: String, token: &str, file: &str) -> Self {
-        let key_id = file.strip_suffix(HLS_KEY_SUFFIX).unwrap_or(file).to_owned();
+    /// `GET /hls/{session_id}/{token}/{key_id}.key`.
+    pub(super) fn parse_hls(
+        parts: &Parts,
+        session_id: String,
+        token: &str,
+        key_id: String,
+    ) -> Self {
         let signed = SignedQuery::from_path_token(token);
         Self::new(parts, session_id, key_id, signed, KeyPath::Hls)
     }

@@ -41,13 +41,13 @@ pub(super) async fn get_key_by_token(
         return error_response(KeyErrorCode::NotFound.into(), &request_id);
     };
     // Only `{key_id}.key` is a key; the edge answers every other name.
-    let named_key = file
+    let Some(key_id) = file
         .strip_suffix(HLS_KEY_SUFFIX)
-        .is_some_and(crate::signed_url::is_valid_id);
-    if !named_key {
+        .filter(|id| crate::signed_url::is_valid_id(id))
+    else {
         return error_response(KeyErrorCode::NotFound.into(), &request_id);
-    }
-    let req = KeyRequest::parse_hls(&parts, session_id, &token, &file);
+    };
+    let req = KeyRequest::parse_hls(&parts, session_id, &token, key_id.to_owned());
     answer(&kd, &req, &request_id).await
 }
 
